@@ -1,0 +1,165 @@
+"""Corpus statistics and sampling (used to pick utterances to label)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .corpus import ReadStats, Record, read_corpus, read_jsonl
+from .errors import CorpusError, InputError
+
+PERCENTILES = (10, 25, 50, 75, 90, 99)
+
+
+@dataclasses.dataclass
+class AssemblyStats:
+    records: int = 0
+    first_date: str | None = None
+    last_date: str | None = None
+
+    def add(self, date: str | None) -> None:
+        self.records += 1
+        if date:
+            if self.first_date is None or date < self.first_date:
+                self.first_date = date
+            if self.last_date is None or date > self.last_date:
+                self.last_date = date
+
+
+@dataclasses.dataclass
+class CorpusStats:
+    files: int
+    records: int
+    duplicates_removed: int
+    bad_lines: int
+    groups: int
+    groups_with_copies: int
+    records_in_copy_groups: int
+    assemblies: dict[str, AssemblyStats]
+    length_percentiles: dict[int, int]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _percentile(sorted_values: list[int], q: float) -> int:
+    if not sorted_values:
+        return 0
+    idx = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[idx]
+
+
+def corpus_stats(paths: Iterable[str | Path], *, lenient: bool = False) -> CorpusStats:
+    read = ReadStats()
+    groups: Counter[str] = Counter()
+    assemblies: dict[str, AssemblyStats] = defaultdict(AssemblyStats)
+    lengths: list[int] = []
+    for rec in read_corpus(paths, lenient=lenient, stats=read):
+        groups[rec.group] += 1
+        assemblies[rec.municipality or "(unknown)"].add(rec.date)
+        lengths.append(len(rec.text))
+    lengths.sort()
+    copies = [n for n in groups.values() if n > 1]
+    return CorpusStats(
+        files=read.files,
+        records=read.records,
+        duplicates_removed=read.duplicates,
+        bad_lines=len(read.bad_lines),
+        groups=len(groups),
+        groups_with_copies=len(copies),
+        records_in_copy_groups=sum(copies),
+        assemblies=dict(sorted(assemblies.items(), key=lambda kv: -kv[1].records)),
+        length_percentiles={q: _percentile(lengths, q) for q in PERCENTILES},
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleFilter:
+    assembly: str | None = None
+    grep: str | None = None
+    min_len: int = 0
+    max_len: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_len < 0:
+            raise InputError(f"--min-len must be >= 0, found {self.min_len}")
+        if self.max_len is not None and self.max_len < self.min_len:
+            raise InputError(f"--max-len must be >= --min-len ({self.min_len}), found {self.max_len}")
+        if self.grep is not None:
+            try:
+                re.compile(self.grep)
+            except re.error as exc:
+                raise InputError(f"--grep: invalid regular expression {self.grep!r}: {exc}") from None
+
+    def accepts(self, rec: Record) -> bool:
+        if self.assembly and rec.municipality != self.assembly and not (rec.id.split(":", 1)[0] == self.assembly):
+            return False
+        n = len(rec.text)
+        if n < self.min_len or (self.max_len is not None and n > self.max_len):
+            return False
+        if self.grep is not None and not re.search(self.grep, rec.text):
+            return False
+        return True
+
+
+def excluded_keys(files: Iterable[str | Path]) -> tuple[set[str], set[str]]:
+    """Ids and group keys of the records in JSONL files (e.g. labels already made)."""
+    ids: set[str] = set()
+    groups: set[str] = set()
+    for path in files:
+        path = Path(path)
+        paths = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        for p in paths:
+            for rec in read_jsonl(p):
+                ids.add(rec.id)
+                groups.add(rec.group)
+    return ids, groups
+
+
+def sample(
+    paths: Iterable[str | Path],
+    n: int,
+    *,
+    where: SampleFilter = SampleFilter(),
+    seed: int = 0,
+    exclude: Iterable[str | Path] = (),
+    lenient: bool = False,
+) -> list[Record]:
+    """A uniform random sample of ``n`` matching records, one per near-duplicate group.
+
+    Reservoir sampling keeps memory at O(n) whatever the corpus size; the
+    result is deterministic for a given seed and input order.
+    """
+    if n <= 0:
+        raise InputError(f"--n must be a positive number, found {n}")
+    ex_ids, ex_groups = excluded_keys(exclude)
+    rng = random.Random(seed)
+    reservoir: list[Record] = []
+    seen_groups: set[str] = set()
+    k = 0
+    for rec in read_corpus(paths, lenient=lenient):
+        if not where.accepts(rec):
+            continue
+        g = rec.group
+        if rec.id in ex_ids or g in ex_groups or g in seen_groups:
+            continue
+        seen_groups.add(g)
+        k += 1
+        if len(reservoir) < n:
+            reservoir.append(rec)
+        else:
+            j = rng.randrange(k)
+            if j < n:
+                reservoir[j] = rec
+    reservoir.sort(key=lambda r: r.id)
+    return reservoir
+
+
+def records_to_jsonl(records: Iterable[Record]) -> Iterator[str]:
+    for rec in records:
+        yield json.dumps(rec.to_dict(), ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""Labeled data: reading, validation, statistics, batches for parallel readers, agreement."""

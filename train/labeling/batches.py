@@ -1,0 +1,107 @@
+"""Reading batches for parallel labeling.
+
+A team splits a pool of utterances into batches; each reader gets a plain-text
+reading file (``<key> | assembly | date | speaker`` then the full text) and
+answers in a TSV file of ``key<TAB>topic,topic<TAB>note`` lines.  ``merge``
+joins the answers back to the utterances, checks every key was answered
+exactly once with known topic ids, and returns label records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from ..atomic import atomic_write_text
+from ..corpus import Record
+from ..errors import LabelError
+
+
+def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_chars: int = 30000) -> list[Path]:
+    """Split records into reading files of at most ``max_chars`` characters each.
+
+    Writes ``<prefix>-NN.txt`` (what the reader reads) and ``<prefix>-NN.jsonl``
+    (the records, keyed) per batch.  Returns the reading files.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    batches: list[list[tuple[str, Record]]] = [[]]
+    size = 0
+    n = 0
+    for rec in records:
+        if batches[-1] and size + len(rec.text) > max_chars:
+            batches.append([])
+            size = 0
+        n += 1
+        batches[-1].append((f"{prefix}-{n:04d}", rec))
+        size += len(rec.text) + 60
+    written = []
+    for i, batch in enumerate(b for b in batches if b):
+        stem = out_dir / f"{prefix}-{i + 1:02d}"
+        lines = []
+        for key, rec in batch:
+            lines.append(f"### {key} | {rec.municipality or '-'} | {rec.date or '-'} | {rec.speaker or '-'}")
+            lines.append(rec.text)
+            lines.append("")
+        atomic_write_text(stem.with_suffix(".txt"), "\n".join(lines))
+        atomic_write_text(
+            stem.with_suffix(".jsonl"),
+            "".join(json.dumps({"key": k, **r.to_dict()}, ensure_ascii=False) + "\n" for k, r in batch),
+        )
+        written.append(stem.with_suffix(".txt"))
+    return written
+
+
+def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str], str | None]]:
+    """Read a reader's TSV answers: ``key<TAB>topics<TAB>note``."""
+    answers: dict[str, tuple[list[str], str | None]] = {}
+    problems = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        key = parts[0].strip()
+        raw = parts[1].strip() if len(parts) > 1 else ""
+        note = parts[2].strip() if len(parts) > 2 and parts[2].strip() else None
+        topics = [t.strip() for t in raw.replace(" ", ",").split(",") if t.strip() and t.strip() != "-"]
+        unknown = [t for t in topics if t not in topic_ids]
+        if unknown:
+            problems.append(f"{path}:{lineno}: unknown topic id(s) {unknown} for {key}")
+        if key in answers:
+            problems.append(f"{path}:{lineno}: {key} answered twice")
+        answers[key] = (topics, note)
+    if problems:
+        raise LabelError("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""))
+    return answers
+
+
+def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annotator: str, batch: str) -> list[dict]:
+    """Join one batch's records with a reader's answers into label records."""
+    answers = parse_answers(answers_tsv, set(topic_order))
+    records = [json.loads(line) for line in batch_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keys = {r["key"] for r in records}
+    missing = [r["key"] for r in records if r["key"] not in answers]
+    extra = sorted(set(answers) - keys)
+    if missing or extra:
+        raise LabelError(
+            f"{answers_tsv}: expected one answer for each of the {len(records)} items of {batch_jsonl}; "
+            f"missing {missing[:10]}{'...' if len(missing) > 10 else ''}, unexpected {extra[:10]}"
+        )
+    out = []
+    for r in records:
+        topics, note = answers[r["key"]]
+        rank = {t: i for i, t in enumerate(topic_order)}
+        label = {
+            "id": r["id"],
+            "municipality": r.get("municipality"),
+            "date": r.get("date"),
+            "speaker": r.get("speaker"),
+            "text": r["text"],
+            "topics": sorted(set(topics), key=rank.__getitem__),
+            "annotator": annotator,
+            "batch": batch,
+        }
+        if note:
+            label["note"] = note
+        out.append(label)
+    return out
