@@ -19,3 +19,40 @@ def default_path(name: str) -> Path:
     """A bundled folder (``seeds``, ``labels``): in the working directory if present, else the checkout's."""
     here = Path(name)
     return here if here.exists() else project_root() / name
+
+
+import contextlib
+import time
+
+
+@contextlib.contextmanager
+def progress_printer():
+    """A progress callback printing timed steps to stderr (a spinner on a terminal)."""
+    start = time.perf_counter()
+    status = err_console.status("starting") if err_console.is_terminal else None
+    if status:
+        status.start()
+
+    def progress(message: str) -> None:
+        line = f"[{time.perf_counter() - start:6.1f}s] {message}"
+        if status:
+            status.update(line)
+        else:
+            err_console.print(line)
+
+    try:
+        yield progress
+    finally:
+        if status:
+            status.stop()
+
+
+def summary_table(manifest: dict):
+    from rich.table import Table
+
+    table = Table("topic", "labels", "threshold", "internal CV F1", title="model summary")
+    f1 = manifest["cv_summary"]["f1"]
+    for t in manifest["topics"]:
+        table.add_row(t, str(manifest["label_positives"][t]), f"{manifest['thresholds'][t]:.2f}", f"{f1[t]:.3f}")
+    table.add_row("macro", "", "", f"{manifest['cv_summary']['macro_f1']:.3f}")
+    return table

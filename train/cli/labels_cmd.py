@@ -1,1 +1,96 @@
+"""``gikai-topics labels ...``: validate, summarise and grow the labeled data."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import LabelError
+from ..labeling import editing
+from ..labeling.store import label_stats, read_labels
+from ..taxonomy import load_taxonomy
+from . import app
+from ._common import console, default_path, err_console
+
+labels_app = typer.Typer(help="Validate, summarise and grow the labeled data.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+DIR = typer.Argument(None, help="Labels folder or file (default: labels/).")
+
+
+@labels_app.command("validate")
+def validate_cmd(path: Optional[Path] = DIR) -> None:
+    """Check schema, topic ids, duplicate ids, conflicting labels of the same text. Modifies nothing."""
+    labels, problems = read_labels(path or default_path("labels"), strict=False)
+    for p in problems:
+        console.print(p, markup=False)
+    if problems:
+        raise LabelError(f"{len(problems)} problem(s) found in {len(labels.files)} file(s)")
+    console.print(f"ok: {len(labels):,} labeled utterances in {len(labels.files)} file(s), no problems")
+
+
+@labels_app.command("stats")
+def stats_cmd(path: Optional[Path] = DIR) -> None:
+    """Per-topic positives, zero-topic share, per-assembly counts, topic co-occurrence."""
+    labels, _ = read_labels(path or default_path("labels"))
+    st = label_stats(labels)
+    console.print(f"{st.examples:,} labeled utterances in {st.files} file(s); zero-topic "
+                  f"{st.zero_topic:,} ({st.zero_topic_share:.1%})")
+    t = Table("topic", "positives", "share")
+    for topic, n in st.positives.items():
+        t.add_row(topic, f"{n:,}", f"{n / max(1, st.examples):.1%}")
+    console.print(t)
+    a = Table("assembly", "utterances")
+    for name, n in st.assemblies.items():
+        a.add_row(name, f"{n:,}")
+    console.print(a)
+    console.print("topics per utterance: " + "  ".join(f"{k}:{v:,}" for k, v in st.topics_per_example.items()))
+    ids = list(st.positives)
+    co = Table("co-occurrence", *[i[:6] for i in ids])
+    for x in ids:
+        co.add_row(x, *[str(st.cooccurrence[x][y]) if x != y else "-" for y in ids])
+    console.print(co)
+
+
+@labels_app.command("merge")
+def merge_cmd(
+    batch: Path = typer.Argument(..., help="A batch's records (.jsonl written by `labels batch`)."),
+    answers: Path = typer.Argument(..., help="The reader's answers: key<TAB>topics<TAB>note lines."),
+    out: Path = typer.Option(..., help="Label file to append to."),
+    annotator: str = typer.Option(..., help="Who read this batch."),
+) -> None:
+    """Join a reader's answers to a batch and append them to a label file (all or nothing)."""
+    n = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
+    err_console.print(f"appended {n} labels to {out}")
+
+
+@labels_app.command("batch")
+def batch_cmd(
+    pool: Path = typer.Argument(..., help="JSONL of utterances to label (e.g. from `corpus sample`)."),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where to write reading files."),
+    prefix: str = typer.Option("b", help="Batch name prefix."),
+    max_chars: int = typer.Option(28000, help="Characters of text per reading file."),
+) -> None:
+    """Split a pool into reading files for parallel readers."""
+    files = editing.make_batches(pool, out_dir, prefix=prefix, max_chars=max_chars)
+    err_console.print(f"wrote {len(files)} reading file(s) to {out_dir}")
+
+
+@labels_app.command("add")
+def add_cmd(
+    out: Path = typer.Option(..., help="Label file to append to."),
+    json_record: Optional[str] = typer.Option(None, "--json", help="A whole record as JSON."),
+    id: Optional[str] = typer.Option(None, help="Utterance id."),
+    text: Optional[str] = typer.Option(None, help="Utterance text."),
+    topics: str = typer.Option("", help="Comma-separated topic ids ('' for none)."),
+    municipality: Optional[str] = typer.Option(None),
+    annotator: Optional[str] = typer.Option(None),
+) -> None:
+    """Append one labeled utterance (validated; refused if its id or text is already labeled differently)."""
+    record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,
+                                      annotator=annotator)
+    editing.add_label(record, out, labels_dir=default_path("labels"), taxonomy=load_taxonomy())
+    err_console.print(f"added {record['id']} to {out}")

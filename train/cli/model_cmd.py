@@ -1,1 +1,56 @@
+"""``gikai-topics train`` and ``gikai-topics predict``."""
 
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import predict as predict_mod
+from ..atomic import atomic_open
+from ..config import load_config
+from ..errors import InputError
+from ..inference import load_model
+from ..training import train
+from . import app
+from ._common import console, default_path, err_console, progress_printer, summary_table
+
+MODEL = typer.Option(None, "--model", help="BentoML tag NAME[:VERSION] or a model directory (default gikai-topics:latest).")
+
+
+@app.command("train")
+def train_cmd(
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file (default: labels/)."),
+    config: Optional[Path] = typer.Option(None, help="TOML file overriding the embedded defaults."),
+    name: str = typer.Option("gikai-topics", help="Model name in the BentoML store."),
+    out: Optional[Path] = typer.Option(None, help="Also export the model to this directory."),
+) -> None:
+    """Fit the topic model on the labels and save it to the BentoML model store."""
+    with progress_printer() as progress:
+        result = train(labels or default_path("labels"), load_config(config), name=name, out=out, progress=progress)
+    console.print(f"saved [bold]{result.tag}[/bold]" + (f" and {result.out}" if result.out else "")
+                  + f" in {result.seconds:.1f}s from {result.manifest['label_count']:,} labels")
+    console.print(summary_table(result.manifest))
+
+
+@app.command("predict")
+def predict_cmd(
+    model: Optional[str] = MODEL,
+    text: Optional[str] = typer.Option(None, "--text", help="Tag this one text."),
+    input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines, or - for stdin."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default stdout)."),
+) -> None:
+    """Tag texts: JSONL lines {"id", "topics", "scores"}."""
+    if (text is None) == (input is None):
+        raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
+    items = [(None, text)] if text is not None else predict_mod.load_inputs(input)
+    tagger = load_model(model)
+    if output is None:
+        predict_mod.write_predictions(tagger, items, sys.stdout)
+        return
+    with atomic_open(output) as fh:
+        n = predict_mod.write_predictions(tagger, items, fh)
+    err_console.print(f"wrote {n} predictions to {output}")

@@ -1,0 +1,168 @@
+"""Training configuration: one validated dataclass, defaults embedded, optional TOML file.
+
+Example ``train.toml``::
+
+    [analyzer]
+    split_mode = "C"
+
+    [features]
+    word_ngram_max = 2
+    char_ngrams = false
+
+    [classifier]
+    kind = "logreg"
+    C = 8.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .text import AnalyzerSettings
+
+
+def _expect(cond: bool, field: str, expected: str, found: Any) -> None:
+    if not cond:
+        raise ConfigError(f"{field}: expected {expected}, found {found!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    word_ngram_max: int = 2
+    min_df: int = 2
+    max_df: float = 0.5
+    max_features: int | None = 200_000
+    sublinear_tf: bool = True
+    char_ngrams: bool = False
+    char_ngram_min: int = 2
+    char_ngram_max: int = 3
+    char_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        _expect(isinstance(self.word_ngram_max, int) and 1 <= self.word_ngram_max <= 3,
+                "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
+        _expect(isinstance(self.min_df, int) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
+        _expect(isinstance(self.max_df, (int, float)) and 0 < self.max_df <= 1.0,
+                "features.max_df", "a fraction in (0, 1]", self.max_df)
+        _expect(self.max_features is None or (isinstance(self.max_features, int) and self.max_features > 0),
+                "features.max_features", "a positive integer or omitted", self.max_features)
+        _expect(isinstance(self.sublinear_tf, bool), "features.sublinear_tf", "true or false", self.sublinear_tf)
+        _expect(isinstance(self.char_ngrams, bool), "features.char_ngrams", "true or false", self.char_ngrams)
+        _expect(isinstance(self.char_ngram_min, int) and isinstance(self.char_ngram_max, int)
+                and 1 <= self.char_ngram_min <= self.char_ngram_max <= 6,
+                "features.char_ngram_min/char_ngram_max", "integers with 1 <= min <= max <= 6",
+                (self.char_ngram_min, self.char_ngram_max))
+        _expect(isinstance(self.char_weight, (int, float)) and self.char_weight > 0,
+                "features.char_weight", "a positive number", self.char_weight)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig:
+    kind: str = "logreg"
+    C: float = 8.0
+    class_weight: str | None = "balanced"
+    max_iter: int = 2000
+    sgd_alpha: float = 2e-5
+
+    def __post_init__(self) -> None:
+        _expect(self.kind in ("logreg", "sgd"), "classifier.kind", "'logreg' or 'sgd'", self.kind)
+        _expect(isinstance(self.C, (int, float)) and not isinstance(self.C, bool) and self.C > 0,
+                "classifier.C", "a positive number", self.C)
+        _expect(self.class_weight in (None, "balanced", "none"), "classifier.class_weight",
+                "'balanced' or 'none'", self.class_weight)
+        _expect(isinstance(self.max_iter, int) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
+                self.max_iter)
+        _expect(isinstance(self.sgd_alpha, (int, float)) and self.sgd_alpha > 0, "classifier.sgd_alpha",
+                "a positive number", self.sgd_alpha)
+
+
+@dataclasses.dataclass(frozen=True)
+class ThresholdConfig:
+    folds: int = 4
+    min_threshold: float = 0.05
+    max_threshold: float = 0.95
+    default: float = 0.5
+
+    def __post_init__(self) -> None:
+        _expect(isinstance(self.folds, int) and self.folds >= 2, "thresholds.folds", "an integer >= 2", self.folds)
+        _expect(0 < self.min_threshold < self.max_threshold < 1, "thresholds.min_threshold/max_threshold",
+                "0 < min < max < 1", (self.min_threshold, self.max_threshold))
+        _expect(0 < self.default < 1, "thresholds.default", "a probability in (0, 1)", self.default)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    analyzer: AnalyzerSettings = AnalyzerSettings()
+    features: FeatureConfig = FeatureConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    thresholds: ThresholdConfig = ThresholdConfig()
+    random_state: int = 0
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        _expect(isinstance(self.random_state, int), "random_state", "an integer", self.random_state)
+        _expect(isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1), "n_jobs",
+                "a positive integer or -1", self.n_jobs)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "TrainConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a table of settings, found {type(data).__name__}")
+        sections = {"analyzer": AnalyzerSettings, "features": FeatureConfig, "classifier": ClassifierConfig,
+                    "thresholds": ThresholdConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in sections:
+                section_cls = sections[key]
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: [{key}] must be a table, found {value!r}")
+                known = {f.name for f in dataclasses.fields(section_cls)}
+                unknown = sorted(set(value) - known)
+                if unknown:
+                    raise ConfigError(
+                        f"{source}: unknown setting(s) {', '.join(key + '.' + u for u in unknown)}; "
+                        f"expected some of {', '.join(sorted(known))}"
+                    )
+                kwargs[key] = section_cls(**value)
+            elif key in ("random_state", "n_jobs"):
+                kwargs[key] = value
+            else:
+                raise ConfigError(
+                    f"{source}: unknown setting {key!r}; expected one of "
+                    f"{', '.join(list(sections) + ['random_state', 'n_jobs'])}"
+                )
+        return cls(**kwargs)
+
+    def replace(self, **changes: dict) -> "TrainConfig":
+        """A copy with some sections' fields changed: ``cfg.replace(features={"char_ngrams": True})``."""
+        data = self.to_dict()
+        for section, values in changes.items():
+            if isinstance(values, dict):
+                data[section].update(values)
+            else:
+                data[section] = values
+        return TrainConfig.from_dict(data)
+
+
+def load_config(path: str | Path | None) -> TrainConfig:
+    """The embedded defaults, or the defaults overridden by a TOML file."""
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return TrainConfig.from_dict(data, str(path))
+    except TypeError as exc:  # pragma: no cover - defensive
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,97 @@
+"""The inference surface shared by ``predict``, ``tag-corpus`` and the HTTP service.
+
+``serve`` imports only this module from ``train``::
+
+    from train.inference import load_model
+    tagger = load_model("gikai-topics:latest")      # or a model directory
+    tagger.tag(["…"], explain=5)
+    # [{"topics": ["dx"], "scores": {"dx": 0.93, ...}, "terms": {"dx": [["オンライン", 0.41], ...]}}]
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .store import load
+
+__all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES"]
+
+from .text import SUDACHI_MAX_BYTES  # noqa: E402  (re-exported for the service's docs)
+
+
+class Tagger:
+    """A loaded, verified model ready to tag texts.  Thread-safe."""
+
+    def __init__(self, model: Any, manifest: dict, tag: str) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.tag_name = tag
+        self.topic_ids: list[str] = list(model.topic_ids)
+        self.thresholds: dict[str, float] = {t: float(x) for t, x in zip(self.topic_ids, model.thresholds)}
+
+    def __repr__(self) -> str:
+        return f"Tagger({self.tag_name!r}, topics={len(self.topic_ids)})"
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities, shape (len(texts), n_topics)."""
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise InputError(f"texts[{i}]: expected a string, found {type(t).__name__}")
+        if not texts:
+            return np.zeros((0, len(self.topic_ids)))
+        return self.model.predict_proba(list(texts))
+
+    def tag(self, texts: Sequence[str], explain: int = 0) -> list[dict]:
+        """Topics over threshold, all scores, and (``explain > 0``) the top terms per assigned topic.
+
+        When no topic passes its threshold, ``terms`` explains the best-scoring topic instead,
+        so a caller can see what the model saw.
+        """
+        if isinstance(texts, str):
+            raise InputError("texts: expected a list of strings, found one string; wrap it in a list")
+        if not isinstance(explain, int) or isinstance(explain, bool) or explain < 0:
+            raise InputError(f"explain: expected an integer >= 0, found {explain!r}")
+        texts = list(texts)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise InputError(f"texts[{i}]: expected a string, found {type(t).__name__}")
+        if not texts:
+            return []
+        m = self.model
+        tokens = [m.analyzer(t) for t in texts]
+        X = m.transform(tokens, texts)
+        probs = 1.0 / (1.0 + np.exp(-(np.asarray(X @ m.W) + m.b)))
+        decided = probs >= m.thresholds
+        results = []
+        for r in range(len(texts)):
+            picked = [self.topic_ids[j] for j in np.flatnonzero(decided[r])]
+            res = {
+                "topics": picked,
+                "scores": {t: round(float(p), 4) for t, p in zip(self.topic_ids, probs[r])},
+            }
+            if explain:
+                idx = list(np.flatnonzero(decided[r])) or [int(np.argmax(probs[r]))]
+                res["terms"] = {t: [[w, c] for w, c in terms]
+                                for t, terms in m.explain_rows(X[r], idx, explain)[0].items()}
+            results.append(res)
+        return results
+
+    def info(self) -> dict:
+        """Taxonomy, thresholds, tag, training metadata and CV summary (for ``/topics``)."""
+        keep = ("name", "topics", "topic_names", "label_count", "label_positives", "taxonomy_sha256",
+                "label_set_sha256", "trained_at", "training_seconds", "git_commit", "libraries", "config",
+                "cv_summary", "n_features")
+        return {"model": self.tag_name, "thresholds": self.thresholds, **{k: self.manifest.get(k) for k in keep}}
+
+
+def load_model(ref: str | os.PathLike | None = None) -> Tagger:
+    """Load a model from the BentoML store (``name[:version]``, default ``gikai-topics:latest``)
+    or from a model directory, verifying its file digests first."""
+    model, manifest, tag = load(ref)
+    if not hasattr(model, "predict_proba_tokens") or not getattr(model, "fitted", False):
+        raise ModelError(f"{ref}: the stored object is not a fitted gikai-topics model")
+    return Tagger(model, manifest, tag)

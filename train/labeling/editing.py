@@ -1,0 +1,82 @@
+"""Growing the labeled data safely: every write validates first and is atomic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import append_line_durably, atomic_write_text
+from ..corpus import Record, group_key, read_jsonl
+from ..errors import InputError, LabelError
+from ..taxonomy import Taxonomy
+from .batches import merge, write_batches
+from .store import label_files, read_labels
+
+
+def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
+    return write_batches(list(read_jsonl(pool)), out_dir, prefix=prefix, max_chars=max_chars)
+
+
+def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    if labels_dir is None or not Path(labels_dir).exists():
+        return {}, {}
+    try:
+        files = label_files(labels_dir)
+    except LabelError:
+        return {}, {}
+    labels, _ = read_labels(labels_dir, taxonomy, strict=False)
+    del files
+    return ({ex.id: ex.topics for ex in labels.examples}, {ex.group: ex.topics for ex in labels.examples})
+
+
+def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None) -> None:
+    by_id, by_group = _existing(labels_dir, taxonomy)
+    ids = set(taxonomy.ids)
+    problems = []
+    for r in records:
+        unknown = [t for t in r["topics"] if t not in ids]
+        if unknown:
+            problems.append(f"{r['id']}: unknown topic id(s) {unknown}")
+        if r["id"] in by_id:
+            problems.append(f"{r['id']}: already labeled")
+        g = group_key(r["text"])
+        if g in by_group and tuple(sorted(r["topics"])) != tuple(sorted(by_group[g])):
+            problems.append(f"{r['id']}: the same text is already labeled {list(by_group[g])}")
+    if problems:
+        raise LabelError("; ".join(problems[:20]))
+
+
+def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
+                  labels_dir: Path | None = None) -> int:
+    records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
+    _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent)
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return len(records)
+
+
+def record_from_args(json_record: str | None, **fields) -> dict:
+    if json_record is not None:
+        try:
+            rec = json.loads(json_record)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--json: malformed JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise InputError("--json: expected a JSON object")
+    else:
+        rec = {k: v for k, v in fields.items() if v is not None}
+        rec["topics"] = [t.strip() for t in (fields.get("topics") or "").split(",") if t.strip()]
+    if not isinstance(rec.get("id"), str) or not rec["id"]:
+        raise InputError("id: expected a non-empty string (--id or the JSON's 'id')")
+    if not isinstance(rec.get("text"), str) or not rec["text"].strip():
+        raise InputError("text: expected a non-empty string (--text or the JSON's 'text')")
+    if not isinstance(rec.get("topics"), list):
+        raise InputError("topics: expected a list of topic ids")
+    return rec
+
+
+def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> None:
+    _check_new([record], taxonomy, labels_dir)
+    append_line_durably(out, json.dumps(record, ensure_ascii=False))

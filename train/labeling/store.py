@@ -1,0 +1,208 @@
+"""Reading, validating and summarising labeled data (``labels/*.jsonl``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable
+
+from ..corpus import group_key
+from ..errors import LabelError
+from ..taxonomy import Taxonomy, load_taxonomy
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Example:
+    """One labeled utterance."""
+
+    id: str
+    text: str
+    topics: tuple[str, ...]
+    municipality: str | None = None
+    date: str | None = None
+    speaker: str | None = None
+    where: str = ""  # file:line
+
+    @property
+    def group(self) -> str:
+        return group_key(self.text)
+
+
+@dataclasses.dataclass
+class LabelSet:
+    examples: list[Example]
+    files: list[Path]
+    taxonomy: Taxonomy
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the label content (ids, texts, topics), independent of file layout and order."""
+        h = hashlib.sha256()
+        for ex in sorted(self.examples, key=lambda e: e.id):
+            h.update(json.dumps([ex.id, ex.text, sorted(ex.topics)], ensure_ascii=False).encode("utf-8"))
+        return h.hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def label_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise LabelError(f"{path}: no such labels file or folder")
+    files = sorted(path.glob("*.jsonl"))
+    if not files:
+        raise LabelError(f"{path}: no *.jsonl label files found")
+    return files
+
+
+def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where}: expected a JSON object, found {type(obj).__name__}"]
+    problems = []
+    rid = obj.get("id")
+    if not isinstance(rid, str) or not rid:
+        problems.append(f"{where}: 'id' must be a non-empty string, found {rid!r:.40}")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        problems.append(f"{where}: 'text' must be a non-empty string")
+    topics = obj.get("topics")
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        problems.append(f"{where}: 'topics' must be a list of topic ids (may be empty), found {topics!r:.60}")
+    else:
+        unknown = [t for t in topics if t not in ids]
+        if unknown:
+            problems.append(f"{where}: unknown topic id(s) {unknown}; known ids are listed in labels/topics.yaml")
+        if len(set(topics)) != len(topics):
+            problems.append(f"{where}: topic listed twice in {topics}")
+    for field in ("municipality", "date", "speaker"):
+        if obj.get(field) is not None and not isinstance(obj[field], str):
+            problems.append(f"{where}: '{field}' must be a string or null")
+    return problems
+
+
+def read_labels(
+    path: str | Path = "labels", taxonomy: Taxonomy | None = None, *, strict: bool = True
+) -> tuple[LabelSet, list[str]]:
+    """Read every label file; return the label set and the list of problems found.
+
+    With ``strict`` any problem raises :class:`LabelError` listing them all.
+    """
+    taxonomy = taxonomy or load_taxonomy()
+    ids = set(taxonomy.ids)
+    files = label_files(path)
+    problems: list[str] = []
+    examples: list[Example] = []
+    seen_ids: dict[str, str] = {}
+    by_group: dict[str, list[Example]] = defaultdict(list)
+    for f in files:
+        try:
+            lines = f.read_bytes().split(b"\n")
+        except OSError as exc:
+            problems.append(f"{f}: cannot read: {exc}")
+            continue
+        for lineno, raw in enumerate(lines, 1):
+            where = f"{f}:{lineno}"
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                problems.append(f"{where}: invalid UTF-8")
+                continue
+            except json.JSONDecodeError as exc:
+                problems.append(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+                continue
+            found = _check_record(obj, ids, where)
+            if found:
+                problems.extend(found)
+                continue
+            if obj["id"] in seen_ids:
+                problems.append(f"{where}: duplicate id {obj['id']!r} (first at {seen_ids[obj['id']]})")
+                continue
+            seen_ids[obj["id"]] = where
+            order = {t: i for i, t in enumerate(taxonomy.ids)}
+            ex = Example(
+                id=obj["id"],
+                text=obj["text"],
+                topics=tuple(sorted(obj["topics"], key=order.__getitem__)),
+                municipality=obj.get("municipality"),
+                date=obj.get("date"),
+                speaker=obj.get("speaker"),
+                where=where,
+            )
+            examples.append(ex)
+            by_group[ex.group].append(ex)
+    for members in by_group.values():
+        if len(members) > 1 and len({m.topics for m in members}) > 1:
+            first = members[0]
+            for other in members[1:]:
+                if other.topics != first.topics:
+                    problems.append(
+                        f"{other.where}: same text (after normalisation) as {first.where} but conflicting topics "
+                        f"{list(other.topics)} vs {list(first.topics)}"
+                    )
+    if not examples and not problems:
+        problems.append(f"{path}: no labeled utterances found")
+    if strict and problems:
+        shown = "\n".join(problems[:50])
+        more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        raise LabelError(f"{len(problems)} problem(s) in the labels:\n{shown}{more}")
+    return LabelSet(examples, files, taxonomy), problems
+
+
+@dataclasses.dataclass
+class LabelStats:
+    examples: int
+    files: int
+    positives: dict[str, int]
+    zero_topic: int
+    assemblies: dict[str, int]
+    topics_per_example: dict[int, int]
+    cooccurrence: dict[str, dict[str, int]]
+
+    @property
+    def zero_topic_share(self) -> float:
+        return self.zero_topic / self.examples if self.examples else 0.0
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["zero_topic_share"] = self.zero_topic_share
+        return d
+
+
+def label_stats(labels: LabelSet) -> LabelStats:
+    ids = labels.taxonomy.ids
+    pos = Counter(t for ex in labels.examples for t in ex.topics)
+    co: dict[str, dict[str, int]] = {a: {b: 0 for b in ids} for a in ids}
+    for ex in labels.examples:
+        for a in ex.topics:
+            for b in ex.topics:
+                co[a][b] += 1
+    return LabelStats(
+        examples=len(labels.examples),
+        files=len(labels.files),
+        positives={t: pos.get(t, 0) for t in ids},
+        zero_topic=sum(1 for ex in labels.examples if not ex.topics),
+        assemblies=dict(Counter(ex.municipality or "(unknown)" for ex in labels.examples).most_common()),
+        topics_per_example=dict(sorted(Counter(len(ex.topics) for ex in labels.examples).items())),
+        cooccurrence=co,
+    )
+
+
+def label_matrix(examples: Iterable[Example], topic_ids: list[str]):
+    """A dense 0/1 numpy matrix (n_examples x n_topics)."""
+    import numpy as np
+
+    examples = list(examples)
+    index = {t: i for i, t in enumerate(topic_ids)}
+    y = np.zeros((len(examples), len(topic_ids)), dtype=np.int8)
+    for r, ex in enumerate(examples):
+        for t in ex.topics:
+            y[r, index[t]] = 1
+    return y

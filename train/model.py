@@ -1,0 +1,248 @@
+"""The topic model: TF-IDF over Sudachi tokens (+ optional character n-grams) →
+one-vs-rest linear classifiers with probabilities → per-topic thresholds.
+
+Thresholds are tuned on out-of-fold probabilities of the *training* data
+(internal cross-validation) to maximise each topic's F1, and are applied to
+the probabilities explicitly: ``OneVsRestClassifier.predict`` would ignore
+them.
+
+Saved models refer to this module's import path (``train.model``): keep it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.multiclass import OneVsRestClassifier
+
+from .config import TrainConfig
+from .folds import stratified_group_folds
+from .text import JapaneseAnalyzer, char_normalize
+
+Tokens = Sequence[str]
+
+
+class TokenNgrams:
+    """Analyzer for pre-tokenized input: unigrams up to ``n``-grams of tokens.
+
+    A class (not a closure) so that fitted vectorizers pickle.
+    """
+
+    def __init__(self, n: int = 1) -> None:
+        self.n = n
+
+    def __call__(self, tokens: Tokens) -> list[str]:
+        if self.n == 1:
+            return list(tokens)
+        out = list(tokens)
+        for k in range(2, self.n + 1):
+            out.extend(" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1))
+        return out
+
+
+def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one binary linear classifier per topic; return (W: features x topics, b: topics)."""
+    cc = config.classifier
+    class_weight = None if cc.class_weight in (None, "none") else cc.class_weight
+    if cc.kind == "logreg":
+        base = LogisticRegression(C=cc.C, solver="liblinear", class_weight=class_weight, max_iter=cc.max_iter,
+                                  random_state=config.random_state)
+    else:
+        base = SGDClassifier(loss="log_loss", alpha=cc.sgd_alpha, class_weight=class_weight, max_iter=cc.max_iter,
+                             tol=1e-4, random_state=config.random_state)
+    n_features, n_topics = X.shape[1], Y.shape[1]
+    W = np.zeros((n_features, n_topics), dtype=np.float64)
+    b = np.zeros(n_topics, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "Label not N is present in all training examples"
+        ovr = OneVsRestClassifier(base, n_jobs=config.n_jobs).fit(X, Y)
+    for j, est in enumerate(ovr.estimators_):
+        if hasattr(est, "coef_"):
+            W[:, j] = np.asarray(est.coef_).ravel()
+            b[j] = float(np.asarray(est.intercept_).ravel()[0])
+        else:  # a topic with only one class in the training data: constant prediction
+            p = float(np.clip(Y[:, j].mean(), 1e-6, 1 - 1e-6))
+            b[j] = np.log(p / (1 - p))
+    return W, b
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # numerically safe logistic
+
+
+def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:
+    """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``."""
+    out = np.full(Y.shape[1], default)
+    for j in range(Y.shape[1]):
+        y, p = Y[:, j].astype(bool), P[:, j]
+        if y.sum() == 0:
+            continue
+        order = np.argsort(-p, kind="stable")
+        ps, ys = p[order], y[order]
+        tp = np.cumsum(ys)
+        k = np.arange(1, len(ys) + 1)
+        f1 = 2 * tp / (k + y.sum())
+        # only cut between distinct scores, inside the allowed range
+        valid = np.r_[ps[1:] < ps[:-1], True] & (ps >= lo) & (ps <= hi)
+        if not valid.any():
+            continue
+        i = int(np.argmax(np.where(valid, f1, -1)))
+        nxt = ps[i + 1] if i + 1 < len(ps) else lo
+        out[j] = float(np.clip((ps[i] + max(nxt, lo)) / 2, lo, hi))
+    return out
+
+
+@dataclasses.dataclass
+class FitReport:
+    n_examples: int
+    n_features: int
+    oof_f1: dict[str, float]
+    seconds: float = 0.0
+
+
+class TopicClassifier:
+    """Vectorizers + stacked linear weights + thresholds; fit on token lists (and raw texts
+    when character n-grams are on)."""
+
+    def __init__(self, config: TrainConfig, topic_ids: list[str]) -> None:
+        self.config = config
+        self.topic_ids = list(topic_ids)
+        self.analyzer = JapaneseAnalyzer(config.analyzer)
+        self.word_vectorizer: TfidfVectorizer | None = None
+        self.char_vectorizer: TfidfVectorizer | None = None
+        self.W: np.ndarray | None = None
+        self.b: np.ndarray | None = None
+        self.thresholds: np.ndarray | None = None
+        self.oof_f1: dict[str, float] = {}
+        self._feature_names: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- features
+    def _new_vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer | None]:
+        fc = self.config.features
+        word = TfidfVectorizer(analyzer=TokenNgrams(fc.word_ngram_max), min_df=fc.min_df, max_df=fc.max_df,
+                               max_features=fc.max_features, sublinear_tf=fc.sublinear_tf, lowercase=False,
+                               dtype=np.float32)
+        char = None
+        if fc.char_ngrams:
+            char = TfidfVectorizer(analyzer="char", ngram_range=(fc.char_ngram_min, fc.char_ngram_max),
+                                   preprocessor=char_normalize, min_df=fc.min_df, max_df=fc.max_df,
+                                   max_features=fc.max_features, sublinear_tf=fc.sublinear_tf, dtype=np.float32)
+        return word, char
+
+    @staticmethod
+    def _features(word, char, weight, tokens, texts, fit: bool):
+        Xw = word.fit_transform(tokens) if fit else word.transform(tokens)
+        if char is None:
+            return Xw.tocsr()
+        Xc = char.fit_transform(texts) if fit else char.transform(texts)
+        return sp.hstack([Xw, Xc * weight], format="csr")
+
+    def transform(self, tokens: Sequence[Tokens], texts: Sequence[str] | None = None):
+        if self.char_vectorizer is not None and texts is None:
+            raise ValueError("this model uses character n-grams: pass the raw texts too")
+        return self._features(self.word_vectorizer, self.char_vectorizer, self.config.features.char_weight,
+                              tokens, texts, fit=False)
+
+    # ---------------------------------------------------------------- fitting
+    def _fit_once(self, tokens, texts, Y):
+        word, char = self._new_vectorizers()
+        X = self._features(word, char, self.config.features.char_weight, tokens, texts, fit=True)
+        W, b = _fit_classifier(self.config, X, Y)
+        return word, char, W, b
+
+    def _probs(self, word, char, W, b, tokens, texts) -> np.ndarray:
+        X = self._features(word, char, self.config.features.char_weight, tokens, texts, fit=False)
+        return _sigmoid(np.asarray(X @ W) + b)
+
+    def fit(
+        self,
+        tokens: Sequence[Tokens],
+        Y: np.ndarray,
+        *,
+        texts: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> "TopicClassifier":
+        """Tune thresholds by internal CV on these examples, then fit on all of them."""
+        Y = np.asarray(Y)
+        if len(tokens) != Y.shape[0]:
+            raise ValueError("tokens and labels differ in length")
+        if self.config.features.char_ngrams and texts is None:
+            raise ValueError("character n-grams are on: pass the raw texts too")
+        texts = list(texts) if texts is not None else [""] * len(tokens)
+        tc = self.config.thresholds
+        groups = list(groups) if groups is not None else [str(i) for i in range(len(tokens))]
+        oof = np.zeros(Y.shape, dtype=np.float64)
+        folds = stratified_group_folds(Y, groups, tc.folds, seed=self.config.random_state)
+        for k, (tr, te) in enumerate(folds):
+            if progress:
+                progress(f"threshold fold {k + 1}/{len(folds)}")
+            word, char, W, b = self._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr])
+            oof[te] = self._probs(word, char, W, b, [tokens[i] for i in te], [texts[i] for i in te])
+        self.thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
+        pred = oof >= self.thresholds
+        self.oof_f1 = {}
+        for j, t in enumerate(self.topic_ids):
+            tp = float((pred[:, j] & (Y[:, j] == 1)).sum())
+            denom = float(pred[:, j].sum() + Y[:, j].sum())
+            self.oof_f1[t] = 2 * tp / denom if denom else 0.0
+        if progress:
+            progress("final fit")
+        self.word_vectorizer, self.char_vectorizer, self.W, self.b = self._fit_once(tokens, texts, Y)
+        self._feature_names = None
+        return self
+
+    # ---------------------------------------------------------------- inference
+    @property
+    def fitted(self) -> bool:
+        return self.W is not None
+
+    def predict_proba_tokens(self, tokens: Sequence[Tokens], texts: Sequence[str] | None = None) -> np.ndarray:
+        X = self.transform(tokens, texts)
+        return _sigmoid(np.asarray(X @ self.W) + self.b)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        tokens = [self.analyzer(t) for t in texts]
+        return self.predict_proba_tokens(tokens, texts)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        return probs >= self.thresholds
+
+    @property
+    def feature_names(self) -> np.ndarray:
+        if self._feature_names is None:
+            names = list(self.word_vectorizer.get_feature_names_out())
+            if self.char_vectorizer is not None:
+                names += [f"c:{n}" for n in self.char_vectorizer.get_feature_names_out()]
+            self._feature_names = np.asarray(names, dtype=object)
+        return self._feature_names
+
+    def explain_rows(self, X, topic_indices: Sequence[int], k: int) -> list[dict[str, list[tuple[str, float]]]]:
+        """For each row of ``X``, the ``k`` features contributing most to each given topic's score."""
+        X = sp.csr_matrix(X)
+        names = self.feature_names
+        out = []
+        for r in range(X.shape[0]):
+            row = X.getrow(r)
+            idx, vals = row.indices, row.data
+            per_topic = {}
+            for j in topic_indices:
+                contrib = vals * self.W[idx, j]
+                order = np.argsort(-contrib)[:k]
+                per_topic[self.topic_ids[j]] = [(str(names[idx[i]]), round(float(contrib[i]), 4))
+                                                for i in order if contrib[i] > 0]
+            out.append(per_topic)
+        return out
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_feature_names"] = None
+        return state

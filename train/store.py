@@ -1,0 +1,154 @@
+"""Saving and loading models: the BentoML model store and plain directories.
+
+A saved model is a directory holding
+
+* ``model.joblib``: the fitted :class:`train.model.TopicClassifier`;
+* ``taxonomy.yaml``: the taxonomy it was trained with;
+* ``gikai.json``: the manifest: topics, thresholds, config, hashes, library
+  versions, git commit, training time, CV summary, and the SHA-256 digest of
+  every other file.
+
+Loading verifies the digests *before* unpickling: a modified or truncated
+model is refused.  joblib files are pickles, and unpickling runs code: load
+models only from your own BentoML store or from a directory you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_dir, atomic_write_text
+from .errors import ModelError
+
+MANIFEST = "gikai.json"
+MODEL_FILE = "model.joblib"
+TAXONOMY_FILE = "taxonomy.yaml"
+FORMAT_VERSION = 1
+DEFAULT_NAME = "gikai-topics"
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_model_dir(directory: Path, model: Any, manifest: dict, taxonomy_text: str) -> dict:
+    """Write the model files into ``directory`` (which exists and is empty); return the manifest."""
+    import joblib
+
+    joblib.dump(model, directory / MODEL_FILE, compress=3)
+    (directory / TAXONOMY_FILE).write_text(taxonomy_text, encoding="utf-8")
+    manifest = dict(manifest)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["files"] = {name: sha256_file(directory / name) for name in (MODEL_FILE, TAXONOMY_FILE)}
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
+    return manifest
+
+
+def export_dir(out: Path, model: Any, manifest: dict, taxonomy_text: str) -> Path:
+    """Write a model directory atomically: ``out`` appears complete or not at all."""
+    out = Path(out)
+    if out.exists() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise ModelError(f"{out}: exists and is not a gikai-topics model directory; choose another --out")
+    with atomic_dir(out) as tmp:
+        write_model_dir(tmp, model, manifest, taxonomy_text)
+    return out
+
+
+def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -> str:
+    """Save into the BentoML model store; return the tag ``name:version``."""
+    import bentoml
+
+    if not _NAME_RE.match(name):
+        raise ModelError(f"model name {name!r}: expected lower-case letters, digits, '.', '_' or '-'")
+    labels = {"project": "gikai-topics", "taxonomy": manifest["taxonomy_sha256"][:12]}
+    meta = {k: manifest[k] for k in ("topics", "taxonomy_sha256", "label_set_sha256", "label_count", "git_commit",
+                                     "trained_at") if k in manifest}
+    with bentoml.models.create(name, labels=labels, metadata=meta) as bento_model:
+        path = Path(bento_model.path)
+        write_model_dir(path, model, manifest, taxonomy_text)
+        tag = str(bento_model.tag)
+    return tag
+
+
+def _verify(directory: Path) -> dict:
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{manifest_path}: damaged manifest ({exc}); retrain or restore the model") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{directory}: model format {manifest.get('format_version')!r}, expected {FORMAT_VERSION}; "
+            "retrain it with this version of gikai-topics"
+        )
+    files = manifest.get("files") or {}
+    if set(files) != {MODEL_FILE, TAXONOMY_FILE}:
+        raise ModelError(f"{manifest_path}: expected digests for {MODEL_FILE} and {TAXONOMY_FILE}, found {sorted(files)}")
+    for name, digest in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{directory}: missing file {name}; the model is incomplete")
+        actual = sha256_file(path)
+        if actual != digest:
+            raise ModelError(
+                f"{path}: SHA-256 {actual[:16]}... does not match the manifest ({digest[:16]}...): "
+                "the model was modified or truncated; refusing to load it"
+            )
+    return manifest
+
+
+def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
+    """Find a model: an existing directory path, or a BentoML tag ``name[:version]``."""
+    ref = ref or f"{DEFAULT_NAME}:latest"
+    path = Path(ref)
+    if path.is_dir():
+        return path, str(path)
+    if os.sep in str(ref) or str(ref).startswith("."):
+        raise ModelError(f"{ref}: no such model directory")
+    import bentoml
+    from bentoml.exceptions import BentoMLException, NotFound
+
+    tag = str(ref) if ":" in str(ref) else f"{ref}:latest"
+    try:
+        bento_model = bentoml.models.get(tag)
+    except NotFound:
+        raise ModelError(
+            f"model {tag!r} not found in the BentoML store ({os.environ.get('BENTOML_HOME', '~/bentoml')}); "
+            "run `gikai-topics train` first or pass --model DIR"
+        ) from None
+    except (BentoMLException, ValueError) as exc:
+        raise ModelError(f"model {ref!r}: {exc}") from None
+    return Path(bento_model.path), str(bento_model.tag)
+
+
+def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str]:
+    """Load (model, manifest, tag) after verifying the digests."""
+    import joblib
+
+    directory, tag = resolve(ref)
+    manifest = _verify(directory)
+    try:
+        model = joblib.load(directory / MODEL_FILE)
+    except Exception as exc:  # digests matched, so this is a version mismatch
+        raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc}); retrain it") from None
+    return model, manifest, tag
+
+
+def copy_dir(src: Path, dst: Path) -> None:
+    with atomic_dir(dst) as tmp:
+        for item in src.iterdir():
+            if item.is_file():
+                shutil.copy2(item, tmp / item.name)

@@ -1,0 +1,97 @@
+"""Training: labels → fitted model → BentoML store (and optionally a directory)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+from .cache import TokenCache, default_cache_dir
+from .config import TrainConfig
+from .labeling.store import LabelSet, label_matrix, read_labels
+from .model import TopicClassifier
+from .store import DEFAULT_NAME, export_dir, save_to_bentoml
+from .taxonomy import Taxonomy, load_taxonomy
+from .text import JapaneseAnalyzer
+from .versions import git_commit, library_versions, now_iso
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: TopicClassifier
+    manifest: dict
+    tag: str | None
+    out: Path | None
+    seconds: float
+
+
+def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | None = None,
+               progress: Callable[[str], None] | None = None) -> TopicClassifier:
+    ids = labels.taxonomy.ids
+    texts = [ex.text for ex in labels.examples]
+    cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
+    if progress:
+        progress(f"analysing {len(texts):,} utterances")
+    tokens = cache.tokens(texts)
+    cache.save()
+    model = TopicClassifier(config, ids)
+    model.fit(tokens, label_matrix(labels.examples, ids), texts=texts, groups=[ex.group for ex in labels.examples],
+              progress=progress)
+    return model
+
+
+def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy: Taxonomy, seconds: float) -> dict:
+    return {
+        "name": name,
+        "topics": taxonomy.ids,
+        "topic_names": {t.id: {"ja": t.ja, "en": t.en} for t in taxonomy.topics},
+        "thresholds": {t: round(float(x), 6) for t, x in zip(model.topic_ids, model.thresholds)},
+        "config": model.config.to_dict(),
+        "taxonomy_sha256": taxonomy.sha256,
+        "label_set_sha256": labels.sha256,
+        "label_count": len(labels),
+        "label_positives": {t: int(sum(t in ex.topics for ex in labels.examples)) for t in taxonomy.ids},
+        "libraries": library_versions(),
+        "git_commit": git_commit(),
+        "trained_at": now_iso(),
+        "training_seconds": round(seconds, 2),
+        "cv_summary": {"kind": "internal out-of-fold F1 at the tuned thresholds",
+                       "folds": model.config.thresholds.folds,
+                       "f1": {t: round(v, 4) for t, v in model.oof_f1.items()},
+                       "macro_f1": round(sum(model.oof_f1.values()) / max(1, len(model.oof_f1)), 4)},
+        "n_features": int(model.W.shape[0]),
+    }
+
+
+def train(
+    labels_path: str | Path = "labels",
+    config: TrainConfig | None = None,
+    *,
+    name: str = DEFAULT_NAME,
+    out: Path | None = None,
+    to_store: bool = True,
+    taxonomy_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Validate labels, fit, then save to the BentoML store and/or ``out``.
+
+    Nothing is written unless the fit completes: the store entry and the
+    exported directory both appear atomically.
+    """
+    config = config or TrainConfig()
+    taxonomy = load_taxonomy(taxonomy_path)
+    labels, _ = read_labels(labels_path, taxonomy)  # raises LabelError listing every problem
+    t0 = time.perf_counter()
+    model = fit_labels(labels, config, progress=progress)
+    seconds = time.perf_counter() - t0
+    manifest = build_manifest(name, model, labels, taxonomy, seconds)
+    taxonomy_text = Path(taxonomy.path).read_text(encoding="utf-8")
+    if progress:
+        progress("saving")
+    tag = save_to_bentoml(name, model, manifest, taxonomy_text) if to_store else None
+    if tag:
+        manifest["tag"] = tag
+    if out is not None:
+        export_dir(Path(out), model, manifest, taxonomy_text)
+    return TrainResult(model, manifest, tag, Path(out) if out else None, seconds)
