@@ -32,6 +32,7 @@ def _expect(cond: bool, field: str, expected: str, found: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
+    words: bool = True
     word_ngram_max: int = 2
     min_df: int = 2
     max_df: float = 0.5
@@ -43,6 +44,9 @@ class FeatureConfig:
     char_weight: float = 0.5
 
     def __post_init__(self) -> None:
+        _expect(isinstance(self.words, bool), "features.words", "true or false", self.words)
+        _expect(self.words or self.char_ngrams, "features.words/char_ngrams",
+                "at least one of words or char_ngrams to be true", (self.words, self.char_ngrams))
         _expect(isinstance(self.word_ngram_max, int) and 1 <= self.word_ngram_max <= 3,
                 "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
         _expect(isinstance(self.min_df, int) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)

@@ -127,7 +127,7 @@ class TopicClassifier:
     # ---------------------------------------------------------------- features
     def _new_vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer | None]:
         fc = self.config.features
-        word = TfidfVectorizer(analyzer=TokenNgrams(fc.word_ngram_max), min_df=fc.min_df, max_df=fc.max_df,
+        word = None if not fc.words else TfidfVectorizer(analyzer=TokenNgrams(fc.word_ngram_max), min_df=fc.min_df, max_df=fc.max_df,
                                max_features=fc.max_features, sublinear_tf=fc.sublinear_tf, lowercase=False,
                                dtype=np.float32)
         char = None
@@ -139,11 +139,13 @@ class TopicClassifier:
 
     @staticmethod
     def _features(word, char, weight, tokens, texts, fit: bool):
-        Xw = word.fit_transform(tokens) if fit else word.transform(tokens)
-        if char is None:
-            return Xw.tocsr()
-        Xc = char.fit_transform(texts) if fit else char.transform(texts)
-        return sp.hstack([Xw, Xc * weight], format="csr")
+        parts = []
+        if word is not None:
+            parts.append(word.fit_transform(tokens) if fit else word.transform(tokens))
+        if char is not None:
+            Xc = char.fit_transform(texts) if fit else char.transform(texts)
+            parts.append(Xc * weight if word is not None else Xc)
+        return parts[0].tocsr() if len(parts) == 1 else sp.hstack(parts, format="csr")
 
     def transform(self, tokens: Sequence[Tokens], texts: Sequence[str] | None = None):
         if self.char_vectorizer is not None and texts is None:
@@ -219,7 +221,7 @@ class TopicClassifier:
     @property
     def feature_names(self) -> np.ndarray:
         if self._feature_names is None:
-            names = list(self.word_vectorizer.get_feature_names_out())
+            names = list(self.word_vectorizer.get_feature_names_out()) if self.word_vectorizer is not None else []
             if self.char_vectorizer is not None:
                 names += [f"c:{n}" for n in self.char_vectorizer.get_feature_names_out()]
             self._feature_names = np.asarray(names, dtype=object)

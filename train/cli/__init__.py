@@ -23,7 +23,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import corpus_cmd, labels_cmd, model_cmd  # noqa: F401  (commands register themselves)
+    from . import corpus_cmd, eval_cmd, labels_cmd, model_cmd  # noqa: F401  (commands register themselves)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,42 @@
+"""``gikai-topics evaluate``: cross-validation reports, or a saved model on a test file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..evaluation.report import headline_rows, write_reports
+from ..evaluation.runner import run_evaluation
+from . import app
+from ._common import console, default_path, progress_printer
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file (default: labels/)."),
+    config: Optional[Path] = typer.Option(None, help="TOML file overriding the embedded defaults."),
+    folds: int = typer.Option(5, help="Number of CV folds."),
+    repeats: int = typer.Option(1, help="Repeat CV with different fold seeds."),
+    out: Path = typer.Option(Path("reports/latest"), help="Folder for report.json, report.md, report.html."),
+    jobs: int = typer.Option(1, "--jobs", help="Parallel fits (processes) on this machine."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the fits on a Dask cluster: ADDRESS or 'local'."),
+    model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
+    test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),
+    quick: bool = typer.Option(False, help="Skip learning curve, baselines and held-out assemblies."),
+) -> None:
+    """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
+    if (model is None) != (test is None):
+        raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
+    with progress_printer() as progress:
+        report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
+                                dask=dask, model=model, test=test, quick=quick, progress=progress)
+        write_reports(report, out)
+    table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")
+    for row in headline_rows(report):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"reports: {out}/report.html, report.md, report.json")

@@ -1,0 +1,1 @@
+"""Cross-validation, held-out assemblies, baselines, learning curves and reports."""

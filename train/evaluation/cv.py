@@ -1,0 +1,286 @@
+"""Leakage-safe cross-validation of the whole training procedure.
+
+* folds: iteratively stratified over topics, near-duplicate groups never split;
+* each training fold runs the full procedure (threshold tuning by internal CV
+  included) and never sees its test fold;
+* leave-one-assembly-out: train on the other assemblies, test on one;
+* baselines on the same folds: topic prior and character n-gram TF-IDF with the
+  same classifier and threshold tuning;
+* learning curve: 1/8, 1/4, 1/2 and all of each training fold;
+* error analysis: per topic the worst false positives / negatives with the terms
+  that drove their scores.
+
+Texts are tokenized once (through :class:`train.cache.TokenCache`) and the token
+lists are handed to the folds, which run in parallel through joblib.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from typing import Callable
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from ..cache import TokenCache, default_cache_dir
+from ..config import TrainConfig
+from ..folds import stratified_group_folds
+from ..labeling.store import LabelSet, label_matrix
+from ..model import TopicClassifier
+from ..text import JapaneseAnalyzer
+from ..versions import library_versions, now_iso
+from . import metrics
+
+LEARNING_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+ERRORS_PER_TOPIC = 5
+SNIPPET = 160
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    folds: int = 5
+    repeats: int = 1
+    seed: int = 0
+    n_jobs: int = 1
+    loao: bool = True
+    loao_min_labels: int = 30
+    baselines: bool = True
+    learning_curve: bool = True
+    error_analysis: bool = True
+
+    def __post_init__(self) -> None:
+        from ..errors import ConfigError
+
+        if not isinstance(self.folds, int) or self.folds < 2:
+            raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
+        if not isinstance(self.repeats, int) or self.repeats < 1:
+            raise ConfigError(f"--repeats: expected an integer >= 1, found {self.repeats!r}")
+
+
+# --------------------------------------------------------------------------- one fit
+
+def _subset(seq, idx):
+    return [seq[i] for i in idx]
+
+
+def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_idx, *, explain: bool):
+    """Fit on train_idx (thresholds tuned inside), score test_idx.  Runs in a worker."""
+    t0 = time.perf_counter()
+    model = TopicClassifier(config, topic_ids)
+    model.fit(_subset(tokens, train_idx), Y[train_idx], texts=_subset(texts, train_idx),
+              groups=_subset(groups, train_idx))
+    fit_seconds = time.perf_counter() - t0
+    X = model.transform(_subset(tokens, test_idx), _subset(texts, test_idx))
+    scores = 1.0 / (1.0 + np.exp(-(np.asarray(X @ model.W) + model.b)))
+    pred = scores >= model.thresholds
+    errors = _worst_errors(model, X, Y[test_idx], scores, pred, test_idx, texts) if explain else {}
+    return {"test_idx": np.asarray(test_idx), "scores": scores, "pred": pred, "thresholds": model.thresholds.copy(),
+            "fit_seconds": fit_seconds, "errors": errors}
+
+
+def _worst_errors(model, X, Y, scores, pred, test_idx, texts) -> dict:
+    out = {}
+    for j, t in enumerate(model.topic_ids):
+        fp = np.flatnonzero(pred[:, j] & (Y[:, j] == 0))
+        fn = np.flatnonzero(~pred[:, j] & (Y[:, j] == 1))
+        fp = fp[np.argsort(-scores[fp, j])][:ERRORS_PER_TOPIC]
+        fn = fn[np.argsort(scores[fn, j])][:ERRORS_PER_TOPIC]
+        rows = []
+        for kind, idx in (("false_positive", fp), ("false_negative", fn)):
+            for r in idx:
+                terms = model.explain_rows(X[r], [j], 5)[0][t]
+                text = texts[test_idx[r]]
+                rows.append({"kind": kind, "index": int(test_idx[r]), "score": round(float(scores[r, j]), 4),
+                             "threshold": round(float(model.thresholds[j]), 4),
+                             "snippet": text[:SNIPPET] + ("…" if len(text) > SNIPPET else ""), "terms": terms})
+        out[t] = rows
+    return out
+
+
+def _prior_scores(Y_train: np.ndarray, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    prior = Y_train.mean(axis=0)
+    scores = np.tile(prior, (n_test, 1))
+    pred = rng.random((n_test, len(prior))) < prior
+    return scores, pred
+
+
+def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    if fraction >= 1.0:
+        return train_idx
+    keys = sorted({groups[i] for i in train_idx})
+    chosen = set(rng.permutation(keys)[: max(2, int(round(len(keys) * fraction)))])
+    return np.asarray([i for i in train_idx if groups[i] in chosen])
+
+
+# --------------------------------------------------------------------------- the run
+
+def cross_validate(
+    labels: LabelSet,
+    config: TrainConfig,
+    options: EvalOptions = EvalOptions(),
+    *,
+    progress: Callable[[str], None] | None = None,
+    cache: TokenCache | None = None,
+) -> dict:
+    """Run the whole evaluation and return the report dictionary (stable keys)."""
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    ids = labels.taxonomy.ids
+    examples = labels.examples
+    texts = [ex.text for ex in examples]
+    groups = [ex.group for ex in examples]
+    assemblies = [ex.municipality or "(unknown)" for ex in examples]
+    Y = label_matrix(examples, ids)
+
+    say(f"analysing {len(texts):,} utterances (cached)")
+    cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
+    t0 = time.perf_counter()
+    tokens = cache.tokens(texts)
+    cache.save()
+    tokenize_seconds = time.perf_counter() - t0
+
+    splits = []
+    for rep in range(options.repeats):
+        for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, options.folds, seed=options.seed + rep)):
+            splits.append((rep, k, tr, te))
+    for _, _, tr, te in splits:  # the guarantee the report states
+        assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
+
+    char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
+                                           "char_ngram_max": 3})
+    rng = np.random.default_rng(options.seed)
+    jobs, keys = [], []
+    for rep, k, tr, te in splits:
+        jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te,
+                                          explain=options.error_analysis))
+        keys.append(("model", rep, k, 1.0))
+        if options.learning_curve:
+            for frac in LEARNING_FRACTIONS[:-1]:
+                sub = _group_subsample(tr, groups, frac, rng)
+                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, sub, te, explain=False))
+                keys.append(("model", rep, k, frac))
+        if options.baselines:
+            jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
+            keys.append(("char_ngram", rep, k, 1.0))
+
+    loao_names = []
+    if options.loao:
+        counts = Counter(assemblies)
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if n >= options.loao_min_labels and len(counts) > 1:
+                te = np.asarray([i for i, a in enumerate(assemblies) if a == name])
+                te_groups = {groups[i] for i in te}
+                tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in te_groups])
+                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False))
+                keys.append(("loao", name, 0, 1.0))
+                loao_names.append(name)
+
+    say(f"fitting {len(jobs)} models ({len(splits)} folds; n_jobs={options.n_jobs})")
+    t0 = time.perf_counter()
+    results = Parallel(n_jobs=options.n_jobs)(jobs)
+    fit_seconds = time.perf_counter() - t0
+    by_key = dict(zip(keys, results))
+
+    # ---- main model, per fold
+    fold_metrics, fold_rows = [], []
+    oof_scores = np.zeros(Y.shape)
+    oof_pred = np.zeros(Y.shape, dtype=bool)
+    threshold_rows = []
+    errors: dict[str, list] = {t: [] for t in ids}
+    for rep, k, tr, te in splits:
+        res = by_key[("model", rep, k, 1.0)]
+        m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
+        fold_metrics.append(m)
+        fold_rows.append({"repeat": rep, "fold": k, "train": int(len(tr)), "test": int(len(te)),
+                          "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
+                          "fit_seconds": round(res["fit_seconds"], 2)})
+        threshold_rows.append({t: round(float(x), 4) for t, x in zip(ids, res["thresholds"])})
+        if rep == 0:
+            oof_scores[te] = res["scores"]
+            oof_pred[te] = res["pred"]
+            for t, rows in res["errors"].items():
+                errors[t].extend(rows)
+    for t in ids:  # keep the worst over all folds
+        fps = sorted((r for r in errors[t] if r["kind"] == "false_positive"), key=lambda r: -r["score"])
+        fns = sorted((r for r in errors[t] if r["kind"] == "false_negative"), key=lambda r: r["score"])
+        errors[t] = fps[:ERRORS_PER_TOPIC] + fns[:ERRORS_PER_TOPIC]
+        for r in errors[t]:
+            ex = examples[r.pop("index")]
+            r["id"] = ex.id
+            r["labels"] = list(ex.topics)
+
+    report = {
+        "kind": "cross_validation",
+        "created_at": now_iso(),
+        "stamp": {
+            "config": config.to_dict(),
+            "label_set_sha256": labels.sha256,
+            "label_count": len(labels),
+            "taxonomy_sha256": labels.taxonomy.sha256,
+            "libraries": library_versions(),
+        },
+        "options": dataclasses.asdict(options),
+        "topics": ids,
+        "label_positives": {t: int(Y[:, j].sum()) for j, t in enumerate(ids)},
+        "cv": metrics.aggregate(fold_metrics, ids),
+        "folds": fold_rows,
+        "fold_thresholds": threshold_rows,
+        "pooled": metrics.compute(Y, oof_pred, oof_scores, ids),
+        "timing": {"tokenize_seconds": round(tokenize_seconds, 2), "fit_seconds": round(fit_seconds, 2),
+                   "total_seconds": 0.0, "cache_hits": cache.hits, "cache_misses": cache.misses},
+        "error_analysis": errors if options.error_analysis else {},
+    }
+    # PR curves and heatmaps are drawn from the pooled out-of-fold scores
+    report["_arrays"] = {"Y": Y, "scores": oof_scores, "pred": oof_pred}
+
+    if options.baselines:
+        prior_folds, char_folds = [], []
+        prior_rng = np.random.default_rng(options.seed + 1)
+        for rep, k, tr, te in splits:
+            ps, pp = _prior_scores(Y[tr], len(te), prior_rng)
+            prior_folds.append(metrics.compute(Y[te], pp, ps, ids))
+            res = by_key[("char_ngram", rep, k, 1.0)]
+            char_folds.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
+        report["baselines"] = {
+            "topic_prior": {"description": "random draws at each topic's training prevalence",
+                            **metrics.aggregate(prior_folds, ids)},
+            "char_ngram": {"description": "character 2-3-gram TF-IDF + the same classifier and threshold tuning",
+                           **metrics.aggregate(char_folds, ids)},
+        }
+
+    if options.learning_curve:
+        curve = []
+        for frac in LEARNING_FRACTIONS:
+            fms, sizes = [], []
+            for rep, k, tr, te in splits:
+                res = by_key[("model", rep, k, frac)]
+                fms.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
+                sizes.append(len(tr) if frac >= 1 else len(_group_subsample(tr, groups, frac,
+                                                                            np.random.default_rng(0))))
+            agg = metrics.aggregate(fms, ids)
+            curve.append({"fraction": frac, "train_size": int(np.mean(sizes)),
+                          "macro_f1": agg["overall"]["macro_f1"], "micro_f1": agg["overall"]["micro_f1"],
+                          "per_topic_f1": {t: agg["per_topic"][t]["f1"] for t in ids}})
+        report["learning_curve"] = curve
+
+    if loao_names:
+        per = {}
+        Yp, Pp, Sp = [], [], []
+        for name in loao_names:
+            res = by_key[("loao", name, 0, 1.0)]
+            te = res["test_idx"]
+            m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
+            m["overall"]["train"] = int(len(Y) - len(te))
+            per[name] = m
+            Yp.append(Y[te]), Pp.append(res["pred"]), Sp.append(res["scores"])
+        pooled = metrics.compute(np.vstack(Yp), np.vstack(Pp), np.vstack(Sp), ids)
+        report["leave_one_assembly_out"] = {
+            "min_labels": options.loao_min_labels,
+            "assemblies": per,
+            "pooled": pooled,
+            "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
+        }
+    report["timing"]["total_seconds"] = round(time.perf_counter() - started, 2)
+    return report

@@ -1,0 +1,265 @@
+"""Writing evaluation reports: report.json (stable keys), report.md, report.html (offline, plots inline)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_dir, atomic_write_text
+
+
+def _fmt(ms: dict | float | None, digits: int = 3) -> str:
+    if ms is None:
+        return "–"
+    if isinstance(ms, dict):
+        if ms.get("mean") is None:
+            return "–"
+        return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
+    return f"{ms:.{digits}f}"
+
+
+def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
+    """(what, macro-F1, micro-F1, note) rows for the CLI and the reports."""
+    rows = []
+    if "cv" in report:
+        o = report["cv"]["overall"]
+        rows.append(("model, CV", _fmt(o["macro_f1"]), _fmt(o["micro_f1"]), f"{report['cv']['folds']} folds"))
+        for name, b in report.get("baselines", {}).items():
+            rows.append((f"baseline: {name}", _fmt(b["overall"]["macro_f1"]), _fmt(b["overall"]["micro_f1"]),
+                         b["description"]))
+    loao = report.get("leave_one_assembly_out")
+    if loao:
+        p = loao["pooled"]["overall"]
+        rows.append(("held-out assemblies, pooled", _fmt(p["macro_f1"]), _fmt(p["micro_f1"]),
+                     f"{len(loao['assemblies'])} assemblies; mean of per-assembly macro "
+                     f"{loao['mean_macro_f1']:.3f}"))
+        for name, m in loao["assemblies"].items():
+            rows.append((f"  held out: {name}", _fmt(m["overall"]["macro_f1"]), _fmt(m["overall"]["micro_f1"]),
+                         f"n={m['overall']['n']}, topics present {m['overall']['topics_with_support']}"))
+    if report.get("kind") == "test_set":
+        o = report["test"]["overall"]
+        rows.append(("model on test file", _fmt(o["macro_f1"]), _fmt(o["micro_f1"]), f"n={o['n']}"))
+    return rows
+
+
+def per_topic_rows(report: dict) -> list[list[str]]:
+    rows = []
+    if report.get("kind") == "test_set":
+        for t, m in report["test"]["per_topic"].items():
+            rows.append([t, _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"]),
+                         _fmt(m["average_precision"])])
+        return rows
+    loao = report.get("leave_one_assembly_out", {}).get("pooled", {}).get("per_topic", {})
+    for t, m in report["cv"]["per_topic"].items():
+        rows.append([t, _fmt(m["precision"]), _fmt(m["recall"]), _fmt(m["f1"]), str(m["support"]),
+                     _fmt(m["average_precision"]), _fmt(loao.get(t, {}).get("f1"))])
+    return rows
+
+
+# --------------------------------------------------------------------------- plots
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def plots(report: dict) -> dict[str, str]:
+    """Base64 PNGs: per-topic F1 with fold spread, PR curves, co-occurrence and confusion heatmaps,
+    learning curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    out = {}
+    topics = report["topics"]
+    arrays = report.get("_arrays")
+    if "cv" in report:
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        pt = report["cv"]["per_topic"]
+        means = [pt[t]["f1"]["mean"] or 0 for t in topics]
+        stds = [pt[t]["f1"]["std"] or 0 for t in topics]
+        ax.bar(topics, means, yerr=stds, capsize=3, color="#4C72B0", label="model (CV, ± fold std)")
+        if "char_ngram" in report.get("baselines", {}):
+            cb = report["baselines"]["char_ngram"]["per_topic"]
+            ax.scatter(topics, [cb[t]["f1"]["mean"] or 0 for t in topics], color="#DD8452", zorder=3,
+                       label="char n-gram baseline")
+        loao = report.get("leave_one_assembly_out")
+        if loao:
+            ax.scatter(topics, [loao["pooled"]["per_topic"][t]["f1"] for t in topics], marker="x", color="black",
+                       zorder=3, label="held-out assemblies")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("F1")
+        ax.set_title("Per-topic F1")
+        ax.tick_params(axis="x", rotation=45)
+        ax.legend(fontsize=8, loc="lower right")
+        out["per_topic_f1"] = _png(fig)
+    if arrays is not None:
+        Y, S, P = arrays["Y"], arrays["scores"], arrays["pred"]
+        fig, axes = plt.subplots(3, 5, figsize=(13, 7.5), sharex=True, sharey=True)
+        for ax, (j, t) in zip(axes.ravel(), enumerate(topics)):
+            if Y[:, j].sum():
+                prec, rec, _ = precision_recall_curve(Y[:, j], S[:, j])
+                ax.plot(rec, prec, color="#4C72B0")
+            ax.set_title(t, fontsize=9)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+        for ax in axes.ravel()[len(topics):]:
+            ax.axis("off")
+        fig.supxlabel("recall")
+        fig.supylabel("precision")
+        fig.suptitle("Precision–recall curves (pooled out-of-fold scores)")
+        out["pr_curves"] = _png(fig)
+
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
+        co = (Y.T.astype(int) @ Y.astype(int)).astype(float)
+        conf = np.zeros((len(topics), len(topics)))
+        for a in range(len(topics)):
+            rows = Y[:, a] == 1
+            if rows.any():
+                conf[a] = P[rows].mean(axis=0)
+        for ax, mat, title, fmt in ((axes[0], co, "label co-occurrence (count)", "{:.0f}"),
+                                    (axes[1], conf, "true topic (row) → share predicted as (column)", "{:.2f}")):
+            ax.imshow(mat, cmap="Blues")
+            ax.set_xticks(range(len(topics)), topics, rotation=90, fontsize=8)
+            ax.set_yticks(range(len(topics)), topics, fontsize=8)
+            ax.set_title(title, fontsize=10)
+            for a in range(len(topics)):
+                for b in range(len(topics)):
+                    ax.text(b, a, fmt.format(mat[a, b]), ha="center", va="center", fontsize=6,
+                            color="white" if mat[a, b] > mat.max() * 0.6 else "black")
+        out["heatmaps"] = _png(fig)
+    if report.get("learning_curve"):
+        lc = report["learning_curve"]
+        fig, ax = plt.subplots(figsize=(9, 4))
+        sizes = [p["train_size"] for p in lc]
+        for t in topics:
+            ax.plot(sizes, [p["per_topic_f1"][t]["mean"] or 0 for p in lc], color="#999999", lw=0.8, alpha=0.6)
+            ax.annotate(t, (sizes[-1], lc[-1]["per_topic_f1"][t]["mean"] or 0), fontsize=7, color="#666666")
+        ax.plot(sizes, [p["macro_f1"]["mean"] for p in lc], color="#C44E52", lw=2.5, marker="o", label="macro-F1")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel("F1")
+        ax.set_ylim(0, 1)
+        ax.set_title("Learning curve: does labeling more pay?")
+        ax.legend(loc="lower right")
+        out["learning_curve"] = _png(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- writers
+
+def to_json(report: dict) -> str:
+    clean = {k: v for k, v in report.items() if not k.startswith("_")}
+    return json.dumps(clean, ensure_ascii=False, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_markdown(report: dict) -> str:
+    st = report["stamp"]
+    parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
+             f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
+             f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
+    parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
+                                           [list(r) for r in headline_rows(report)]), ""]
+    if report.get("kind") == "test_set":
+        header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
+    else:
+        header = ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"]
+        o = report["cv"]["overall"]
+        parts += ["## Overall (mean ± std over folds)", "",
+                  _md_table(["metric", "value"], [[k, _fmt(v)] for k, v in o.items()]), ""]
+    parts += ["## Per topic", "", _md_table(header, per_topic_rows(report)), ""]
+    if report.get("learning_curve"):
+        rows = [[f"{p['fraction']:.3g}", str(p["train_size"]), _fmt(p["macro_f1"]), _fmt(p["micro_f1"])]
+                for p in report["learning_curve"]]
+        parts += ["## Learning curve", "", _md_table(["fraction of training folds", "examples", "macro-F1", "micro-F1"],
+                                                    rows), ""]
+    if report.get("folds"):
+        rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), f"{f['macro_f1']:.3f}",
+                 f"{f['micro_f1']:.3f}", f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
+        parts += ["## Folds", "", _md_table(["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"], rows), ""]
+    if report.get("error_analysis"):
+        parts += ["## Error analysis (worst per topic)", ""]
+        for t, rows in report["error_analysis"].items():
+            if not rows:
+                continue
+            parts += [f"### {t}", ""]
+            for r in rows:
+                terms = ", ".join(f"{w} ({c:+.2f})" for w, c in r["terms"]) or "–"
+                kind = "FP" if r["kind"] == "false_positive" else "FN"
+                parts.append(f"- **{kind}** score {r['score']:.2f} (threshold {r['threshold']:.2f}), labels "
+                             f"{r['labels'] or '[]'}: {r['snippet']} — terms: {terms}")
+            parts.append("")
+    parts += ["## Stamp", "", "```json", json.dumps(st, ensure_ascii=False, indent=2), "```", ""]
+    return "\n".join(parts)
+
+
+_CSS = """body{font-family:system-ui,-apple-system,'Hiragino Sans','Noto Sans JP',sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.45}table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;
+padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+details{margin:.3em 0}code,pre{background:#f5f5f5}.muted{color:#777}"""
+
+
+def _html_table(header, rows) -> str:
+    h = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{h}</tr>{body}</table>"
+
+
+def to_html(report: dict, images: dict[str, str]) -> str:
+    md_header = (["topic", "precision", "recall", "F1", "support", "PR-AUC"] if report.get("kind") == "test_set"
+                 else ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"])
+    st = report["stamp"]
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gikai-topics evaluation</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>gikai-topics evaluation</h1><p class='muted'>{html.escape(report['created_at'])} · "
+             f"{st['label_count']:,} labels (sha256 {st['label_set_sha256'][:12]}) · taxonomy "
+             f"{st['taxonomy_sha256'][:12]}</p>",
+             "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report)),
+             "<p>CV figures are mean ± standard deviation over folds; thresholds are tuned inside each training fold. "
+             "The held-out-assembly rows train on every other assembly: the honest figure for a council the model "
+             "has never seen.</p>"]
+    if "per_topic_f1" in images:
+        parts.append(f"<img alt='per-topic F1' src='data:image/png;base64,{images['per_topic_f1']}'>")
+    parts += ["<h2>Per topic</h2>", _html_table(md_header, per_topic_rows(report))]
+    for key, title in (("learning_curve", "Learning curve"), ("pr_curves", "Precision–recall"),
+                       ("heatmaps", "Co-occurrence and confusion")):
+        if key in images:
+            parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{images[key]}'>")
+    if report.get("error_analysis"):
+        parts.append("<h2>Error analysis</h2>")
+        for t, rows in report["error_analysis"].items():
+            items = "".join(
+                f"<li><b>{'FP' if r['kind'] == 'false_positive' else 'FN'}</b> {r['score']:.2f} "
+                f"(thr {r['threshold']:.2f}) labels {html.escape(str(r['labels']))}: {html.escape(r['snippet'])} "
+                f"<span class='muted'>terms: {html.escape(', '.join(f'{w} {c:+.2f}' for w, c in r['terms']))}</span></li>"
+                for r in rows)
+            parts.append(f"<details><summary>{html.escape(t)} ({len(rows)})</summary><ul>{items}</ul></details>")
+    parts.append(f"<h2>Stamp</h2><pre>{html.escape(json.dumps(st, ensure_ascii=False, indent=2))}</pre></body></html>")
+    return "\n".join(parts)
+
+
+def write_reports(report: dict, out: Path) -> Path:
+    """Write report.json, report.md and report.html into ``out`` (atomically, as one directory)."""
+    images = plots(report)
+    with atomic_dir(out) as tmp:
+        atomic_write_text(tmp / "report.json", to_json(report))
+        atomic_write_text(tmp / "report.md", to_markdown(report))
+        atomic_write_text(tmp / "report.html", to_html(report, images))
+    return out

@@ -1,0 +1,48 @@
+"""Plain function behind ``gikai-topics evaluate``."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable
+
+from ..config import load_config
+from ..labeling.store import read_labels
+from .cv import EvalOptions, cross_validate
+
+
+@contextlib.contextmanager
+def dask_backend(address: str | None, n_workers: int = 2):
+    """joblib's Dask backend on a cluster (``address``) or a LocalCluster (``'local'``)."""
+    if not address:
+        yield None
+        return
+    from dask.distributed import Client, LocalCluster
+    from joblib import parallel_backend
+
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None) if address == "local" else None
+    client = Client(cluster if cluster is not None else address)
+    try:
+        with parallel_backend("dask"):
+            yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 5, repeats: int = 1, jobs: int = 1,
+                   dask: str | None = None, model: str | None = None, test: Path | None = None, quick: bool = False,
+                   progress: Callable[[str], None] | None = None) -> dict:
+    if model is not None:
+        from ..inference import load_model
+        from .testset import evaluate_saved
+
+        return evaluate_saved(load_model(model), Path(test))
+    config = load_config(config_path)
+    labels, _ = read_labels(labels_path)
+    options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao=not quick,
+                          baselines=not quick, learning_curve=not quick)
+    with dask_backend(dask):
+        return cross_validate(labels, config, options, progress=progress)
