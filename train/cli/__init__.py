@@ -23,13 +23,30 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import corpus_cmd, eval_cmd, labels_cmd, model_cmd  # noqa: F401  (commands register themselves)
+    from . import corpus_cmd, eval_cmd, labels_cmd, model_cmd, serve_cmd  # noqa: F401  (commands register themselves)
+
+
+def _interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: unwind, write nothing half-done
+    raise KeyboardInterrupt
+
+
+def _install_signal_handlers() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the parent ignored SIGINT
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
     _register()
+    _install_signal_handlers()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns Exit codes here instead of exiting
+        if code == 130:
+            print("error: interrupted; nothing was written", file=sys.stderr)
+        return code if isinstance(code, int) else 0
     except GikaiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -38,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        print("Aborted.", file=sys.stderr)
-        return 1
+    except typer.Abort:  # click turns KeyboardInterrupt into Abort
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except Exception as exc:  # click usage errors
         import click
 
@@ -48,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
 
 
 def entrypoint() -> None:  # console script

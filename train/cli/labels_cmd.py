@@ -92,5 +92,5 @@ def add_cmd(
     """Append one labeled utterance (validated; refused if its id or text is already labeled differently)."""
     record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,
                                       annotator=annotator)
-    editing.add_label(record, out, labels_dir=default_path("labels"), taxonomy=load_taxonomy())
+    editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
     err_console.print(f"added {record['id']} to {out}")

@@ -1,0 +1,67 @@
+"""Shared fixtures.  Every test gets its own BENTOML_HOME and no token cache on disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("bentoml_home")
+    monkeypatch.setenv("BENTOML_HOME", str(home))
+    monkeypatch.setenv("GIKAI_TOPICS_CACHE", "off")
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    yield home
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def labels_dir(tmp_path) -> Path:
+    d = tmp_path / "labels"
+    d.mkdir()
+    shutil.copy(FIXTURES / "labels.jsonl", d / "labels.jsonl")
+    return d
+
+
+def small_config():
+    from train.config import TrainConfig
+
+    return TrainConfig().replace(thresholds={"folds": 2}, features={"min_df": 1})
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory) -> Path:
+    """A model trained once on the fixture labels and exported to a directory."""
+    from train.training import train
+
+    old = {k: os.environ.get(k) for k in ("BENTOML_HOME", "GIKAI_TOPICS_CACHE")}
+    os.environ["BENTOML_HOME"] = str(tmp_path_factory.mktemp("session_bentoml"))
+    os.environ["GIKAI_TOPICS_CACHE"] = "off"
+    try:
+        out = tmp_path_factory.mktemp("model") / "m"
+        train(FIXTURES / "labels.jsonl", small_config(), out=out, to_store=False)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

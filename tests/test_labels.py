@@ -1,0 +1,116 @@
+import json
+
+import pytest
+
+from train.cli import main
+from train.errors import LabelError
+from train.labeling.agreement import agreement
+from train.labeling.batches import write_batches
+from train.labeling.store import label_stats, read_labels
+from train.corpus import read_jsonl
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_fixture_labels_validate(labels_dir, capsys):
+    assert main(["labels", "validate", str(labels_dir)]) == 0
+    assert "no problems" in capsys.readouterr().out
+
+
+def test_validate_lists_every_problem_and_modifies_nothing(tmp_path, capsys):
+    d = tmp_path / "labels"
+    d.mkdir()
+    rows = [
+        {"id": "a", "text": "防災訓練について", "topics": ["disaster"]},
+        {"id": "a", "text": "別の発言", "topics": []},  # duplicate id
+        {"id": "b", "text": "子育て支援", "topics": ["kids"]},  # unknown topic
+        {"id": "c", "text": "   ", "topics": []},  # empty text
+        {"id": "d", "text": "防災訓練について。", "topics": ["urban"]},  # same text as a, conflicting labels
+        {"id": "e", "text": "ok", "topics": "dx"},  # wrong type
+    ]
+    f = d / "x.jsonl"
+    _write(f, rows)
+    with open(f, "a", encoding="utf-8") as fh:
+        fh.write("{broken json\n")
+    before = f.read_bytes()
+    assert main(["labels", "validate", str(d)]) == 1
+    out = capsys.readouterr().out
+    for frag in ("x.jsonl:2: duplicate id 'a'", "x.jsonl:3: unknown topic id(s) ['kids']", "x.jsonl:4: 'text'",
+                 "x.jsonl:5: same text", "x.jsonl:6: 'topics' must be a list", "x.jsonl:7: malformed JSON"):
+        assert frag in out, frag
+    assert f.read_bytes() == before
+
+
+def test_stats(labels_dir, capsys):
+    labels, _ = read_labels(labels_dir)
+    st = label_stats(labels)
+    assert st.examples == 67 and st.positives["dx"] >= 5 and st.zero_topic == 10
+    assert st.cooccurrence["dx"]["dx"] == st.positives["dx"]
+    assert main(["labels", "stats", str(labels_dir)]) == 0
+    assert "67 labeled utterances" in capsys.readouterr().out
+
+
+def test_label_set_hash_ignores_order(tmp_path, labels_dir):
+    a, _ = read_labels(labels_dir)
+    rows = [json.loads(l) for l in (labels_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    d = tmp_path / "rev"
+    d.mkdir()
+    _write(d / "r.jsonl", rows[::-1])
+    b, _ = read_labels(d)
+    assert a.sha256 == b.sha256
+    rows[0]["topics"] = ["dx"] if rows[0]["topics"] != ["dx"] else []
+    _write(d / "r.jsonl", rows)
+    c, _ = read_labels(d)
+    assert c.sha256 != a.sha256
+
+
+def test_add_appends_and_refuses_conflicts(labels_dir, capsys):
+    out = labels_dir / "new.jsonl"
+    assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "ごみの分別について", "--topics",
+                 "environment"]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["topics"] == ["environment"]
+    before = out.read_bytes()
+    assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "x", "--topics", ""]) == 1  # dup id
+    assert main(["labels", "add", "--out", str(out), "--id", "n2", "--text", "y", "--topics", "nope"]) == 1
+    assert main(["labels", "add", "--out", str(out), "--id", "n3", "--text", "ごみの分別について。",
+                 "--topics", "urban"]) == 1  # same text, different labels
+    assert out.read_bytes() == before
+    assert "already labeled" in capsys.readouterr().err
+
+
+def test_batches_merge_roundtrip(fixtures, tmp_path, capsys):
+    recs = list(read_jsonl(fixtures / "corpus_sample.jsonl"))[:6]
+    files = write_batches(recs, tmp_path / "b", prefix="t", max_chars=1500)
+    assert len(files) >= 2
+    batch = files[0].with_suffix(".jsonl")
+    keys = [json.loads(l)["key"] for l in batch.read_text(encoding="utf-8").splitlines()]
+    answers = tmp_path / "a.tsv"
+    answers.write_text("".join(f"{k}\t{'finance' if i == 0 else ''}\n" for i, k in enumerate(keys)), encoding="utf-8")
+    out = tmp_path / "labels" / "merged.jsonl"
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "tester"]) == 0
+    merged = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert [m["topics"] for m in merged][0] == ["finance"] and merged[0]["annotator"] == "tester"
+    # an incomplete answers file writes nothing
+    answers.write_text(f"{keys[0]}\tdx\n", encoding="utf-8")
+    before = out.read_bytes()
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 1
+    assert out.read_bytes() == before
+
+
+def test_agreement_kappa(tmp_path, labels_dir):
+    a, _ = read_labels(labels_dir)
+    rows = [json.loads(l) for l in (labels_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows[:5]:
+        r["topics"] = [] if r["topics"] else ["urban"]
+    d = tmp_path / "second"
+    d.mkdir()
+    _write(d / "s.jsonl", rows)
+    b, _ = read_labels(d)
+    res = agreement(a, b)
+    assert res["items"] == 67 and len(res["disagreeing_ids"]) == 5
+    assert 0 < res["topics"]["urban"]["kappa"] < 1
+    assert res["topics"]["culture_sports"]["kappa"] == pytest.approx(1.0) or res["topics"]["culture_sports"]["disagreements"]
+    with pytest.raises(LabelError):
+        read_labels(tmp_path / "missing")

@@ -1,0 +1,148 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, ROOT, small_config
+from train.cli import main
+from train.errors import LabelError, ModelError
+from train.inference import load_model
+from train.labeling.store import label_matrix, read_labels
+from train.model import TopicClassifier, best_thresholds
+from train.text import JapaneseAnalyzer
+
+
+def test_best_thresholds_maximise_f1():
+    Y = np.array([[1], [1], [0], [0], [1]])
+    P = np.array([[0.9], [0.6], [0.55], [0.1], [0.7]])
+    t = best_thresholds(Y, P, 0.05, 0.95, 0.5)[0]
+    assert 0.55 < t <= 0.6  # cut between the last positive (0.6) and the first negative (0.55)
+
+
+def test_overfit_then_reload_identical(trained_model_dir):
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    tagger = load_model(trained_model_dir)
+    texts = [ex.text for ex in labels.examples]
+    p1 = tagger.scores(texts)
+    p2 = load_model(trained_model_dir).scores(texts)
+    assert np.array_equal(p1, p2)
+    Y = label_matrix(labels.examples, tagger.topic_ids)
+    assert ((p1 >= tagger.model.thresholds) == Y).mean() > 0.8  # it learned its own training data
+    manifest = json.loads((trained_model_dir / "gikai.json").read_text())
+    for key in ("topics", "thresholds", "config", "taxonomy_sha256", "label_set_sha256", "label_count",
+                "libraries", "git_commit", "trained_at", "training_seconds", "files"):
+        assert key in manifest
+    assert manifest["label_count"] == 67 and manifest["label_set_sha256"] == labels.sha256
+
+
+def test_tag_results_and_explanations(trained_model_dir):
+    tagger = load_model(trained_model_dir)
+    res = tagger.tag(["保育園の待機児童について伺います。", "これより本日の会議を開きます。"], explain=3)
+    assert set(res[0]) == {"topics", "scores", "terms"}
+    assert set(res[0]["scores"]) == set(tagger.topic_ids)
+    assert all(0 <= p <= 1 for p in res[0]["scores"].values())
+    assert res[0]["topics"] == [t for t in tagger.topic_ids if res[0]["scores"][t] >= tagger.thresholds[t] - 1e-4]
+    for terms in res[0]["terms"].values():
+        assert all(isinstance(w, str) and c > 0 for w, c in terms) and len(terms) <= 3
+    assert tagger.tag([]) == []
+
+
+def test_char_ngrams_and_sgd_train(labels_dir):
+    labels, _ = read_labels(labels_dir)
+    for cfg in (small_config().replace(features={"char_ngrams": True}),
+                small_config().replace(classifier={"kind": "sgd"})):
+        m = TopicClassifier(cfg, labels.taxonomy.ids)
+        texts = [e.text for e in labels.examples]
+        m.fit([JapaneseAnalyzer()(t) for t in texts], label_matrix(labels.examples, labels.taxonomy.ids), texts=texts)
+        assert m.predict_proba(texts[:3]).shape == (3, 13)
+
+
+def test_cli_train_predict_store_and_dir(labels_dir, tmp_path, isolated_state, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
+    out = tmp_path / "model"
+    assert main(["train", "--labels", str(labels_dir), "--config", str(cfg), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "saved gikai-topics:" in printed and "macro" in printed
+    assert (out / "gikai.json").is_file() and any((isolated_state / "models" / "gikai-topics").iterdir())
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "text": "学校給食の無償化について"}\n{"id": 7, "text": "防災訓練"}\n', encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    assert main(["predict", "--model", str(out), "--input", str(inp), "--output", str(pred)]) == 0
+    lines = [json.loads(l) for l in pred.read_text(encoding="utf-8").splitlines()]
+    assert [l["id"] for l in lines] == ["a", 7]
+    assert set(lines[0]) == {"id", "topics", "scores"} and len(lines[0]["scores"]) == 13
+    assert main(["predict", "--text", "防災訓練"]) == 0  # from the BentoML store, latest
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["id"] is None
+
+
+def test_predict_bad_input_writes_nothing(trained_model_dir, tmp_path, capsys):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "text": "ok"}\n{"id": "b"}\n', encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", str(pred)]) == 1
+    assert "in.jsonl:2" in capsys.readouterr().err and not pred.exists()
+    assert main(["predict", "--model", str(trained_model_dir)]) == 1
+
+
+def test_bad_labels_refused(tmp_path):
+    d = tmp_path / "l"
+    d.mkdir()
+    (d / "a.jsonl").write_text('{"id": "1", "text": "x", "topics": ["nope"]}\n', encoding="utf-8")
+    with pytest.raises(LabelError, match="unknown topic id"):
+        from train.training import train
+        train(d, small_config(), to_store=False)
+    assert main(["train", "--labels", str(d)]) == 1
+
+
+def test_missing_model_message(capsys):
+    assert main(["predict", "--text", "x", "--model", "nothing-here"]) == 1
+    assert "not found in the BentoML store" in capsys.readouterr().err
+
+
+def test_tampered_model_refused(trained_model_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained_model_dir, bad)
+    data = bytearray((bad / "model.joblib").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "model.joblib").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the manifest"):
+        load_model(bad)
+    (bad / "model.joblib").write_bytes(bytes(data[:100]))  # truncated
+    with pytest.raises(ModelError, match="refusing to load"):
+        load_model(bad)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_train_leaves_no_trace(signum, labels_dir, tmp_path, isolated_state):
+    """SIGINT or SIGTERM in the middle of a fit: neither the store nor --out gets anything."""
+    out = tmp_path / "model"
+    code = (
+        "import time, train.model as m\n"
+        "orig = m.TopicClassifier.fit\n"
+        "def slow(self, *a, **k):\n"
+        "    r = orig(self, *a, **k)\n"
+        "    print('FITTED', flush=True); time.sleep(30); return r\n"
+        "m.TopicClassifier.fit = slow\n"
+        "from train.cli import main\n"
+        f"raise SystemExit(main(['train', '--labels', {str(labels_dir)!r}, '--out', {str(out)!r}]))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ}, cwd=ROOT, text=True)
+    deadline = time.time() + 120
+    line = ""
+    while time.time() < deadline and "FITTED" not in line:
+        line = proc.stdout.readline()
+    proc.send_signal(signum)
+    proc.wait(30)
+    assert proc.returncode == 130, proc.stderr.read()
+    assert not out.exists() and not list(tmp_path.glob(".model.*"))
+    models = isolated_state / "models"
+    assert not models.exists() or not any(p for p in models.rglob("model.joblib"))

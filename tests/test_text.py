@@ -1,0 +1,77 @@
+import pickle
+import threading
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from train.text import NUMBER_TOKEN, SUDACHI_MAX_BYTES, JapaneseAnalyzer, split_for_sudachi
+
+
+def test_content_words_normalized_and_filtered():
+    toks = JapaneseAnalyzer()("行政手続のオンライン化を進めてまいります。避難所は１２３か所です。")
+    assert "行政手続" in toks and "オンライン" in toks and "避難" in toks
+    assert "の" not in toks and "を" not in toks and "ます" not in toks  # particles, auxiliaries
+    assert "参る" not in toks  # 非自立可能 verb
+    assert NUMBER_TOKEN in toks and "123" not in toks and "１２３" not in toks
+    assert "伺う" not in JapaneseAnalyzer()("よろしくお願いします。伺います。")  # council stop words
+
+
+def test_split_modes_differ():
+    a = JapaneseAnalyzer(split_mode="A")("選挙管理委員会")
+    c = JapaneseAnalyzer(split_mode="C")("選挙管理委員会")
+    assert len(a) > len(c)
+
+
+def test_pickles_settings_only_and_rebuilds():
+    an = JapaneseAnalyzer(split_mode="B")
+    an("先に一度使う")  # builds the native tokenizer
+    blob = pickle.dumps(an)
+    assert len(blob) < 500
+    back = pickle.loads(blob)
+    assert back.settings == an.settings
+    assert back("防災訓練を実施") == an("防災訓練を実施")
+
+
+def test_eight_threads_share_one_analyzer():
+    an = JapaneseAnalyzer()
+    texts = ["保育園の待機児童対策について伺います。" * 5, "マイナンバーカードの普及率は。" * 5] * 20
+    expected = [an(t) for t in texts]
+    errors, results = [], {}
+
+    def work(k):
+        try:
+            results[k] = [an(t) for t in texts]
+        except Exception as exc:  # pragma: no cover - the failure we guard against
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(r == expected for r in results.values())
+
+
+def test_long_text_is_split_not_refused():
+    text = "区の防災対策について質問します。" * 7000  # ~330 KB of UTF-8
+    assert len(text.encode()) > 200_000
+    toks = JapaneseAnalyzer()(text)
+    assert toks.count("防災") == 7000
+    one_sentence = "あ" * 70000  # no sentence end at all
+    pieces = split_for_sudachi(one_sentence)
+    assert all(len(p.encode()) < SUDACHI_MAX_BYTES for p in pieces) and "".join(pieces) == one_sentence
+    JapaneseAnalyzer()(one_sentence)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300))
+def test_any_unicode_never_raises(text):
+    toks = JapaneseAnalyzer()(text)
+    assert isinstance(toks, list) and all(isinstance(t, str) and t for t in toks)
+
+
+def test_awkward_inputs():
+    an = JapaneseAnalyzer()
+    for text in ["\x00\x01\x02", "\ud800abc", "😀" * 1000, "ｶﾞｯｺｳ", "e\u0301" * 50, "ア" * 100_000, "", " \n\t"]:
+        assert isinstance(an(text), list)
