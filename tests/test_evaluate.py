@@ -1,0 +1,116 @@
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, small_config
+from train.cli import main
+from train.evaluation.cv import EvalOptions, cross_validate
+from train.evaluation.report import write_reports
+from train.folds import stratified_group_folds
+from train.labeling.store import label_matrix, read_labels
+from train.model import TopicClassifier
+from train.text import JapaneseAnalyzer
+
+
+@pytest.fixture(scope="module")
+def cv_report():
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    opts = EvalOptions(folds=2, loao_min_labels=15)
+    from train.cache import TokenCache
+
+    return labels, cross_validate(labels, small_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
+
+
+def test_report_keys_and_topics(cv_report):
+    labels, rep = cv_report
+    for key in ("stamp", "cv", "folds", "fold_thresholds", "pooled", "baselines", "learning_curve",
+                "leave_one_assembly_out", "error_analysis", "timing", "topics"):
+        assert key in rep, key
+    assert rep["topics"] == labels.taxonomy.ids
+    assert set(rep["cv"]["per_topic"]) == set(labels.taxonomy.ids)
+    for m in ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss"):
+        assert set(rep["cv"]["overall"][m]) == {"mean", "std"}
+    for t in labels.taxonomy.ids:
+        assert {"precision", "recall", "f1", "average_precision", "support"} <= set(rep["cv"]["per_topic"][t])
+    assert set(rep["baselines"]) == {"topic_prior", "char_ngram"}
+    assert [p["fraction"] for p in rep["learning_curve"]] == [0.125, 0.25, 0.5, 1.0]
+    assert rep["stamp"]["label_set_sha256"] == labels.sha256 and rep["stamp"]["taxonomy_sha256"]
+    assert rep["timing"]["cache_misses"] == len(labels)  # each text tokenized once for every fit
+
+
+def test_no_group_straddles_folds():
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    groups = [e.group for e in labels.examples]
+    groups[1] = groups[0]  # make two examples near-duplicates
+    Y = label_matrix(labels.examples, labels.taxonomy.ids)
+    for tr, te in stratified_group_folds(Y, groups, 3, seed=1):
+        assert not {groups[i] for i in tr} & {groups[i] for i in te}
+        assert (0 in te) == (1 in te)
+
+
+def test_thresholds_come_from_training_folds_only(cv_report):
+    labels, rep = cv_report
+    ids = labels.taxonomy.ids
+    Y = label_matrix(labels.examples, ids)
+    groups = [e.group for e in labels.examples]
+    an = JapaneseAnalyzer()
+    tokens = [an(e.text) for e in labels.examples]
+    texts = [e.text for e in labels.examples]
+    for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, 2, seed=0)):
+        m = TopicClassifier(small_config(), ids).fit([tokens[i] for i in tr], Y[tr], texts=[texts[i] for i in tr],
+                                                     groups=[groups[i] for i in tr])
+        assert rep["fold_thresholds"][k] == {t: round(float(x), 4) for t, x in zip(ids, m.thresholds)}
+    # and fitting on all data (test folds included) would give other thresholds
+    full = TopicClassifier(small_config(), ids).fit(tokens, Y, texts=texts, groups=groups)
+    assert any(rep["fold_thresholds"][0][t] != round(float(x), 4) for t, x in zip(ids, full.thresholds))
+
+
+def test_leave_one_assembly_out_two_assemblies(cv_report):
+    _, rep = cv_report
+    loao = rep["leave_one_assembly_out"]
+    assert set(loao["assemblies"]) == {"品川区", "東京都"}
+    assert loao["assemblies"]["東京都"]["overall"]["n"] == 18
+    assert "macro_f1" in loao["pooled"]["overall"]
+
+
+def test_reports_written_and_html_self_contained(cv_report, tmp_path):
+    _, rep = cv_report
+    out = write_reports(rep, tmp_path / "r")
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert "_arrays" not in data and data["kind"] == "cross_validation"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 4
+    assert not re.search(r"(src|href)=['\"]https?://", html)  # opens offline
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Per topic" in md and "held-out assemblies" in md
+
+
+def test_cli_evaluate_quick_and_saved_model(labels_dir, tmp_path, trained_model_dir, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
+    out = tmp_path / "rep"
+    assert main(["evaluate", "--labels", str(labels_dir), "--config", str(cfg), "--folds", "2", "--quick",
+                 "--out", str(out)]) == 0
+    assert "model, CV" in capsys.readouterr().out
+    assert (out / "report.html").is_file()
+    out2 = tmp_path / "rep2"
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(FIXTURES / "labels.jsonl"),
+                 "--out", str(out2)]) == 0
+    data = json.loads((out2 / "report.json").read_text(encoding="utf-8"))
+    assert data["kind"] == "test_set" and data["test"]["overall"]["n"] == 67
+    assert main(["evaluate", "--model", str(trained_model_dir)]) == 1  # --test missing
+    assert main(["evaluate", "--labels", str(labels_dir), "--folds", "1"]) == 1
+
+
+@pytest.mark.slow
+def test_evaluate_on_dask_local_cluster_matches(labels_dir, tmp_path):
+    from train.evaluation.runner import run_evaluation
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
+    local = run_evaluation(labels_dir, cfg, folds=2, quick=True)
+    dask = run_evaluation(labels_dir, cfg, folds=2, quick=True, dask="local")
+    assert local["cv"]["overall"]["macro_f1"] == dask["cv"]["overall"]["macro_f1"]
+    assert local["fold_thresholds"] == dask["fold_thresholds"]

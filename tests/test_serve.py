@@ -1,0 +1,205 @@
+"""The HTTP service at three levels: direct call, ASGI app, and a real `bentoml serve`."""
+
+import concurrent.futures
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import ROOT, free_port
+
+BAD_TAG_BODIES = [
+    {"text": ""},
+    {"text": "   \n "},
+    {"text": "あ" * 20001},
+    {"text": 42},
+    {"text": None},
+    {"txt": "typo"},
+    {"text": "ok", "explain": -1},
+    {"text": "ok", "explain": "many"},
+    [],
+]
+BAD_BATCH_BODIES = [
+    {"texts": []},
+    {"texts": "not a list"},
+    {"texts": ["ok", ""]},
+    {"texts": ["ok", 3]},
+    {"texts": ["x"] * 1001},
+    {"texts": ["ok", "い" * 20001]},
+    {},
+]
+
+
+@pytest.fixture
+def service_module(trained_model_dir, monkeypatch):
+    monkeypatch.setenv("GIKAI_TOPICS_MODEL", str(trained_model_dir))
+    import serve.service
+
+    return importlib.reload(serve.service)
+
+
+def test_serve_imports_only_inference_surface():
+    source = (ROOT / "serve" / "service.py").read_text(encoding="utf-8")
+    imports = [l for l in source.splitlines() if l.startswith(("from train", "import train"))]
+    assert imports == ["from train.inference import InputError, ModelError, Tagger, load_model"]
+
+
+def test_direct_call(service_module):
+    svc = service_module.TopicTagger()
+    assert svc.__is_ready__()
+    res = svc.tag(text="保育園の待機児童対策について伺います。", explain=2)
+    assert set(res) == {"topics", "scores", "terms", "model"} and len(res["scores"]) == 13
+    batch = svc.tag_batch(texts=["防災訓練について", "学校給食について"])
+    assert len(batch) == 2 and all("terms" not in r for r in batch)
+    from bentoml.exceptions import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="text: must not be empty"):
+        svc.tag(text=" ")
+    info = svc.topics_info()
+    assert info["limits"]["max_chars"] == 20000 and len(info["topics"]) == 13 and "cv_summary" in info
+
+
+@pytest.fixture(scope="module")
+def asgi_client(trained_model_dir):
+    """One ASGI app per process: BentoML registers Prometheus metrics globally."""
+    from starlette.testclient import TestClient
+
+    old = os.environ.get("GIKAI_TOPICS_MODEL")
+    os.environ["GIKAI_TOPICS_MODEL"] = str(trained_model_dir)
+    import serve.service
+
+    mod = importlib.reload(serve.service)
+    try:
+        with TestClient(app=mod.TopicTagger.to_asgi()) as client:
+            yield client
+    finally:
+        if old is None:
+            os.environ.pop("GIKAI_TOPICS_MODEL", None)
+        else:
+            os.environ["GIKAI_TOPICS_MODEL"] = old
+
+
+def test_asgi_app(asgi_client):
+    client = asgi_client
+    if True:
+        r = client.post("/tag", json={"text": "マイナンバーカードの利用について", "explain": 3})
+        assert r.status_code == 200 and set(r.json()["scores"]) and r.json()["model"]
+        texts = [f"{i}番目の発言：公園の整備について" for i in range(20)]
+        r = client.post("/tag_batch", json={"texts": texts})
+        assert r.status_code == 200 and len(r.json()) == 20
+        assert client.get("/topics").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        for body in BAD_TAG_BODIES:
+            r = client.post("/tag", json=body)
+            assert r.status_code == 400, (body, r.text)
+        for body in BAD_BATCH_BODIES:
+            r = client.post("/tag_batch", json=body)
+            assert r.status_code == 400, (str(body)[:80], r.text)
+        r = client.post("/tag", content=b"\xff\xfe not json", headers={"content-type": "application/json"})
+        assert r.status_code == 400
+
+
+def test_long_text_within_limit_is_split_not_refused(asgi_client):
+    text = "避難所の備蓄について伺います。" * 1300  # 19,500 chars, ~58 KB of UTF-8: over Sudachi's byte limit
+    assert len(text) <= 20000 and len(text.encode()) > 49149
+    r = asgi_client.post("/tag", json={"text": text})
+    assert r.status_code == 200 and "disaster" in r.json()["scores"]
+
+
+def test_damaged_model_is_not_ready(trained_model_dir, tmp_path):
+    """A tampered model: readiness fails, the reason is logged, requests get 503 (own process: see asgi_client)."""
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained_model_dir, bad)
+    (bad / "model.joblib").write_bytes(b"not a model")
+    code = (
+        "from starlette.testclient import TestClient\n"
+        "import serve.service as s\n"
+        "with TestClient(app=s.TopicTagger.to_asgi()) as c:\n"
+        "    print(c.get('/readyz').status_code, c.post('/tag', json={'text': 'x'}).status_code)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "GIKAI_TOPICS_MODEL": str(bad)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["503", "503"], r.stderr[-2000:]
+    assert "does not match the manifest" in r.stderr
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("server did not become ready")
+
+
+@pytest.mark.slow
+def test_real_bentoml_serve(trained_model_dir, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GIKAI_TOPICS_MODEL": str(trained_model_dir), "GIKAI_TOPICS_THREADS": "4"}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "serve.service:TopicTagger", "--host",
+                             "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(base, proc)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            r = c.post("/tag", json={"text": "子育て支援と保育園の整備について伺います。", "explain": 2})
+            assert r.status_code == 200 and "topics" in r.json() and "terms" in r.json()
+            r = c.post("/tag_batch", json={"texts": ["防災", "ごみの収集", "区の予算"]})
+            assert r.status_code == 200 and len(r.json()) == 3
+            r = c.get("/topics")
+            assert r.status_code == 200 and r.json()["limits"]["max_batch"] == 1000
+            for body in BAD_TAG_BODIES:
+                assert c.post("/tag", json=body).status_code == 400, body
+            for body in BAD_BATCH_BODIES:
+                assert c.post("/tag_batch", json=body).status_code == 400, str(body)[:80]
+            assert "bentoml" in c.get("/metrics").text
+            assert c.get("/docs.json").status_code == 200
+
+        texts = [f"第{i}回 区の防災訓練と避難所の運営について伺います。" for i in range(64)]
+
+        def call(t):
+            with httpx.Client(base_url=base, timeout=30) as c:
+                return c.post("/tag", json={"text": t}).json()
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            concurrent_results = list(pool.map(call, texts))
+        with httpx.Client(base_url=base, timeout=30) as c:
+            sequential = [c.post("/tag", json={"text": t}).json() for t in texts[:8]]
+        assert concurrent_results[:8] == sequential
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.slow
+def test_bentoml_build_from_repo(isolated_state, tmp_path):
+    from conftest import FIXTURES, small_config
+    from train.training import train
+
+    train(FIXTURES / "labels.jsonl", small_config())  # into this test's BentoML store
+    r = subprocess.run([sys.executable, "-m", "bentoml", "build"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, env={**os.environ})
+    assert r.returncode == 0, r.stderr[-2000:]
+    bentos = list((isolated_state / "bentos" / "gikai_topics").iterdir())
+    assert bentos
+    src = next(b for b in bentos if b.is_dir()) / "src"
+    assert (src / "labels" / "topics.yaml").is_file() and (src / "train" / "inference.py").is_file()
+    assert not (src / "train" / "cli").exists()

@@ -1,0 +1,1 @@
+"""gikai-topics: the package that builds models (corpus, analysis, features, CV, reports, CLI)."""
