@@ -94,3 +94,25 @@ def add_cmd(
                                       annotator=annotator)
     editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
     err_console.print(f"added {record['id']} to {out}")
+
+
+@labels_app.command("agreement")
+def agreement_cmd(
+    first: Path = typer.Argument(..., help="First-pass labels (folder or file)."),
+    second: Path = typer.Argument(..., help="Independent second-pass labels of some of the same ids."),
+) -> None:
+    """Per-topic Cohen's kappa and F1 between two independent labeling passes."""
+    from ..labeling.agreement import agreement
+
+    a, _ = read_labels(first)
+    b, _ = read_labels(second)
+    res = agreement(a, b)
+    if not res["items"]:
+        raise LabelError(f"{second}: shares no ids with {first}")
+    t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
+    for topic, v in res["topics"].items():
+        t.add_row(topic, f"{v['kappa']:.3f}", f"{v['f1']:.3f}", str(v["positives_first"]),
+                  str(v["positives_second"]), str(v["disagreements"]))
+    console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {res['mean_kappa']:.3f}; "
+                  f"micro-F1 {res['micro_f1']:.3f}")
+    console.print(t)
