@@ -242,6 +242,9 @@ def read_corpus(
                     continue
                 seen_text.add(digest)
             if rec.id in seen_ids:
+                if lenient:
+                    stats.bad_lines.append(f"{path}: duplicate record id {rec.id!r} (skipped)")
+                    continue
                 raise CorpusError(
                     f"{path}: duplicate record id {rec.id!r}: ids must be unique across the files read together"
                 )

@@ -56,3 +56,28 @@ def summary_table(manifest: dict):
         table.add_row(t, str(manifest["label_positives"][t]), f"{manifest['thresholds'][t]:.2f}", f"{f1[t]:.3f}")
     table.add_row("macro", "", "", f"{manifest['cv_summary']['macro_f1']:.3f}")
     return table
+
+
+@contextlib.contextmanager
+def progress_counter(label: str):
+    """A progress callback ``(done, read)`` shown as a live counter on a terminal, sparse lines otherwise."""
+    start = time.perf_counter()
+    last = [0.0]
+    status = err_console.status(label) if err_console.is_terminal else None
+    if status:
+        status.start()
+
+    def progress(done: int, read: int) -> None:
+        elapsed = time.perf_counter() - start
+        line = f"{label}: {done:,} done / {read:,} read  ({done / elapsed if elapsed else 0:,.0f}/s)"
+        if status:
+            status.update(line)
+        elif elapsed - last[0] >= 10:
+            last[0] = elapsed
+            err_console.print(line)
+
+    try:
+        yield progress
+    finally:
+        if status:
+            status.stop()

@@ -1,0 +1,282 @@
+"""Tagging whole corpora: streaming, parallel (local processes or Dask), resumable.
+
+The input is read as a stream and cut into fixed-size chunks in reading order.
+Each chunk is tagged by a worker that loads the model once, and written as a
+part file under ``<out>.parts/``.  When every chunk is done the parts are
+joined into ``out`` (written under a temporary name, then renamed) and the
+parts folder is removed.  Re-running after an interruption reuses the parts
+already written, so it produces the same file without redoing their work.
+Memory stays flat: at most ``2 x workers`` chunks are in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .atomic import atomic_open, atomic_write_text
+from .corpus import ReadStats, Record, expand_paths, read_corpus
+from .errors import InputError
+from .store import resolve
+
+RECORD_FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
+FORMAT = 1
+
+
+@dataclasses.dataclass
+class TagStats:
+    records: int = 0
+    chunks: int = 0
+    chunks_reused: int = 0
+    bad_records: int = 0
+    bad_examples: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+    model: str = ""
+    out: str = ""
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+# --------------------------------------------------------------------------- worker side
+
+_WORKER_TAGGER = None
+_WORKER_MODEL_DIR = None
+
+
+def _worker_tagger(model_dir: str):
+    """The model, loaded once per worker process (and verified)."""
+    global _WORKER_TAGGER, _WORKER_MODEL_DIR
+    if _WORKER_TAGGER is None or _WORKER_MODEL_DIR != model_dir:
+        from .inference import load_model
+
+        _WORKER_TAGGER = load_model(model_dir)
+        _WORKER_MODEL_DIR = model_dir
+    return _WORKER_TAGGER
+
+
+def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str) -> int:
+    """Tag one chunk and write its part file atomically; returns the number of rows."""
+    tagger = _worker_tagger(model_dir)
+    scores = tagger.scores([r["text"] for r in rows]) if rows else None
+    topic_ids = tagger.topic_ids
+    thresholds = tagger.model.thresholds
+    out_rows = []
+    for i, r in enumerate(rows):
+        row = {k: r.get(k) for k in RECORD_FIELDS}
+        row["topics"] = [t for j, t in enumerate(topic_ids) if scores[i, j] >= thresholds[j]]
+        for j, t in enumerate(topic_ids):
+            row[f"score_{t}"] = round(float(scores[i, j]), 5)
+        out_rows.append(row)
+    _write_part(out_rows, Path(part_path), fmt, topic_ids)
+    return len(rows)
+
+
+def _schema(topic_ids: list[str]):
+    import pyarrow as pa
+
+    fields = [pa.field(k, pa.string()) for k in RECORD_FIELDS]
+    fields.append(pa.field("topics", pa.list_(pa.string())))
+    fields += [pa.field(f"score_{t}", pa.float32()) for t in topic_ids]
+    return pa.schema(fields)
+
+
+def _write_part(rows: list[dict], path: Path, fmt: str, topic_ids: list[str]) -> None:
+    if fmt == "jsonl":
+        with atomic_open(path) as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows, schema=_schema(topic_ids))
+    with atomic_open(path, "wb") as fh:
+        pq.write_table(table, fh)
+
+
+# --------------------------------------------------------------------------- driver side
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[dict]]:
+    buf: list[dict] = []
+    for rec in records:
+        buf.append(rec.to_dict())
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _fingerprint(inputs: list[Path], model_tag: str, chunk_size: int) -> dict:
+    files = []
+    for p in expand_paths(inputs):
+        st = p.stat()
+        files.append([str(p.resolve()), st.st_size, int(st.st_mtime)])
+    blob = json.dumps([files, model_tag, chunk_size], sort_keys=True)
+    return {"format": FORMAT, "files": files, "model": model_tag, "chunk_size": chunk_size,
+            "key": hashlib.sha256(blob.encode()).hexdigest()}
+
+
+def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
+    mpath = parts / "manifest.json"
+    if parts.exists() and restart:
+        shutil.rmtree(parts)
+    if parts.exists():
+        try:
+            old = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if not old or old.get("key") != manifest["key"]:
+            raise InputError(
+                f"{parts}: unfinished parts from a run with other inputs or another model; "
+                "re-run with --restart to discard them"
+            )
+        return
+    parts.mkdir(parents=True)
+    atomic_write_text(mpath, json.dumps(manifest, ensure_ascii=False, indent=1))
+
+
+def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str) -> None:
+    paths = [parts / f"part-{i:06d}.{fmt}" for i in range(n_chunks)]
+    if fmt == "jsonl":
+        with atomic_open(out) as fh:
+            for p in paths:
+                with open(p, encoding="utf-8") as part:
+                    shutil.copyfileobj(part, fh)
+        return
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(paths[0]) if paths else None
+    with atomic_open(out, "wb") as fh:
+        if schema is None:
+            return
+        meta = dict(schema.metadata or {})
+        meta[b"gikai_topics_model"] = model_tag.encode()
+        writer = pq.ParquetWriter(fh, schema.with_metadata(meta))
+        for p in paths:
+            writer.write_table(pq.read_table(p).replace_schema_metadata(meta))
+        writer.close()
+
+
+def output_format(out: Path) -> str:
+    name = out.name.lower()
+    if name.endswith(".jsonl"):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    raise InputError(f"--out {out}: expected a .parquet or .jsonl file name")
+
+
+class _LocalPool:
+    def __init__(self, jobs: int) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=jobs)
+        self.slots = 2 * jobs
+
+    def submit(self, *args):
+        return self.pool.submit(tag_chunk, *args)
+
+    @staticmethod
+    def wait_some(futures):
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        return done
+
+    def close(self, cancel: bool = False):
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class _DaskPool:
+    def __init__(self, address: str, jobs: int) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        self.cluster = (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+                        if address == "local" else None)
+        self.client = Client(self.cluster if self.cluster is not None else address)
+        self.slots = 2 * max(1, len(self.client.scheduler_info()["workers"]))
+
+    def submit(self, *args):
+        return self.client.submit(tag_chunk, *args, pure=False)
+
+    @staticmethod
+    def wait_some(futures):
+        from dask.distributed import wait as dwait
+
+        return dwait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self, cancel: bool = False):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def tag_corpus(
+    inputs: list[Path],
+    out: Path,
+    *,
+    model: str | None = None,
+    jobs: int | None = None,
+    dask: str | None = None,
+    chunk_size: int = 2000,
+    restart: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TagStats:
+    """Tag every utterance of ``inputs`` into ``out`` (.parquet or .jsonl)."""
+    started = time.perf_counter()
+    out = Path(out)
+    fmt = output_format(out)
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size must be >= 1, found {chunk_size}")
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, found {jobs}")
+    model_dir, model_tag = resolve(model)
+    _worker_tagger(str(model_dir))  # verify the model here, before any work starts
+    manifest = _fingerprint(list(inputs), model_tag, chunk_size)
+    parts = out.with_name(out.name + ".parts")
+    _prepare_parts(parts, manifest, restart)
+
+    read = ReadStats()
+    stats = TagStats(model=model_tag, out=str(out))
+    pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)
+    pending: dict = {}
+    try:
+        for index, rows in enumerate(_chunks(read_corpus(inputs, lenient=True, stats=read), chunk_size)):
+            stats.chunks += 1
+            part = parts / f"part-{index:06d}.{fmt}"
+            if part.exists():
+                stats.chunks_reused += 1
+                stats.records += len(rows)
+                if progress:
+                    progress(stats.records, read.records)
+                continue
+            while len(pending) >= pool.slots:
+                for fut in pool.wait_some(pending):
+                    stats.records += fut.result()
+                    del pending[fut]
+                    if progress:
+                        progress(stats.records, read.records)
+            pending[pool.submit(str(model_dir), rows, str(part), fmt)] = index
+        while pending:
+            for fut in pool.wait_some(pending):
+                stats.records += fut.result()
+                del pending[fut]
+                if progress:
+                    progress(stats.records, read.records)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    _join_parts(parts, stats.chunks, out, fmt, model_tag)
+    shutil.rmtree(parts, ignore_errors=True)
+    stats.bad_records = len(read.bad_lines)
+    stats.bad_examples = read.bad_lines[:5]
+    stats.seconds = time.perf_counter() - started
+    return stats

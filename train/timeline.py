@@ -1,0 +1,159 @@
+"""Topic timelines: the share of utterances per topic over time, per assembly."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+
+from .atomic import atomic_write_bytes, atomic_write_text
+from .errors import InputError
+
+PERIODS = ("month", "quarter", "year")
+
+
+def period_of(date: str | None, by: str) -> str | None:
+    if not date or len(date) < 7:
+        return None
+    year, month = date[:4], int(date[5:7])
+    if by == "year":
+        return year
+    if by == "quarter":
+        return f"{year}-Q{(month - 1) // 3 + 1}"
+    return f"{year}-{month:02d}"
+
+
+def read_tagged(path: Path):
+    """(municipality, date, topics) rows of a tag-corpus output (.parquet or .jsonl)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
+    if path.name.endswith(".jsonl"):
+        import json
+
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                try:
+                    r = json.loads(line)
+                    yield r.get("municipality"), r.get("date"), r["topics"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise InputError(f"{path}:{lineno}: not a tag-corpus output line") from None
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+    missing = {"municipality", "date", "topics"} - set(pf.schema_arrow.names)
+    if missing:
+        raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
+    for batch in pf.iter_batches(columns=["municipality", "date", "topics"], batch_size=20000):
+        cols = batch.to_pydict()
+        yield from zip(cols["municipality"], cols["date"], cols["topics"])
+
+
+def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None) -> list[dict]:
+    """One row per (assembly, period): utterance count and the share tagged with each topic."""
+    if by not in PERIODS:
+        raise InputError(f"--by: expected one of {', '.join(PERIODS)}, found {by!r}")
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(topic_ids) + 1))
+    index = {t: i for i, t in enumerate(topic_ids)}
+    for municipality, date, topics in rows:
+        if assembly and municipality != assembly:
+            continue
+        period = period_of(date, by)
+        if period is None:
+            continue
+        c = counts[(municipality or "(unknown)", period)]
+        c[-1] += 1
+        for t in topics or ():
+            if t in index:
+                c[index[t]] += 1
+    out = []
+    for (municipality, period), c in sorted(counts.items()):
+        n = c[-1]
+        out.append({"assembly": municipality, "period": period, "utterances": n,
+                    **{t: round(c[i] / n, 6) for t, i in index.items()}})
+    return out
+
+
+def to_csv(rows: list[dict], topic_ids: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["assembly", "period", "utterances", *topic_ids], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def plot(rows: list[dict], topic_ids: list[str], by: str) -> bytes:
+    """Small multiples: one panel per topic, one line per assembly (share of utterances)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assemblies = sorted({r["assembly"] for r in rows})
+    periods = sorted({r["period"] for r in rows})
+    pos = {p: i for i, p in enumerate(periods)}
+    ncols = 4
+    nrows = -(-len(topic_ids) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(16, 3 * nrows), sharex=True)
+    colors = plt.get_cmap("tab10")
+    for k, (ax, t) in enumerate(zip(axes.ravel(), topic_ids)):
+        for a_i, a in enumerate(assemblies):
+            pts = sorted((pos[r["period"]], r[t] * 100) for r in rows if r["assembly"] == a)
+            if pts:
+                ax.plot([p for p, _ in pts], [v for _, v in pts], marker="." if len(pts) < 30 else None,
+                        lw=1.2, color=colors(a_i % 10), label=a)
+        ax.set_title(t, fontsize=10)
+        ax.set_ylabel("% of utterances", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(topic_ids):]:
+        ax.axis("off")
+    step = max(1, len(periods) // 8)
+    for ax in axes.ravel():
+        ax.set_xticks(range(0, len(periods), step), [periods[i] for i in range(0, len(periods), step)],
+                      rotation=45, fontsize=7)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    font = _japanese_font()
+    fig.legend(handles, [_legend_name(n, font) for n in labels], loc="upper center",
+               ncol=min(6, len(assemblies)), prop={"family": font, "size": 9})
+    fig.suptitle(f"Share of utterances per topic, by {by} and assembly", y=1.0 + 0.02 * nrows)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+ROMAJI = {"品川区": "Shinagawa", "東京都": "Tokyo Metro", "小樽市": "Otaru", "茨城県": "Ibaraki Pref.",
+          "福岡市": "Fukuoka", "高崎市": "Takasaki"}
+
+
+def _legend_name(name: str, font: str) -> str:
+    if font != "sans-serif":
+        return name
+    return f"{ROMAJI[name]}" if name in ROMAJI else name
+
+
+def _japanese_font() -> str:
+    """A font that can draw assembly names, if one is installed."""
+    from matplotlib import font_manager
+
+    for name in ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic", "Hiragino Sans"):
+        if any(f.name == name for f in font_manager.fontManager.ttflist):
+            return name
+    return "sans-serif"
+
+
+def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], assembly: str | None = None) -> dict:
+    rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
+    if not rows:
+        raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = out_dir / f"timeline-{by}.csv", out_dir / f"timeline-{by}.png"
+    atomic_write_text(csv_path, to_csv(rows, topic_ids))
+    atomic_write_bytes(png_path, plot(rows, topic_ids, by))
+    return {"csv": csv_path, "png": png_path, "rows": len(rows)}
