@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from ..errors import LabelError
+from ..errors import InputError, LabelError
 from ..labeling import editing
 from ..labeling.store import label_stats, read_labels
 from ..taxonomy import load_taxonomy
@@ -116,3 +117,48 @@ def agreement_cmd(
     console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {res['mean_kappa']:.3f}; "
                   f"micro-F1 {res['micro_f1']:.3f}")
     console.print(t)
+
+
+FORMAT = typer.Option("label-studio", "--format", help="Only 'label-studio' (its JSON tasks export) for now.")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt != "label-studio":
+        raise InputError(f"--format: expected 'label-studio', found {fmt!r}")
+
+
+@labels_app.command("export")
+def export_cmd(
+    fmt: str = FORMAT,
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file (default: labels/)."),
+    out: Optional[Path] = typer.Option(None, help="Write the tasks JSON here (default: stdout)."),
+    config_out: Optional[Path] = typer.Option(None, help="Write the matching labeling config XML here."),
+) -> None:
+    """Export labels as Label Studio tasks, with the labeling config to paste into the project."""
+    from ..atomic import atomic_write_text
+    from ..labeling.labelstudio import export_label_studio
+
+    _check_format(fmt)
+    tasks, config, n = export_label_studio(labels or default_path("labels"), load_taxonomy())
+    for path, text in ((out, tasks), (config_out, config)):
+        if path:
+            atomic_write_text(path, text)
+    sys.stdout.write(tasks if out is None else (config if config_out is None else ""))  # raw: no rich markup
+    err_console.print(f"exported {n:,} labeled utterances as Label Studio tasks" + (f" to {out}" if out else ""))
+
+
+@labels_app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="A Label Studio JSON export (a list of tasks)."),
+    fmt: str = FORMAT,
+    out: Optional[Path] = typer.Option(None, help="Label file to append to (default: labels/label-studio.jsonl)."),
+    labels: Optional[Path] = typer.Option(None, help="Labels to check conflicts against (default: labels/)."),
+) -> None:
+    """Import Label Studio annotations: all validated first, then written atomically, or nothing."""
+    from ..labeling.labelstudio import import_label_studio
+
+    _check_format(fmt)
+    labels_dir = labels or default_path("labels")
+    res = import_label_studio(file, out or labels_dir / "label-studio.jsonl", load_taxonomy(), labels_dir=labels_dir)
+    err_console.print(f"imported {len(res.records):,} label(s) to {out or labels_dir / 'label-studio.jsonl'}; "
+                      f"{res.already_present:,} already present, {res.unannotated:,} task(s) without annotations")

@@ -1,0 +1,32 @@
+"""``gikai-topics label``: label utterances in the terminal, most informative first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+from ._common import default_path
+
+
+@app.command("label")
+def label_cmd(
+    more: Optional[list[Path]] = typer.Argument(None, hidden=True),  # lets `--pool a.jsonl b.jsonl` work
+    pool: list[Path] = typer.Option([], "--pool", help="Corpus files or folders to label from."),
+    out: Path = typer.Option(..., help="Label file to append to (e.g. labels/mine.jsonl)."),
+    model: Optional[str] = typer.Option(None, help="Model tag or directory for suggestions and ordering "
+                                        "(default: gikai-topics:latest if any; 'none' for no suggestions)."),
+    strategy: Optional[str] = typer.Option(None, help="uncertainty (default with a model) or random."),
+    assembly: Optional[str] = typer.Option(None, help="Only this assembly (municipality name or id prefix)."),
+    labels: Optional[Path] = typer.Option(None, help="Labels already made, left out (default: labels/)."),
+    max_pool: int = typer.Option(5000, help="At most this many candidates are sampled and scored."),
+    seed: int = typer.Option(0, help="Random seed for sampling and random order."),
+    annotator: Optional[str] = typer.Option(None, help="Your name in each record (default: $USER)."),
+) -> None:
+    """Label utterances one by one: toggle topics by key, accept, skip, undo; quit and resume any time."""
+    from ..labeling.session import run_label_session
+
+    run_label_session([*pool, *(more or [])], out, model=model, strategy=strategy, assembly=assembly,
+                      labels_dir=labels or default_path("labels"), max_pool=max_pool, seed=seed, annotator=annotator)

@@ -1,0 +1,198 @@
+"""Label Studio import and export.
+
+Export writes the labels as Label Studio tasks (JSON, one annotation per task)
+plus the matching labeling config; import reads a Label Studio JSON export back,
+validates every task against the taxonomy and the labels already made, and
+writes all of it atomically or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from ..atomic import atomic_write_text
+from ..corpus import group_key
+from ..errors import InputError, LabelError
+from ..taxonomy import Taxonomy
+from .store import LabelSet, read_labels
+
+FROM_NAME, TO_NAME = "topics", "text"
+DATA_FIELDS = ("municipality", "date", "speaker")
+
+
+def labeling_config(taxonomy: Taxonomy) -> str:
+    """The Label Studio labeling config matching :func:`to_tasks`."""
+    choices = "\n".join(
+        f"    <Choice value={quoteattr(t.id)} html={quoteattr(f'{t.id} — {t.ja}')}/>" for t in taxonomy.topics
+    )
+    return (f'<View>\n  <Text name="{TO_NAME}" value="$text"/>\n'
+            f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="multiple" showInline="false">\n'
+            f"{choices}\n  </Choices>\n</View>\n")
+
+
+def _result(topics: list[str]) -> list[dict]:
+    if not topics:  # what Label Studio itself records when nothing is chosen
+        return []
+    return [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": topics}}]
+
+
+def to_tasks(labels: LabelSet) -> list[dict]:
+    """One task per label, numbered from 1, each with its annotation."""
+    tasks = []
+    for n, ex in enumerate(labels.examples, 1):
+        data = {"text": ex.text, "utt_id": ex.id, **{f: getattr(ex, f) for f in DATA_FIELDS}}
+        tasks.append({"id": n, "data": data, "annotations": [{"result": _result(list(ex.topics))}]})
+    return tasks
+
+
+def export_label_studio(labels_path: Path, taxonomy: Taxonomy) -> tuple[str, str, int]:
+    """(tasks JSON, labeling config XML, task count) for a labels folder or file (must validate)."""
+    labels, _ = read_labels(labels_path, taxonomy)
+    tasks = to_tasks(labels)
+    return json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", labeling_config(taxonomy), len(tasks)
+
+
+# --------------------------------------------------------------------------- import
+
+@dataclasses.dataclass
+class ImportResult:
+    records: list[dict]
+    already_present: int = 0
+    unannotated: int = 0
+
+
+def _annotation_topics(ann: object, where: str, problems: list[str]) -> list[str] | None:
+    """Topics of one annotation (None if cancelled or malformed)."""
+    if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
+        problems.append(f"{where}: expected an annotation object with a 'result' list")
+        return None
+    if ann.get("was_cancelled"):
+        return None
+    topics: list[str] = []
+    for item in ann.get("result", []):
+        if not isinstance(item, dict) or item.get("from_name") != FROM_NAME or item.get("type") != "choices":
+            continue  # other controls of a richer config are not ours
+        choices = (item.get("value") or {}).get("choices") if isinstance(item.get("value"), dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            problems.append(f"{where}: expected value.choices to be a list of topic ids, found {choices!r:.60}")
+            return None
+        topics.extend(c for c in choices if c not in topics)
+    return topics
+
+
+def _task_topics(task: dict, where: str, problems: list[str]) -> list[str] | None:
+    anns = task.get("annotations", [])
+    if not isinstance(anns, list):
+        problems.append(f"{where}: 'annotations' must be a list")
+        return None
+    found = [t for t in (_annotation_topics(a, where, problems) for a in anns) if t is not None]
+    if len({tuple(sorted(t)) for t in found}) > 1:
+        problems.append(f"{where}: its annotations disagree ({[sorted(t) for t in found]}); "
+                        "resolve them in Label Studio so one answer remains")
+        return None
+    return found[0] if found else None
+
+
+def _task_record(task: object, where: str, ids: list[str], problems: list[str]) -> tuple[dict | None, bool]:
+    """(record or None, annotated?) for one task; problems appended."""
+    data = task.get("data") if isinstance(task, dict) else None
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a task object with a 'data' object")
+        return None, True
+    before = len(problems)
+    for field in ("utt_id", "text"):
+        if not isinstance(data.get(field), str) or not data[field].strip():
+            problems.append(f"{where}: data.{field} must be a non-empty string, found {data.get(field)!r:.40}; "
+                            "export tasks with `gikai-topics labels export` so each keeps its utterance id and text")
+    for field in DATA_FIELDS:
+        if data.get(field) is not None and not isinstance(data[field], str):
+            problems.append(f"{where}: data.{field} must be a string or null, found {data[field]!r:.40}")
+    topics = _task_topics(task, where, problems)
+    if topics is not None:
+        unknown = [t for t in topics if t not in ids]
+        if unknown:
+            problems.append(f"{where}: unknown topic id(s) {unknown}; known ids are {ids} (labels/topics.yaml)")
+    if len(problems) > before or topics is None:
+        return None, topics is not None
+    order = {t: i for i, t in enumerate(ids)}
+    rec = {"id": data["utt_id"], **{f: data.get(f) for f in DATA_FIELDS}, "text": data["text"],
+           "topics": sorted(topics, key=order.__getitem__)}
+    return rec, True
+
+
+def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    by_id: dict[str, tuple] = {}
+    by_group: dict[str, tuple] = {}
+    for path in paths:
+        if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
+            continue
+        labels, _ = read_labels(path, taxonomy, strict=False)
+        for ex in labels.examples:
+            by_id.setdefault(ex.id, ex.topics)
+            by_group.setdefault(ex.group, ex.topics)
+    return by_id, by_group
+
+
+def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | None]) -> ImportResult:
+    """Validate a Label Studio JSON export; raise :class:`LabelError` listing every problem."""
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LabelError(f"{path}: expected a Label Studio JSON export (a list of tasks), cannot parse it: {exc}") from None
+    if not isinstance(tasks, list):
+        raise LabelError(f"{path}: expected a list of tasks (Label Studio 'JSON' export), found {type(tasks).__name__}")
+    by_id, by_group = _existing(existing, taxonomy)
+    problems: list[str] = []
+    result = ImportResult([])
+    seen_ids: dict[str, str] = {}  # within this file: id -> where
+    seen_groups: dict[str, tuple[str, tuple]] = {}  # group -> (where, topics)
+    for n, task in enumerate(tasks, 1):
+        tid = task.get("id") if isinstance(task, dict) else None
+        where = f"{path}: task {n}" + (f" (id {tid})" if tid is not None and tid != n else "")
+        rec, annotated = _task_record(task, where, taxonomy.ids, problems)
+        if not annotated:
+            result.unannotated += 1
+        if rec is None:
+            continue
+        topics, g = tuple(rec["topics"]), group_key(rec["text"])
+        if rec["id"] in by_id:
+            if by_id[rec["id"]] != topics:
+                problems.append(f"{where}: {rec['id']} is already labeled {list(by_id[rec['id']])}, here {list(topics)}")
+            else:
+                result.already_present += 1
+            continue
+        if g in by_group and by_group[g] != topics:
+            problems.append(f"{where}: the same text (after normalisation) is already labeled {list(by_group[g])}, "
+                            f"here {list(topics)}")
+            continue
+        if rec["id"] in seen_ids:
+            problems.append(f"{where}: utt_id {rec['id']!r} again (first in {seen_ids[rec['id']]})")
+        elif g in seen_groups and seen_groups[g][1] != topics:
+            problems.append(f"{where}: the same text (after normalisation) as {seen_groups[g][0]} but conflicting "
+                            f"topics {list(topics)} vs {list(seen_groups[g][1])}")
+        else:
+            seen_ids[rec["id"]] = where
+            seen_groups.setdefault(g, (where, topics))
+            result.records.append({**rec, "source": f"label-studio:{path.name}"})
+    if problems:
+        shown = "\n".join(problems[:50]) + (f"\n... and {len(problems) - 50} more" if len(problems) > 50 else "")
+        raise LabelError(f"{len(problems)} problem(s) in {path}; nothing was written:\n{shown}")
+    return result
+
+
+def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir: Path | None) -> ImportResult:
+    """Validate ``path`` fully, then append its new labels to ``out`` in one atomic write."""
+    if out.is_dir() or not out.name.endswith(".jsonl"):
+        raise InputError(f"--out: expected a .jsonl label file (e.g. labels/label-studio.jsonl), found {out}")
+    result = parse_label_studio(path, taxonomy, [labels_dir, out])
+    if result.records:
+        old = out.read_text(encoding="utf-8") if out.exists() else ""
+        if old and not old.endswith("\n"):
+            old += "\n"
+        atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in result.records))
+    return result

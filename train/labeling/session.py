@@ -1,0 +1,356 @@
+"""Active-learning labeling in the terminal (``gikai-topics label``).
+
+A line-based loop over a queue of utterances: the reader sees one utterance,
+the model's suggestions (never pre-selected), toggles topics by key and accepts.
+Every accepted label is appended and fsynced at once, so a crash loses at most
+the utterance on screen; a new session skips everything already labeled.
+
+Plain streams in and out, so tests can drive it with scripted keystrokes::
+
+    run_label_session(["pool.jsonl"], Path("labels/mine.jsonl"), stdin=io.StringIO("1\\ny\\nq\\n"),
+                      stdout=io.StringIO())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import IO, Iterable, Sequence
+
+from ..atomic import append_line_durably, atomic_write_bytes
+from ..corpus import Record
+from ..errors import InputError, LabelError, ModelError
+from ..taxonomy import Taxonomy, load_taxonomy
+from .store import read_labels
+
+KEYS = "1234567890abcdefghijklmnoprtvwxz"  # no q, s, u, y: those are commands
+STRATEGIES = ("uncertainty", "random")
+SCORE_BATCH = 256
+HELP = """\
+  1-9 0 a b c …  toggle a topic (several at once: '13' or 'dx privacy')
+  y or Enter     accept the selection as this utterance's label (nothing selected = zero topics)
+  s              skip this utterance (not saved; offered again in a later session)
+  u              undo the last accepted label: remove it from the file and show it again
+  q              quit (every accepted label is already saved)
+  ?              this help
+Suggestions are the model's guesses, shown for reference and never selected for you:
+decide by reading the whole text against labels/GUIDELINES.md."""
+
+
+@dataclasses.dataclass
+class Item:
+    record: Record
+    scores: dict[str, float] | None = None
+
+    def suggestions(self, thresholds: dict[str, float]) -> dict[str, float]:
+        """Topics at or over their threshold, best first."""
+        if not self.scores:
+            return {}
+        over = [(t, s) for t, s in self.scores.items() if s >= thresholds[t]]
+        return {t: round(s, 4) for t, s in sorted(over, key=lambda ts: -ts[1])}
+
+    def margin(self, thresholds: dict[str, float]) -> float:
+        """How close the model is to changing its mind: min over topics of |score - threshold|."""
+        return min(abs(s - thresholds[t]) for t, s in self.scores.items())
+
+
+@dataclasses.dataclass
+class SessionResult:
+    accepted: int = 0
+    skipped: int = 0
+    undone: int = 0
+    remaining: int = 0
+
+
+def default_annotator() -> str:
+    return os.environ.get("USER") or "reader"
+
+
+def topic_keys(taxonomy: Taxonomy) -> dict[str, str]:
+    """key -> topic id, in taxonomy order (1-9, 0, a, b, c for 13 topics)."""
+    if len(taxonomy.ids) > len(KEYS):
+        raise LabelError(f"{taxonomy.path}: {len(taxonomy.ids)} topics, but the session has keys for only {len(KEYS)}")
+    return dict(zip(KEYS, taxonomy.ids))
+
+
+# --------------------------------------------------------------------------- the queue
+
+def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy) -> tuple[set[str], set[str]]:
+    """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped)."""
+    ids: set[str] = set()
+    groups: set[str] = set()
+    for path in paths:
+        if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
+            continue
+        labels, _ = read_labels(path, taxonomy, strict=False)
+        ids.update(ex.id for ex in labels.examples)
+        groups.update(ex.group for ex in labels.examples)
+    return ids, groups
+
+
+def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, assembly: str | None,
+               max_pool: int, seed: int) -> list[Record]:
+    """Up to ``max_pool`` unlabeled records, one per near-duplicate group, sampled uniformly."""
+    from ..corpus_tools import SampleFilter, sample
+
+    if not paths:
+        raise InputError("--pool: expected at least one corpus file or folder, found none")
+    if max_pool <= 0:
+        raise InputError(f"--max-pool: expected a positive number, found {max_pool}")
+    ex_ids, ex_groups = exclude
+    # labeled records may take reservoir places: oversample by their number, then drop them
+    records = sample(paths, max_pool + len(ex_ids), where=SampleFilter(assembly=assembly), seed=seed)
+    fresh = [r for r in records if r.id not in ex_ids and r.group not in ex_groups]
+    if len(fresh) > max_pool:
+        fresh = sorted(sorted(fresh, key=lambda r: _shuffle_key(seed, r.id))[:max_pool], key=lambda r: r.id)
+    return fresh
+
+
+def _shuffle_key(seed: int, rid: str) -> str:
+    """A seeded pseudo-random rank that does not depend on the rest of the pool, so a resumed
+    session keeps the order of the one before."""
+    return hashlib.sha1(f"{seed}:{rid}".encode("utf-8")).hexdigest()
+
+
+def score_items(records: list[Record], tagger, out: IO[str] | None = None) -> list[Item]:
+    """Score records in batches of :data:`SCORE_BATCH`."""
+    items = []
+    for start in range(0, len(records), SCORE_BATCH):
+        if out is not None and len(records) > SCORE_BATCH:
+            _say(out, f"scoring {start:,}/{len(records):,} …")
+        batch = records[start:start + SCORE_BATCH]
+        probs = tagger.scores([r.text for r in batch])
+        for rec, row in zip(batch, probs):
+            items.append(Item(rec, {t: float(p) for t, p in zip(tagger.topic_ids, row)}))
+    return items
+
+
+def order_items(items: list[Item], strategy: str, *, thresholds: dict[str, float], seed: int) -> list[Item]:
+    """``uncertainty``: nearest a threshold first; ``random``: seeded shuffle. One item per group."""
+    if strategy == "uncertainty":
+        items = sorted(items, key=lambda it: (it.margin(thresholds), it.record.id))
+    else:
+        items = sorted(items, key=lambda it: _shuffle_key(seed, it.record.id))
+    seen: set[str] = set()
+    out = []
+    for it in items:
+        if it.record.group not in seen:
+            seen.add(it.record.group)
+            out.append(it)
+    return out
+
+
+# --------------------------------------------------------------------------- the file
+
+def remove_label(path: Path, rid: str) -> bool:
+    """Remove the last line labeling ``rid`` (atomically); False if there is none."""
+    lines = path.read_bytes().split(b"\n") if path.exists() else []
+    for i in range(len(lines) - 1, -1, -1):
+        try:
+            if json.loads(lines[i]).get("id") == rid:
+                del lines[i]
+                atomic_write_bytes(path, b"\n".join(lines))
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return False
+
+
+# --------------------------------------------------------------------------- the loop
+
+def _say(out: IO[str], text: str = "") -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+class LabelSession:
+    """The interactive loop over an ordered queue of items."""
+
+    def __init__(self, items: list[Item], out: Path, taxonomy: Taxonomy, *, annotator: str,
+                 model_tag: str | None = None, thresholds: dict[str, float] | None = None,
+                 stdin: IO[str], stdout: IO[str], strategy: str = "random") -> None:
+        self.items, self.out, self.taxonomy = items, out, taxonomy
+        self.annotator, self.model_tag, self.thresholds = annotator, model_tag, thresholds or {}
+        self.stdin, self.stdout, self.strategy = stdin, stdout, strategy
+        self.keys = topic_keys(taxonomy)
+        self.names = {t.id: t.ja for t in taxonomy.topics}
+        self.history: list[tuple[int, list[str]]] = []  # (item index, topics) of accepted labels
+        self.result = SessionResult()
+
+    # ---- rendering
+    def _header(self, i: int) -> None:
+        rec = self.items[i].record
+        r = self.result
+        _say(self.stdout, "─" * 72)
+        _say(self.stdout, f"[{i + 1}/{len(self.items)}] labeled {r.accepted} · skipped {r.skipped} · "
+                          f"order: {self.strategy} · model: {self.model_tag or 'none'}")
+        _say(self.stdout, f"id: {rec.id}")
+        _say(self.stdout, f"assembly: {rec.municipality or '-'} · date: {rec.date or '-'} · "
+                          f"speaker: {rec.speaker or '-'} · {len(rec.text):,} chars")
+        _say(self.stdout)
+        _say(self.stdout, rec.text)
+        _say(self.stdout)
+        item = self.items[i]
+        if item.scores is not None:
+            sug = item.suggestions(self.thresholds)
+            if sug:
+                shown = ", ".join(f"{t} {s:.2f}" for t, s in sug.items())
+                _say(self.stdout, f"model suggests (not selected): {shown}")
+            else:
+                best = max(item.scores, key=item.scores.__getitem__)
+                _say(self.stdout, f"model suggests no topic (highest: {best} {item.scores[best]:.2f})")
+
+    def _topics(self, i: int, selected: set[str]) -> None:
+        sug = self.items[i].suggestions(self.thresholds)
+        width = max(map(len, self.keys.values()))
+        for key, tid in self.keys.items():
+            mark = "x" if tid in selected else " "
+            hint = f"   ← suggested {sug[tid]:.2f}" if tid in sug else ""
+            _say(self.stdout, f"  {key} [{mark}] {tid:<{width}}  {self.names[tid]}{hint}")
+        chosen = [t for t in self.taxonomy.ids if t in selected]
+        _say(self.stdout, f"selected: {', '.join(chosen) if chosen else '(none = zero topics)'}")
+        self.stdout.write("toggle 1-9 0 a-c · y/Enter accept · s skip · u undo · q quit · ? help > ")
+        self.stdout.flush()
+
+    # ---- commands
+    def _parse(self, line: str) -> tuple[str, list[str]]:
+        s = line.strip().lower()
+        if s in ("", "y", "s", "u", "q", "?"):
+            return {"": "y"}.get(s, s), []
+        toggled = []
+        for tok in re.split(r"[\s,]+", s):
+            if tok in self.names:
+                toggled.append(tok)
+            elif tok and all(c in self.keys for c in tok):
+                toggled.extend(self.keys[c] for c in tok)
+            elif tok:
+                return "unknown", [tok]
+        return "toggle", toggled
+
+    def _accept(self, i: int, selected: set[str]) -> None:
+        rec, item = self.items[i].record, self.items[i]
+        topics = [t for t in self.taxonomy.ids if t in selected]
+        unknown = sorted(selected - set(topics))
+        if unknown:  # cannot happen through the keys; guards the file anyway
+            raise LabelError(f"unknown topic id(s) {unknown}; known ids are listed in labels/topics.yaml")
+        row = {"id": rec.id, "municipality": rec.municipality, "date": rec.date, "speaker": rec.speaker,
+               "text": rec.text, "topics": topics, "annotator": self.annotator, "source": "label-session",
+               "model": self.model_tag,
+               "suggested": item.suggestions(self.thresholds) if item.scores is not None else None}
+        append_line_durably(self.out, json.dumps(row, ensure_ascii=False))
+        self.history.append((i, topics))
+        self.result.accepted += 1
+
+    def _undo(self) -> tuple[int, set[str]] | None:
+        if not self.history:
+            _say(self.stdout, "\nnothing to undo in this session")
+            return None
+        i, topics = self.history.pop()
+        remove_label(self.out, self.items[i].record.id)
+        self.result.accepted -= 1
+        self.result.undone += 1
+        _say(self.stdout, f"\nundone: {self.items[i].record.id} removed from {self.out}; showing it again")
+        return i, set(topics)
+
+    def run(self) -> SessionResult:
+        i, selected, fresh = 0, set(), True
+        try:
+            while i < len(self.items):
+                if fresh:
+                    self._header(i)
+                    fresh = False
+                self._topics(i, selected)
+                line = self.stdin.readline()
+                if not line:  # end of input: same as quit
+                    _say(self.stdout)
+                    break
+                cmd, args = self._parse(line)
+                if cmd == "q":
+                    break
+                if cmd == "?":
+                    _say(self.stdout, HELP)
+                elif cmd == "unknown":
+                    _say(self.stdout, f"unknown key {args[0]!r}; type ? for help")
+                elif cmd == "toggle":
+                    selected ^= set(args)
+                elif cmd in ("y", "s"):
+                    if cmd == "y":
+                        self._accept(i, selected)
+                    else:
+                        self.result.skipped += 1
+                    i, selected, fresh = i + 1, set(), True
+                elif cmd == "u" and (back := self._undo()):
+                    (i, selected), fresh = back, True
+        except KeyboardInterrupt:
+            _say(self.stdout, "\ninterrupted")
+        self.result.remaining = len(self.items) - i
+        if i >= len(self.items):
+            _say(self.stdout, "no more utterances to label in this pool")
+        _say(self.stdout, f"{self.result.accepted} label(s) saved to {self.out} this session; "
+                          f"{self.result.skipped} skipped; {self.result.remaining} left in the queue. "
+                          "Run the same command again to resume.")
+        return self.result
+
+
+# --------------------------------------------------------------------------- entry point
+
+def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
+    """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions."""
+    from ..inference import Tagger, load_model
+
+    if isinstance(model, Tagger) or (model is not None and str(model).lower() == "none"):
+        tagger = None if not isinstance(model, Tagger) else model
+    else:
+        try:
+            tagger = load_model(model)
+        except ModelError as exc:
+            if model is not None:
+                raise
+            _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
+                      "random order, no suggestions")
+            tagger = None
+    if tagger is not None:
+        unknown = [t for t in tagger.topic_ids if t not in taxonomy.ids]
+        if unknown:
+            raise LabelError(f"model {tagger.tag_name}: topic id(s) {unknown} are not in {taxonomy.path}; "
+                             "retrain the model on the current taxonomy or pass --model none")
+    return tagger
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir() or not out.name.endswith(".jsonl"):
+        raise InputError(f"--out: expected a .jsonl label file (e.g. labels/mine.jsonl), found {out}")
+
+
+def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None, strategy: str | None = None,
+                      assembly: str | None = None, labels_dir: str | Path | None = "labels", max_pool: int = 5000,
+                      seed: int = 0, annotator: str | None = None, stdin: IO[str] | None = None,
+                      stdout: IO[str] | None = None, taxonomy: Taxonomy | None = None) -> SessionResult:
+    """Prepare the queue (exclude labeled items, sample, score, order) and run the loop."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    out = Path(out)
+    _check_out(out)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
+    taxonomy = taxonomy or load_taxonomy()
+    tagger = _load_tagger(model, taxonomy, stdout)
+    if strategy == "uncertainty" and tagger is None:
+        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
+                         "`gikai-topics train`), or use --strategy random")
+    strategy = strategy or ("uncertainty" if tagger else "random")
+    exclude = labeled_keys([Path(labels_dir) if labels_dir else None, out], taxonomy)
+    records = build_pool([Path(p) for p in pool], exclude, assembly=assembly, max_pool=max_pool, seed=seed)
+    _say(stdout, f"{len(records):,} unlabeled utterance(s) in the pool ({len(exclude[0]):,} already labeled "
+                 f"excluded); order: {strategy}")
+    thresholds = dict(tagger.thresholds) if tagger else {}
+    items = score_items(records, tagger, stdout) if tagger else [Item(r) for r in records]
+    items = order_items(items, strategy, thresholds=thresholds, seed=seed)
+    session = LabelSession(items, out, taxonomy, annotator=annotator or default_annotator(),
+                           model_tag=tagger.tag_name if tagger else None, thresholds=thresholds,
+                           stdin=stdin, stdout=stdout, strategy=strategy)
+    return session.run()
