@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 from rich.console import Console
 
@@ -21,30 +24,35 @@ def default_path(name: str) -> Path:
     return here if here.exists() else project_root() / name
 
 
-import contextlib
-import time
+@contextlib.contextmanager
+def _status_line(initial: str, min_interval: float = 0.0) -> Iterator[Callable[[str], None]]:
+    """``show(line)``: a live status line on a terminal; otherwise printed lines, at most one per
+    ``min_interval`` seconds."""
+    status = err_console.status(initial) if err_console.is_terminal else None
+    last = [float("-inf")]
+    if status:
+        status.start()
+
+    def show(line: str) -> None:
+        if status:
+            status.update(line)
+        elif time.perf_counter() - last[0] >= min_interval:
+            last[0] = time.perf_counter()
+            err_console.print(line)
+
+    try:
+        yield show
+    finally:
+        if status:
+            status.stop()
 
 
 @contextlib.contextmanager
 def progress_printer():
     """A progress callback printing timed steps to stderr (a spinner on a terminal)."""
     start = time.perf_counter()
-    status = err_console.status("starting") if err_console.is_terminal else None
-    if status:
-        status.start()
-
-    def progress(message: str) -> None:
-        line = f"[{time.perf_counter() - start:6.1f}s] {message}"
-        if status:
-            status.update(line)
-        else:
-            err_console.print(line)
-
-    try:
-        yield progress
-    finally:
-        if status:
-            status.stop()
+    with _status_line("starting") as show:
+        yield lambda message: show(f"[{time.perf_counter() - start:6.1f}s] {message}")
 
 
 def summary_table(manifest: dict):
@@ -60,24 +68,11 @@ def summary_table(manifest: dict):
 
 @contextlib.contextmanager
 def progress_counter(label: str):
-    """A progress callback ``(done, read)`` shown as a live counter on a terminal, sparse lines otherwise."""
+    """A progress callback ``(done, read)`` shown as a live counter on a terminal, a line every 10 s otherwise."""
     start = time.perf_counter()
-    last = [0.0]
-    status = err_console.status(label) if err_console.is_terminal else None
-    if status:
-        status.start()
+    with _status_line(label, min_interval=10.0) as show:
+        def progress(done: int, read: int) -> None:
+            elapsed = time.perf_counter() - start
+            show(f"{label}: {done:,} done / {read:,} read  ({done / elapsed if elapsed else 0:,.0f}/s)")
 
-    def progress(done: int, read: int) -> None:
-        elapsed = time.perf_counter() - start
-        line = f"{label}: {done:,} done / {read:,} read  ({done / elapsed if elapsed else 0:,.0f}/s)"
-        if status:
-            status.update(line)
-        elif elapsed - last[0] >= 10:
-            last[0] = elapsed
-            err_console.print(line)
-
-    try:
         yield progress
-    finally:
-        if status:
-            status.stop()
