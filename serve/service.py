@@ -18,6 +18,7 @@ This module imports only ``train.inference`` from the training package.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -27,6 +28,7 @@ import bentoml
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from pydantic import Field
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -73,6 +75,139 @@ async def topics_endpoint(request: Request) -> JSONResponse:
 
 
 extra_routes = Starlette(routes=[Route("/topics", topics_endpoint, methods=["GET"])])
+
+
+class RequestGuard:
+    """ASGI middleware in front of BentoML: JSON in, one error shape out, never a 5xx from bad input.
+
+    * ``curl -d '{"text": …}'`` sends ``application/x-www-form-urlencoded``; a form-typed body that is
+      valid JSON is passed on as JSON.  Other form bodies and multipart get a 415 naming the expected
+      type: BentoML's form decoder answers 500 on a malformed multipart body, a non-UTF-8 file part or a
+      deeply nested field.  Pickle bodies are refused too.
+    * Every 4xx JSON body becomes ``{"error": "<field>: <what is wrong>", "detail": "…"}``: BentoML
+      sends our own messages as a one-element list and pydantic's with ``detail`` as a list.
+    """
+
+    FORM_TYPES = ("application/x-www-form-urlencoded",)
+    REFUSED_TYPES = ("multipart/form-data", "application/vnd.bentoml+pickle")
+    MAX_FORM_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        # the media type exactly as BentoML picks its decoder (app.py: api_endpoint)
+        media_type = headers.get("content-type", "application/json").split(";")[0].strip()
+        if media_type in self.REFUSED_TYPES:
+            await self._refuse(media_type, scope, receive, send)
+            return
+        if media_type in self.FORM_TYPES:
+            body = await _read_body(receive, self.MAX_FORM_BYTES)
+            if body is None or not _is_json(body):
+                await self._refuse(media_type, scope, receive, send)
+                return
+            scope = dict(scope)
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [
+                (b"content-type", b"application/json")]
+            receive = _replay(body)
+        await self.app(scope, receive, _normalise_errors(send))
+
+    @staticmethod
+    async def _refuse(media_type: str, scope, receive, send) -> None:
+        body = {"error": f"content-type {media_type} is not supported: send a JSON body with "
+                         "content-type: application/json",
+                "detail": "the API takes JSON only"}
+        await JSONResponse(body, status_code=415)(scope, receive, send)
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+        return True
+    except (ValueError, RecursionError):
+        return False
+
+
+def _replay(body: bytes):
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def error_body(payload) -> dict:
+    """One shape for every 4xx: ``{"error": str, "detail": str}``, the error naming the field."""
+    if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        return {"error": str(payload), "detail": str(payload)}
+    detail = payload.get("detail")
+    if isinstance(detail, list):  # pydantic errors: name each field
+        parts = []
+        for d in detail:
+            if isinstance(d, dict):
+                loc = ".".join(str(x) for x in d.get("loc", ())) or "body"
+                parts.append(f"{loc}: {d.get('msg', 'invalid')}")
+        message = "; ".join(parts) or str(payload.get("error", "invalid request"))
+        return {"error": message, "detail": str(payload.get("error", message))}
+    message = str(payload.get("error", "invalid request"))
+    return {"error": message, "detail": str(detail) if detail is not None else message}
+
+
+def _normalise_errors(send):
+    state = {"rewrite": False, "start": None, "body": []}
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            if 400 <= message["status"] < 500 and content_type.startswith(b"application/json"):
+                state["rewrite"], state["start"] = True, message
+                return
+            await send(message)
+            return
+        if message["type"] == "http.response.body" and state["rewrite"]:
+            state["body"].append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            raw = b"".join(state["body"])
+            try:
+                body = json.dumps(error_body(json.loads(raw)), ensure_ascii=False).encode("utf-8")
+            except ValueError:
+                body = raw
+            start = state["start"]
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await send(message)
+
+    return wrapped
 
 
 @bentoml.asgi_app(extra_routes, path="/")
@@ -154,3 +289,6 @@ class TopicTagger:
         info = self._require().info()
         info["limits"] = {"max_chars": MAX_CHARS, "max_batch": MAX_BATCH, "max_explain": MAX_EXPLAIN}
         return info
+
+
+TopicTagger.add_asgi_middleware(RequestGuard)

@@ -65,3 +65,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def asgi_client(trained_model_dir):
+    """The service as an in-process ASGI app (Starlette TestClient), shared by every test module.
+
+    Session-scoped because only ONE BentoML ASGI app can be built per process: BentoML registers its
+    Prometheus metrics globally, and a second app fails with "Duplicated timeseries".
+    """
+    import importlib
+
+    from starlette.testclient import TestClient
+
+    old = os.environ.get("GIKAI_TOPICS_MODEL")
+    os.environ["GIKAI_TOPICS_MODEL"] = str(trained_model_dir)
+    import serve.service
+
+    mod = importlib.reload(serve.service)
+    try:
+        with TestClient(app=mod.TopicTagger.to_asgi()) as client:
+            yield client
+    finally:
+        if old is None:
+            os.environ.pop("GIKAI_TOPICS_MODEL", None)
+        else:
+            os.environ["GIKAI_TOPICS_MODEL"] = old

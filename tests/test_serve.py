@@ -64,26 +64,6 @@ def test_direct_call(service_module):
     assert info["limits"]["max_chars"] == 20000 and len(info["topics"]) == 13 and "cv_summary" in info
 
 
-@pytest.fixture(scope="module")
-def asgi_client(trained_model_dir):
-    """One ASGI app per process: BentoML registers Prometheus metrics globally."""
-    from starlette.testclient import TestClient
-
-    old = os.environ.get("GIKAI_TOPICS_MODEL")
-    os.environ["GIKAI_TOPICS_MODEL"] = str(trained_model_dir)
-    import serve.service
-
-    mod = importlib.reload(serve.service)
-    try:
-        with TestClient(app=mod.TopicTagger.to_asgi()) as client:
-            yield client
-    finally:
-        if old is None:
-            os.environ.pop("GIKAI_TOPICS_MODEL", None)
-        else:
-            os.environ["GIKAI_TOPICS_MODEL"] = old
-
-
 def test_asgi_app(asgi_client):
     client = asgi_client
     if True:
