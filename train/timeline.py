@@ -118,10 +118,10 @@ def plot(rows: list[dict], topic_ids: list[str], by: str) -> bytes:
                       rotation=45, fontsize=7)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     font = _japanese_font()
-    fig.legend(handles, [_legend_name(n, font) for n in labels], loc="upper center",
-               ncol=min(6, len(assemblies)), prop={"family": font, "size": 9})
-    fig.suptitle(f"Share of utterances per topic, by {by} and assembly", y=1.0 + 0.02 * nrows)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.suptitle(f"Share of utterances per topic, by {by} and assembly", y=0.995, fontsize=13)
+    fig.legend(handles, [_legend_name(n, font) for n in labels], loc="upper center", bbox_to_anchor=(0.5, 0.975),
+               ncol=min(6, len(assemblies)), prop={"family": font, "size": 9}, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.18 / nrows))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
