@@ -123,14 +123,15 @@ def _clean(text: str) -> str:
 class JapaneseAnalyzer:
     """Callable text → list of content-word tokens (Sudachi normalized forms).
 
-    Thread-safe: each thread lazily builds its own Sudachi tokenizer.  Pickles
-    only its settings.
+    Thread-safe: the Sudachi dictionary is loaded once and shared; each thread
+    lazily builds its own tokenizer from it.  Pickles only its settings.
     """
 
     def __init__(self, settings: AnalyzerSettings | None = None, **kwargs) -> None:
         self.settings = settings or AnalyzerSettings(**kwargs)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._shared_dictionary = None
         self._keep_pos: frozenset[int] | None = None
         self._number_pos: frozenset[int] | None = None
 
@@ -150,21 +151,28 @@ class JapaneseAnalyzer:
     def __hash__(self) -> int:
         return hash(self.settings)
 
-    # -- native objects, per thread
+    # -- native objects: one shared dictionary, one tokenizer per thread
     def _tokenizer(self):
+        """This thread's tokenizer.  The Sudachi dictionary (~200 MB) is loaded once per analyzer and
+        shared; tokenizers are not thread-safe, so each thread gets its own (SudachiPy's usage model)."""
         tok = getattr(self._local, "tokenizer", None)
         if tok is None:
-            from sudachipy import Dictionary, SplitMode
+            from sudachipy import SplitMode
 
-            dictionary = Dictionary(dict=self.settings.dictionary)
-            mode = getattr(SplitMode, self.settings.split_mode)
-            tok = dictionary.tokenizer(mode=mode, fields={"pos", "normalized_form"})
-            with self._lock:
-                if self._keep_pos is None:
-                    self._keep_pos, self._number_pos = self._pos_tables(dictionary)
-            self._local.dictionary = dictionary  # keep the dictionary alive with its tokenizer
+            dictionary = self._dictionary()
+            tok = dictionary.tokenizer(mode=getattr(SplitMode, self.settings.split_mode),
+                                       fields={"pos", "normalized_form"})
             self._local.tokenizer = tok
         return tok
+
+    def _dictionary(self):
+        with self._lock:
+            if self._shared_dictionary is None:
+                from sudachipy import Dictionary
+
+                self._shared_dictionary = Dictionary(dict=self.settings.dictionary)
+                self._keep_pos, self._number_pos = self._pos_tables(self._shared_dictionary)
+            return self._shared_dictionary
 
     @staticmethod
     def _pos_tables(dictionary) -> tuple[frozenset[int], frozenset[int]]:
