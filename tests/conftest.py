@@ -15,11 +15,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory, monkeypatch):
+    """A fresh BENTOML_HOME per test.  BentoML resolves its stores once per process, so the
+    in-process stores are pointed at the new home too (and restored afterwards)."""
+    from bentoml._internal.bento import BentoStore
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from bentoml._internal.models import ModelStore
+
     home = tmp_path_factory.mktemp("bentoml_home")
     monkeypatch.setenv("BENTOML_HOME", str(home))
     monkeypatch.setenv("GIKAI_TOPICS_CACHE", "off")
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    (home / "models").mkdir()
+    (home / "bentos").mkdir()
+    providers = {BentoMLContainer.bentoml_home: str(home),
+                 BentoMLContainer.model_store: ModelStore(str(home / "models")),
+                 BentoMLContainer.bento_store: BentoStore(str(home / "bentos"))}
+    for provider, value in providers.items():
+        provider.set(value)
     yield home
+    for provider in providers:
+        provider.reset()
 
 
 @pytest.fixture
