@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError, ModelError
+from .model import _sigmoid
 from .store import load
 
 __all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES"]
@@ -64,7 +65,7 @@ class Tagger:
         m = self.model
         tokens = [m.analyzer(t) for t in texts]
         X = m.transform(tokens, texts)
-        probs = 1.0 / (1.0 + np.exp(-(np.asarray(X @ m.W) + m.b)))
+        probs = _sigmoid(np.asarray(X @ m.W) + m.b)
         decided = probs >= m.thresholds
         results = []
         for r in range(len(texts)):

@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.multiclass import OneVsRestClassifier
+from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
 from .folds import stratified_group_folds
@@ -60,7 +61,9 @@ def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, 
     n_features, n_topics = X.shape[1], Y.shape[1]
     W = np.zeros((n_features, n_topics), dtype=np.float64)
     b = np.zeros(n_topics, dtype=np.float64)
-    with warnings.catch_warnings():
+    # liblinear calls BLAS; with OpenBLAS's default threads the fits ran ~100x slower whenever another
+    # process kept the cores busy (measured in bench/). One BLAS thread per fit: parallelism is ours.
+    with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # "Label not N is present in all training examples"
         ovr = OneVsRestClassifier(base, n_jobs=config.n_jobs).fit(X, Y)
