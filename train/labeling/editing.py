@@ -10,7 +10,7 @@ from ..corpus import Record, group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
-from .store import label_files, read_labels
+from .store import read_labels
 
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
@@ -18,14 +18,13 @@ def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> l
 
 
 def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
-    if labels_dir is None or not Path(labels_dir).exists():
+    """Topics of what is already labeled, by id and by near-duplicate group (empty if no labels yet)."""
+    if labels_dir is None:
         return {}, {}
     try:
-        files = label_files(labels_dir)
-    except LabelError:
+        labels, _ = read_labels(labels_dir, taxonomy, strict=False)
+    except LabelError:  # no such folder, or no label files in it yet
         return {}, {}
-    labels, _ = read_labels(labels_dir, taxonomy, strict=False)
-    del files
     return ({ex.id: ex.topics for ex in labels.examples}, {ex.group: ex.topics for ex in labels.examples})
 
 
