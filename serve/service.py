@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from train.inference import InputError, ModelError, Tagger, load_model
+from train.inference import InputError, Tagger, load_model
 
 logger = logging.getLogger("gikai_topics.serve")
 

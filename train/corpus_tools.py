@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .corpus import ReadStats, Record, read_corpus, read_jsonl
-from .errors import CorpusError, InputError
+from .errors import InputError
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 

@@ -18,10 +18,9 @@ import numpy as np
 from .errors import InputError, ModelError
 from .model import _sigmoid
 from .store import load
+from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
 
 __all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES"]
-
-from .text import SUDACHI_MAX_BYTES  # noqa: E402  (re-exported for the service's docs)
 
 
 class Tagger:

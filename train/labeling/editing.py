@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..atomic import append_line_durably, atomic_write_text
-from ..corpus import Record, group_key, read_jsonl
+from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches

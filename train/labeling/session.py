@@ -308,7 +308,7 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
     else:
         try:
             tagger = load_model(model)
-        except ModelError as exc:
+        except ModelError:
             if model is not None:
                 raise
             _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
