@@ -16,7 +16,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError, ModelError
-from .model import _sigmoid
 from .store import load
 from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
 
@@ -64,7 +63,7 @@ class Tagger:
         m = self.model
         tokens = [m.analyzer(t) for t in texts]
         X = m.transform(tokens, texts)
-        probs = _sigmoid(np.asarray(X @ m.W) + m.b)
+        probs = m.scores(X)
         decided = probs >= m.thresholds
         results = []
         for r in range(len(texts)):

@@ -81,6 +81,11 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # numerically safe logistic
 
 
+def _linear_probs(X, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-topic probabilities of the stacked one-vs-rest logistic models."""
+    return _sigmoid(np.asarray(X @ W) + b)
+
+
 def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:
     """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``."""
     out = np.full(Y.shape[1], default)
@@ -165,7 +170,7 @@ class TopicClassifier:
 
     def _probs(self, word, char, W, b, tokens, texts) -> np.ndarray:
         X = self._features(word, char, self.config.features.char_weight, tokens, texts, fit=False)
-        return _sigmoid(np.asarray(X @ W) + b)
+        return _linear_probs(X, W, b)
 
     def fit(
         self,
@@ -210,9 +215,12 @@ class TopicClassifier:
     def fitted(self) -> bool:
         return self.W is not None
 
+    def scores(self, X) -> np.ndarray:
+        """Probabilities for feature rows already produced by :meth:`transform`."""
+        return _linear_probs(X, self.W, self.b)
+
     def predict_proba_tokens(self, tokens: Sequence[Tokens], texts: Sequence[str] | None = None) -> np.ndarray:
-        X = self.transform(tokens, texts)
-        return _sigmoid(np.asarray(X @ self.W) + self.b)
+        return self.scores(self.transform(tokens, texts))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         tokens = [self.analyzer(t) for t in texts]

@@ -28,7 +28,7 @@ from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..folds import stratified_group_folds
 from ..labeling.store import LabelSet, label_matrix
-from ..model import TopicClassifier, _sigmoid
+from ..model import TopicClassifier
 from ..text import JapaneseAnalyzer
 from ..versions import library_versions, now_iso
 from . import metrics
@@ -74,7 +74,7 @@ def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_id
               groups=_subset(groups, train_idx))
     fit_seconds = time.perf_counter() - t0
     X = model.transform(_subset(tokens, test_idx), _subset(texts, test_idx))
-    scores = _sigmoid(np.asarray(X @ model.W) + model.b)
+    scores = model.scores(X)
     pred = scores >= model.thresholds
     errors = _worst_errors(model, X, Y[test_idx], scores, pred, test_idx, texts) if explain else {}
     return {"test_idx": np.asarray(test_idx), "scores": scores, "pred": pred, "thresholds": model.thresholds.copy(),

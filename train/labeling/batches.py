@@ -87,10 +87,10 @@ def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annot
             f"{answers_tsv}: expected one answer for each of the {len(records)} items of {batch_jsonl}; "
             f"missing {missing[:10]}{'...' if len(missing) > 10 else ''}, unexpected {extra[:10]}"
         )
+    rank = {t: i for i, t in enumerate(topic_order)}
     out = []
     for r in records:
         topics, note = answers[r["key"]]
-        rank = {t: i for i, t in enumerate(topic_order)}
         label = {
             "id": r["id"],
             "municipality": r.get("municipality"),

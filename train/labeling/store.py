@@ -100,6 +100,7 @@ def read_labels(
     examples: list[Example] = []
     seen_ids: dict[str, str] = {}
     by_group: dict[str, list[Example]] = defaultdict(list)
+    order = {t: i for i, t in enumerate(taxonomy.ids)}
     for f in files:
         try:
             lines = f.read_bytes().split(b"\n")
@@ -126,7 +127,6 @@ def read_labels(
                 problems.append(f"{where}: duplicate id {obj['id']!r} (first at {seen_ids[obj['id']]})")
                 continue
             seen_ids[obj["id"]] = where
-            order = {t: i for i, t in enumerate(taxonomy.ids)}
             ex = Example(
                 id=obj["id"],
                 text=obj["text"],
