@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,10 +26,11 @@ __all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTE
 class Tagger:
     """A loaded, verified model ready to tag texts.  Thread-safe."""
 
-    def __init__(self, model: Any, manifest: dict, tag: str) -> None:
+    def __init__(self, model: Any, manifest: dict, tag: str, directory: Path | None = None) -> None:
         self.model = model
         self.manifest = manifest
         self.tag_name = tag
+        self.directory = directory  # the verified model directory it was loaded from
         self.topic_ids: list[str] = list(model.topic_ids)
         self.thresholds: dict[str, float] = {t: float(x) for t, x in zip(self.topic_ids, model.thresholds)}
 
@@ -90,7 +92,7 @@ class Tagger:
 def load_model(ref: str | os.PathLike | None = None) -> Tagger:
     """Load a model from the BentoML store (``name[:version]``, default ``gikai-topics:latest``)
     or from a model directory, verifying its file digests first."""
-    model, manifest, tag = load(ref)
+    model, manifest, tag, directory = load(ref)
     if not hasattr(model, "predict_proba_tokens") or not getattr(model, "fitted", False):
         raise ModelError(f"{ref}: the stored object is not a fitted gikai-topics model")
-    return Tagger(model, manifest, tag)
+    return Tagger(model, manifest, tag, directory)

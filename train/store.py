@@ -134,8 +134,8 @@ def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
     return Path(bento_model.path), str(bento_model.tag)
 
 
-def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str]:
-    """Load (model, manifest, tag) after verifying the digests."""
+def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str, Path]:
+    """Load (model, manifest, tag, directory) after verifying the digests."""
     import joblib
 
     directory, tag = resolve(ref)
@@ -144,7 +144,7 @@ def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str]:
         model = joblib.load(directory / MODEL_FILE)
     except Exception as exc:  # digests matched, so this is a version mismatch
         raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc}); retrain it") from None
-    return model, manifest, tag
+    return model, manifest, tag, directory
 
 
 def copy_dir(src: Path, dst: Path) -> None:

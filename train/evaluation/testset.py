@@ -38,7 +38,6 @@ def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
 
 
 def _model_taxonomy_text(tagger: Tagger) -> str:
-    from ..store import TAXONOMY_FILE, resolve
+    from ..store import TAXONOMY_FILE
 
-    directory, _ = resolve(tagger.tag_name)
-    return (Path(directory) / TAXONOMY_FILE).read_text(encoding="utf-8")
+    return (tagger.directory / TAXONOMY_FILE).read_text(encoding="utf-8")
