@@ -17,7 +17,7 @@ from train.text import JapaneseAnalyzer
 @pytest.fixture(scope="module")
 def cv_report():
     labels, _ = read_labels(FIXTURES / "labels.jsonl")
-    opts = EvalOptions(folds=2, loao_min_labels=15)
+    opts = EvalOptions(folds=2, loao_min_labels=15, corpus=(str(FIXTURES / "labels.jsonl"),))
     from train.cache import TokenCache
 
     return labels, cross_validate(labels, small_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))

@@ -42,6 +42,9 @@ class FeatureConfig:
     char_ngram_min: int = 2
     char_ngram_max: int = 3
     char_weight: float = 0.5
+    #: word vectors for the dense mean-vector block: "bundled" (learned from seeds/), a .npz path, or "none"
+    vectors: str = "bundled"
+    vectors_weight: float = 2.0
 
     def __post_init__(self) -> None:
         _expect(isinstance(self.words, bool), "features.words", "true or false", self.words)
@@ -62,6 +65,16 @@ class FeatureConfig:
                 (self.char_ngram_min, self.char_ngram_max))
         _expect(isinstance(self.char_weight, (int, float)) and self.char_weight > 0,
                 "features.char_weight", "a positive number", self.char_weight)
+        _expect(isinstance(self.vectors, str) and self.vectors.strip() != "", "features.vectors",
+                "\"bundled\", \"none\" or the path of a word-vectors .npz file", self.vectors)
+        _expect(self.vectors == "none" or self.words, "features.vectors",
+                "\"none\" when features.words is false (vectors are weighted by the word features)", self.vectors)
+        _expect(isinstance(self.vectors_weight, (int, float)) and not isinstance(self.vectors_weight, bool)
+                and self.vectors_weight > 0, "features.vectors_weight", "a positive number", self.vectors_weight)
+
+    @property
+    def uses_vectors(self) -> bool:
+        return self.vectors != "none"
 
 
 @dataclasses.dataclass(frozen=True)

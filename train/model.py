@@ -1,4 +1,5 @@
-"""The topic model: TF-IDF over Sudachi tokens (+ optional character n-grams) →
+"""The topic model: TF-IDF over Sudachi tokens (+ the TF-IDF-weighted mean of word
+vectors learned from the unlabeled corpus, + optional character n-grams) →
 one-vs-rest linear classifiers with probabilities → per-topic thresholds.
 
 Thresholds are tuned on out-of-fold probabilities of the *training* data
@@ -28,6 +29,8 @@ from .folds import stratified_group_folds
 from .text import JapaneseAnalyzer, char_normalize
 
 Tokens = Sequence[str]
+#: feature-name prefix of the mean-word-vector dimensions
+VECTOR_PREFIX = "vec:"
 
 
 class TokenNgrams:
@@ -75,6 +78,15 @@ def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, 
             p = float(np.clip(Y[:, j].mean(), 1e-6, 1 - 1e-6))
             b[j] = np.log(p / (1 - p))
     return W, b
+
+
+def mean_vector_block(Xw, projection, weight: float):
+    """Rows of ``Xw`` (TF-IDF over the word vocabulary) mapped to the weighted mean of their words'
+    vectors, L2-normalised and scaled by ``weight``; returned sparse so it stacks with TF-IDF."""
+    D = np.asarray((Xw @ projection).todense(), dtype=np.float32)
+    norms = np.linalg.norm(D, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(D * (weight / norms))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -126,6 +138,9 @@ class TopicClassifier:
         self.analyzer = JapaneseAnalyzer(config.analyzer)
         self.word_vectorizer: TfidfVectorizer | None = None
         self.char_vectorizer: TfidfVectorizer | None = None
+        #: rows of the word vectors for the word vocabulary (sparse, n_word_features x dim), or None
+        self.vector_projection = None
+        self.vectors_info: dict | None = None
         self.W: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.thresholds: np.ndarray | None = None
@@ -145,32 +160,41 @@ class TopicClassifier:
                                    max_features=fc.max_features, sublinear_tf=fc.sublinear_tf, dtype=np.float32)
         return word, char
 
-    @staticmethod
-    def _features(word, char, weight, tokens, texts, fit: bool):
+    def _features(self, word, char, projection, tokens, texts, *, fit: bool = False, vectors=None):
+        """Feature rows: [word TF-IDF | mean word vector | char TF-IDF], the blocks the config turns on.
+
+        With ``fit`` the vectorizers are fitted here and, given ``vectors`` (a
+        :class:`train.vectors.WordVectors`), the projection for their vocabulary is built.
+        Returns ``(X, projection)``."""
+        fc = self.config.features
         parts = []
         if word is not None:
-            parts.append(word.fit_transform(tokens) if fit else word.transform(tokens))
+            Xw = word.fit_transform(tokens) if fit else word.transform(tokens)
+            parts.append(Xw)
+            if fit and vectors is not None:
+                projection = vectors.rows_for(word.get_feature_names_out())
+            if projection is not None:
+                parts.append(mean_vector_block(Xw, projection, fc.vectors_weight))
         if char is not None:
             Xc = char.fit_transform(texts) if fit else char.transform(texts)
-            parts.append(Xc * weight if word is not None else Xc)
-        return parts[0].tocsr() if len(parts) == 1 else sp.hstack(parts, format="csr")
+            parts.append(Xc * fc.char_weight if word is not None else Xc)
+        X = parts[0].tocsr() if len(parts) == 1 else sp.hstack(parts, format="csr")
+        return X, projection
 
     def transform(self, tokens: Sequence[Tokens], texts: Sequence[str] | None = None):
         if self.char_vectorizer is not None and texts is None:
             raise ValueError("this model uses character n-grams: pass the raw texts too")
-        return self._features(self.word_vectorizer, self.char_vectorizer, self.config.features.char_weight,
-                              tokens, texts, fit=False)
+        return self._features(self.word_vectorizer, self.char_vectorizer, self.vector_projection, tokens, texts)[0]
 
     # ---------------------------------------------------------------- fitting
-    def _fit_once(self, tokens, texts, Y):
+    def _fit_once(self, tokens, texts, Y, vectors):
         word, char = self._new_vectorizers()
-        X = self._features(word, char, self.config.features.char_weight, tokens, texts, fit=True)
+        X, projection = self._features(word, char, None, tokens, texts, fit=True, vectors=vectors)
         W, b = _fit_classifier(self.config, X, Y)
-        return word, char, W, b
+        return word, char, projection, W, b
 
-    def _probs(self, word, char, W, b, tokens, texts) -> np.ndarray:
-        X = self._features(word, char, self.config.features.char_weight, tokens, texts, fit=False)
-        return _linear_probs(X, W, b)
+    def _probs(self, word, char, projection, W, b, tokens, texts) -> np.ndarray:
+        return _linear_probs(self._features(word, char, projection, tokens, texts)[0], W, b)
 
     def fit(
         self,
@@ -180,14 +204,19 @@ class TopicClassifier:
         texts: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None,
+        vectors=None,
     ) -> "TopicClassifier":
-        """Tune thresholds by internal CV on these examples, then fit on all of them."""
+        """Tune thresholds by internal CV on these examples, then fit on all of them.
+
+        ``vectors`` (a :class:`train.vectors.WordVectors`) overrides the file named by
+        ``features.vectors`` (evaluation passes vectors that never saw a held-out assembly)."""
         Y = np.asarray(Y)
         if len(tokens) != Y.shape[0]:
             raise ValueError("tokens and labels differ in length")
         if self.config.features.char_ngrams and texts is None:
             raise ValueError("character n-grams are on: pass the raw texts too")
         texts = list(texts) if texts is not None else [""] * len(tokens)
+        vectors = self._vectors(vectors)
         tc = self.config.thresholds
         groups = list(groups) if groups is not None else [str(i) for i in range(len(tokens))]
         oof = np.zeros(Y.shape, dtype=np.float64)
@@ -195,8 +224,8 @@ class TopicClassifier:
         for k, (tr, te) in enumerate(folds):
             if progress:
                 progress(f"threshold fold {k + 1}/{len(folds)}")
-            word, char, W, b = self._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr])
-            oof[te] = self._probs(word, char, W, b, [tokens[i] for i in te], [texts[i] for i in te])
+            word, char, proj, W, b = self._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], vectors)
+            oof[te] = self._probs(word, char, proj, W, b, [tokens[i] for i in te], [texts[i] for i in te])
         self.thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
         pred = oof >= self.thresholds
         self.oof_f1 = {}
@@ -206,9 +235,29 @@ class TopicClassifier:
             self.oof_f1[t] = 2 * tp / denom if denom else 0.0
         if progress:
             progress("final fit")
-        self.word_vectorizer, self.char_vectorizer, self.W, self.b = self._fit_once(tokens, texts, Y)
+        (self.word_vectorizer, self.char_vectorizer, self.vector_projection,
+         self.W, self.b) = self._fit_once(tokens, texts, Y, vectors)
         self._feature_names = None
         return self
+
+    def _vectors(self, given):
+        """The word vectors this fit uses (None when the config turns them off), checked against the analyzer."""
+        if not self.config.features.uses_vectors:
+            self.vectors_info = None
+            return None
+        from .errors import ConfigError
+        from .vectors import load_vectors
+
+        vectors = given if given is not None else load_vectors(self.config.features.vectors)
+        if vectors.analyzer_key != self.config.analyzer.key:
+            raise ConfigError(
+                f"features.vectors: expected vectors built with this config's analyzer settings "
+                f"(key {self.config.analyzer.key}), found vectors built with key {vectors.analyzer_key or '?'} "
+                f"({vectors.meta.get('analyzer')}); rebuild them with `gikai-topics vectors build`")
+        self.vectors_info = {k: vectors.meta.get(k) for k in ("sha256", "corpus_sha256", "utterances", "tokens",
+                                                               "excluded_assemblies", "settings")}
+        self.vectors_info["words"] = len(vectors.words)
+        return vectors
 
     # ---------------------------------------------------------------- inference
     @property
@@ -233,6 +282,8 @@ class TopicClassifier:
     def feature_names(self) -> np.ndarray:
         if self._feature_names is None:
             names = list(self.word_vectorizer.get_feature_names_out()) if self.word_vectorizer is not None else []
+            if self.vector_projection is not None:
+                names += [f"{VECTOR_PREFIX}{k}" for k in range(self.vector_projection.shape[1])]
             if self.char_vectorizer is not None:
                 names += [f"c:{n}" for n in self.char_vectorizer.get_feature_names_out()]
             self._feature_names = np.asarray(names, dtype=object)
@@ -242,16 +293,20 @@ class TopicClassifier:
         """For each row of ``X``, the ``k`` features contributing most to each given topic's score."""
         X = sp.csr_matrix(X)
         names = self.feature_names
+        lo = len(self.word_vectorizer.vocabulary_) if self.word_vectorizer is not None else 0
+        hi = lo + (self.vector_projection.shape[1] if self.vector_projection is not None else 0)
         out = []
         for r in range(X.shape[0]):
             row = X.getrow(r)
             idx, vals = row.indices, row.data
+            is_vector = (idx >= lo) & (idx < hi)
             per_topic = {}
             for j in topic_indices:
                 contrib = vals * self.W[idx, j]
+                contrib[is_vector] = 0.0  # vector dimensions mean nothing to a reader: explain by terms
                 order = np.argsort(-contrib)[:k]
                 per_topic[self.topic_ids[j]] = [(str(names[idx[i]]), round(float(contrib[i]), 4))
-                                                for i in order if contrib[i] > 0]
+                                                for i in order if contrib[i] > 0][:k]
             out.append(per_topic)
         return out
 
@@ -259,3 +314,8 @@ class TopicClassifier:
         state = self.__dict__.copy()
         state["_feature_names"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("vector_projection", None)  # models saved before word vectors existed
+        state.setdefault("vectors_info", None)
+        self.__dict__.update(state)

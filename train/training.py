@@ -61,6 +61,7 @@ def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy
                        "f1": {t: round(v, 4) for t, v in model.oof_f1.items()},
                        "macro_f1": round(sum(model.oof_f1.values()) / max(1, len(model.oof_f1)), 4)},
         "n_features": int(model.W.shape[0]),
+        "vectors": model.vectors_info,
     }
 
 

@@ -27,13 +27,17 @@ def evaluate_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),
     quick: bool = typer.Option(False, help="Skip learning curve, baselines and held-out assemblies."),
+    loao_vectors: str = typer.Option("strict", help="Held-out assemblies: 'strict' re-learns word vectors without "
+                                     "the held-out text; 'shared' uses the configured vectors."),
+    corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
 ) -> None:
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
     if (model is None) != (test is None):
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
     with progress_printer() as progress:
         report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
-                                dask=dask, model=model, test=test, quick=quick, progress=progress)
+                                dask=dask, model=model, test=test, quick=quick, loao_vectors=loao_vectors,
+                                corpus=corpus, progress=progress)
         write_reports(report, out)
     table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")
     for row in headline_rows(report):

@@ -3,7 +3,9 @@
 * folds: iteratively stratified over topics, near-duplicate groups never split;
 * each training fold runs the full procedure (threshold tuning by internal CV
   included) and never sees its test fold;
-* leave-one-assembly-out: train on the other assemblies, test on one;
+* leave-one-assembly-out: train on the other assemblies, test on one; when the
+  model uses word vectors they are re-learned without the held-out assembly's
+  text ("strict"), so nothing of that assembly reaches the model;
 * baselines on the same folds: topic prior and character n-gram TF-IDF with the
   same classifier and threshold tuning;
 * learning curve: 1/8, 1/4, 1/2 and all of each training fold;
@@ -50,9 +52,16 @@ class EvalOptions:
     baselines: bool = True
     learning_curve: bool = True
     error_analysis: bool = True
+    #: "strict": word vectors re-learned without each held-out assembly; "shared": the configured ones
+    loao_vectors: str = "strict"
+    #: the unlabeled corpus strict vectors are learned from (default: the bundled seeds/)
+    corpus: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
+
+        if self.loao_vectors not in ("strict", "shared"):
+            raise ConfigError(f"--loao-vectors: expected 'strict' or 'shared', found {self.loao_vectors!r}")
 
         if not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
@@ -66,12 +75,12 @@ def _subset(seq, idx):
     return [seq[i] for i in idx]
 
 
-def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_idx, *, explain: bool):
+def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_idx, *, explain: bool, vectors=None):
     """Fit on train_idx (thresholds tuned inside), score test_idx.  Runs in a worker."""
     t0 = time.perf_counter()
     model = TopicClassifier(config, topic_ids)
     model.fit(_subset(tokens, train_idx), Y[train_idx], texts=_subset(texts, train_idx),
-              groups=_subset(groups, train_idx))
+              groups=_subset(groups, train_idx), vectors=vectors)
     fit_seconds = time.perf_counter() - t0
     X = model.transform(_subset(tokens, test_idx), _subset(texts, test_idx))
     scores = model.scores(X)
@@ -149,7 +158,7 @@ def cross_validate(
     for _, _, tr, te in splits:  # the guarantee the report states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
-    char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
+    char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2, "vectors": "none",
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES})
     rng = np.random.default_rng(options.seed)
     jobs, keys = [], []
@@ -169,14 +178,20 @@ def cross_validate(
     loao_names = []
     if options.loao:
         counts = Counter(assemblies)
-        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            if n >= options.loao_min_labels and len(counts) > 1:
-                te = np.asarray([i for i, a in enumerate(assemblies) if a == name])
-                te_groups = {groups[i] for i in te}
-                tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in te_groups])
-                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False))
-                keys.append(("loao", name, 0, 1.0))
-                loao_names.append(name)
+        loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
+                      if n >= options.loao_min_labels and len(counts) > 1]
+        held_out = {}
+        if loao_names and config.features.uses_vectors and options.loao_vectors == "strict":
+            from .heldout_vectors import held_out_vectors
+
+            held_out = held_out_vectors(config, loao_names, options.corpus, n_jobs=options.n_jobs, progress=say)
+        for name in loao_names:
+            te = np.asarray([i for i, a in enumerate(assemblies) if a == name])
+            te_groups = {groups[i] for i in te}
+            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in te_groups])
+            jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
+                                              vectors=held_out.get(name)))
+            keys.append(("loao", name, 0, 1.0))
 
     say(f"fitting {len(jobs)} models ({len(splits)} folds; n_jobs={options.n_jobs})")
     t0 = time.perf_counter()
@@ -280,6 +295,10 @@ def cross_validate(
         pooled = metrics.compute(np.vstack(Yp), np.vstack(Pp), np.vstack(Sp), ids)
         report["leave_one_assembly_out"] = {
             "min_labels": options.loao_min_labels,
+            "vectors": ("none" if not config.features.uses_vectors else
+                        "strict: word vectors re-learned without the held-out assembly's text"
+                        if options.loao_vectors == "strict" else
+                        "shared: the configured word vectors (they include the held-out assembly's unlabeled text)"),
             "assemblies": per,
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),

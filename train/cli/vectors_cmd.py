@@ -1,0 +1,47 @@
+"""``gikai-topics vectors ...``: learn the word vectors the model uses beside TF-IDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..corpus import read_corpus
+from ..text import AnalyzerSettings
+from ..vectors import VectorSettings, build_vectors, load_vectors
+from . import app
+from ._common import console, default_path, progress_printer
+
+vectors_app = typer.Typer(help="Word vectors learned from the unlabeled corpus.", no_args_is_help=True)
+app.add_typer(vectors_app, name="vectors")
+
+
+@vectors_app.command("build")
+def build_cmd(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Corpus files or folders (default: the bundled seeds/)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the vectors (.npz)."),
+    exclude_assembly: list[str] = typer.Option([], "--exclude-assembly", help="Leave this assembly's text out."),
+    dim: int = typer.Option(100, help="Vector size."),
+    epochs: int = typer.Option(5, help="Passes over the corpus."),
+    min_count: int = typer.Option(3, help="Ignore words seen fewer times."),
+    workers: int = typer.Option(1, help="word2vec threads (1 = reproducible) and analysis processes."),
+) -> None:
+    """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
+    settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
+    with progress_printer() as progress:
+        wv = build_vectors(read_corpus(paths or [default_path("seeds")]), AnalyzerSettings(), settings,
+                           exclude_assemblies=exclude_assembly, tokenize_workers=workers, progress=progress)
+        wv.save(out)
+    console.print(f"wrote {out}: {len(wv.words):,} words x {wv.dim} from {wv.meta['utterances']:,} utterances "
+                  f"({wv.meta['tokens']:,} tokens) in {wv.meta['seconds']}s")
+
+
+@vectors_app.command("info")
+def info_cmd(path: str = typer.Argument("bundled", help="A vectors file, or 'bundled'.")) -> None:
+    """What a vectors file was learned from."""
+    wv = load_vectors(path)
+    m = wv.meta
+    console.print(f"{len(wv.words):,} words x {wv.dim}; {m.get('utterances', 0):,} utterances, "
+                  f"{m.get('tokens', 0):,} tokens; left out: {', '.join(m.get('excluded_assemblies') or []) or 'none'}")
+    console.print(f"settings {m.get('settings')}; analyzer key {wv.analyzer_key}; sha256 {wv.sha256[:16]}…")

@@ -1,0 +1,241 @@
+"""Word vectors learned from the raw corpus, used as a dense feature block beside TF-IDF.
+
+Why: TF-IDF only knows the words it saw in labeled text.  A new assembly names
+the same policies with other words (its own programmes, places and habits of
+speech), and with TF-IDF alone the model trained on one assembly missed most
+topics of another (docs/MODEL.md).  Skip-gram word2vec vectors trained on the
+*unlabeled* corpus place such words near the ones the labels taught, so the
+TF-IDF-weighted mean vector of an utterance carries its topic across
+vocabularies.  The classifier stays linear: the mean vector is just more
+columns.
+
+A vectors file (``.npz``) holds the words, their vectors (float16) and a JSON
+``meta`` record (analyzer settings key, training settings, corpus digest,
+assemblies left out).  Models do not need the file at inference time: training
+copies the rows of its own vocabulary into the model.
+
+``gensim`` is needed only to *build* vectors (``gikai-topics vectors build``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .atomic import atomic_open
+from .errors import ConfigError, InputError
+from .text import AnalyzerSettings, JapaneseAnalyzer
+
+#: The vectors shipped with the package (built from the bundled seeds/ corpus).
+BUNDLED = "bundled"
+BUNDLED_PATH = Path(__file__).parent / "resources" / "word-vectors.npz"
+FORMAT = 1
+
+
+def _expect(cond: bool, field: str, expected: str, found) -> None:
+    if not cond:
+        raise ConfigError(f"vectors.{field}: expected {expected}, found {found!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorSettings:
+    """How word2vec is trained.  ``workers=1`` keeps a build reproducible bit for bit."""
+
+    dim: int = 100
+    window: int = 5
+    min_count: int = 3
+    epochs: int = 5
+    seed: int = 0
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _expect(isinstance(self.dim, int) and 8 <= self.dim <= 1000, "dim", "an integer from 8 to 1000", self.dim)
+        _expect(isinstance(self.window, int) and 1 <= self.window <= 50, "window", "an integer from 1 to 50",
+                self.window)
+        _expect(isinstance(self.min_count, int) and self.min_count >= 1, "min_count", "an integer >= 1",
+                self.min_count)
+        _expect(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "epochs", "an integer from 1 to 100",
+                self.epochs)
+        _expect(isinstance(self.seed, int), "seed", "an integer", self.seed)
+        _expect(isinstance(self.workers, int) and self.workers >= 1, "workers", "an integer >= 1", self.workers)
+
+
+@dataclasses.dataclass
+class WordVectors:
+    words: list[str]
+    vectors: np.ndarray  # float32, len(words) x dim
+    meta: dict
+
+    def __post_init__(self) -> None:
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def analyzer_key(self) -> str:
+        return str(self.meta.get("analyzer_key", ""))
+
+    @property
+    def sha256(self) -> str:
+        return str(self.meta.get("sha256", ""))
+
+    def rows_for(self, vocabulary: Sequence[str]):
+        """A sparse (len(vocabulary) x dim) matrix: row i is the vector of ``vocabulary[i]``
+        (zero for words without a vector, e.g. bigram features)."""
+        import scipy.sparse as sp
+
+        rows, idx = [], []
+        for i, w in enumerate(vocabulary):
+            j = self._index.get(w)
+            if j is not None:
+                rows.append(i)
+                idx.append(j)
+        data = self.vectors[np.asarray(idx, dtype=np.int64)] if idx else np.zeros((0, self.dim), np.float32)
+        m = sp.csr_matrix((len(vocabulary), self.dim), dtype=np.float32).tolil()
+        if rows:
+            m[np.asarray(rows), :] = data
+        return m.tocsr()
+
+    def save(self, path: str | Path) -> None:
+        meta = dict(self.meta)
+        meta["format"] = FORMAT
+        with atomic_open(path, "wb") as fh:
+            np.savez_compressed(fh, words=np.asarray(self.words, dtype=str),
+                                vectors=self.vectors.astype(np.float16),
+                                meta=np.asarray(json.dumps(meta, ensure_ascii=False)))
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_path(spec: str) -> Path:
+    return BUNDLED_PATH if spec == BUNDLED else Path(spec)
+
+
+_LOADED: dict[tuple[str, float, int], WordVectors] = {}
+
+
+def load_vectors(spec: str | Path) -> WordVectors:
+    """Read a vectors file (``"bundled"`` for the packaged one); cached per process."""
+    path = resolve_path(str(spec))
+    if not path.is_file():
+        hint = ("reinstall the package" if str(spec) == BUNDLED
+                else "build one with `gikai-topics vectors build --out FILE`, or set features.vectors = \"bundled\"")
+        raise ConfigError(f"features.vectors: expected a word-vectors .npz file, found no file at {path}: {hint}")
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime, st.st_size)
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            words = [str(w) for w in z["words"]]
+            vectors = z["vectors"].astype(np.float32)
+            meta = json.loads(str(z["meta"]))
+    except Exception as exc:  # not an npz, missing arrays, bad JSON
+        raise ConfigError(f"{path}: not a word-vectors file ({type(exc).__name__}: {exc}); "
+                          "build one with `gikai-topics vectors build`") from None
+    if meta.get("format") != FORMAT or vectors.ndim != 2 or len(words) != vectors.shape[0]:
+        raise ConfigError(f"{path}: expected a format-{FORMAT} vectors file with one vector per word, "
+                          f"found format {meta.get('format')!r}, {len(words)} words and shape {vectors.shape}")
+    meta["sha256"] = _file_sha256(path)
+    wv = WordVectors(words, vectors, meta)
+    _LOADED.clear()  # keep one: fits in a worker all use the same file
+    _LOADED[key] = wv
+    return wv
+
+
+# --------------------------------------------------------------------------- building
+
+def _tokenize_chunk(settings: dict, texts: list[str]) -> list[list[str]]:
+    analyzer = JapaneseAnalyzer(AnalyzerSettings(**settings))
+    return [analyzer(t) for t in texts]
+
+
+def tokenize_corpus(texts: Sequence[str], analyzer: AnalyzerSettings, *, workers: int = 1,
+                    chunk: int = 4000) -> list[list[str]]:
+    settings = dataclasses.asdict(analyzer)
+    chunks = [list(texts[i:i + chunk]) for i in range(0, len(texts), chunk)]
+    if workers <= 1 or len(chunks) <= 1:
+        return [toks for c in chunks for toks in _tokenize_chunk(settings, c)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [toks for part in pool.map(_tokenize_chunk, [settings] * len(chunks), chunks) for toks in part]
+
+
+def corpus_digest(texts: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def train_vectors(sentences: Sequence[Sequence[str]], settings: VectorSettings) -> tuple[list[str], np.ndarray]:
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:  # pragma: no cover - gensim is a dependency; guard for stripped installs
+        raise ConfigError("building word vectors needs gensim: pip install gensim") from None
+    sentences = [list(s) for s in sentences if s]
+    if not sentences:
+        raise InputError("no tokens to learn word vectors from: the corpus selection is empty")
+    model = Word2Vec(sentences=sentences, vector_size=settings.dim, window=settings.window,
+                     min_count=settings.min_count, sg=1, epochs=settings.epochs, seed=settings.seed,
+                     workers=settings.workers)
+    words = list(model.wv.index_to_key)
+    if not words:
+        raise InputError(f"no word occurs {settings.min_count}+ times: lower vectors.min_count or give more text")
+    return words, np.asarray(model.wv.vectors, dtype=np.float32)
+
+
+def vectors_from_sentences(sentences: Sequence[Sequence[str]], analyzer: AnalyzerSettings,
+                           settings: VectorSettings, **meta) -> WordVectors:
+    """Train on analysed utterances (token lists made with ``analyzer``)."""
+    t0 = time.perf_counter()
+    words, vectors = train_vectors(sentences, settings)
+    vectors = vectors.astype(np.float16).astype(np.float32)  # what the saved file will hold
+    info = {
+        "analyzer": dataclasses.asdict(analyzer),
+        "analyzer_key": analyzer.key,
+        "settings": dataclasses.asdict(settings),
+        "utterances": len(sentences),
+        "tokens": int(sum(map(len, sentences))),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    info.update(meta)
+    return WordVectors(words, vectors, info)
+
+
+def build_vectors(
+    records: Iterable,
+    analyzer: AnalyzerSettings = AnalyzerSettings(),
+    settings: VectorSettings = VectorSettings(),
+    *,
+    exclude_assemblies: Iterable[str] = (),
+    tokenize_workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> WordVectors:
+    """Learn word vectors from corpus records (``train.corpus.Record``), leaving out some assemblies."""
+    say = progress or (lambda _m: None)
+    excluded = sorted(set(exclude_assemblies))
+    texts = [r.text for r in records if (r.municipality or "") not in excluded]
+    if not texts:
+        raise InputError("no utterances left to learn word vectors from"
+                         + (f" after leaving out {', '.join(excluded)}" if excluded else ""))
+    say(f"analysing {len(texts):,} utterances")
+    sentences = tokenize_corpus(texts, analyzer, workers=tokenize_workers)
+    say(f"training word2vec on {sum(map(len, sentences)):,} tokens")
+    return vectors_from_sentences(sentences, analyzer, settings, corpus_sha256=corpus_digest(texts),
+                                  excluded_assemblies=excluded)
