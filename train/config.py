@@ -44,7 +44,7 @@ class FeatureConfig:
     char_weight: float = 0.5
     #: word vectors for the dense mean-vector block: "bundled" (learned from seeds/), a .npz path, or "none"
     vectors: str = "bundled"
-    vectors_weight: float = 2.0
+    vectors_weight: float = 1.0
 
     def __post_init__(self) -> None:
         _expect(isinstance(self.words, bool), "features.words", "true or false", self.words)
