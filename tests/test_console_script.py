@@ -22,3 +22,5 @@ def test_installed_console_script():
     r = subprocess.run([exe, "labels", "validate", str(FIXTURES / "labels.jsonl")], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+    r = subprocess.run([exe, "vectors", "info"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "27,970 words x 100" in r.stdout, r.stderr  # the bundled vectors are installed
