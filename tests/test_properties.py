@@ -224,18 +224,27 @@ def post(client, path: str, content: bytes, content_type: str | None = "applicat
     return client.post(path, content=content, headers=headers)
 
 
-@bounded(100)
-@given(body=tag_bodies(), mode=st.integers(0, 1))
-def test_tag_endpoint_answers_200_or_400(asgi_client, tagger, body, mode):
+def accepted(client, path: str, body, mode: int):
+    """POST ``body`` encoded one of the ways.  The answer must be 200 or 400; a 400 must have the error
+    shape (returns None); a 200 returns (response, the JSON the server decoded)."""
     content = encode(body, mode)
-    r = post(asgi_client, "/tag", content)
+    r = post(client, path, content)
     assert r.status_code in (200, 400), (r.status_code, r.text[:300])
     event(f"HTTP {r.status_code}")
     if r.status_code == 400:
         check_error(r)
+        return None
+    return r, json.loads(content)  # what the server decoded (an escaped surrogate pair is one character)
+
+
+@bounded(100)
+@given(body=tag_bodies(), mode=st.integers(0, 1))
+def test_tag_endpoint_answers_200_or_400(asgi_client, tagger, body, mode):
+    answer = accepted(asgi_client, "/tag", body, mode)
+    if answer is None:
         return
     # accepted: the input was a valid object with a valid text, and the answer has the documented shape
-    seen = json.loads(content)  # what the server decoded (an escaped surrogate pair is one character)
+    r, seen = answer
     assert isinstance(seen, dict) and valid_text(seen.get("text")), repr(seen)[:200]
     res = r.json()
     assert isinstance(res["model"], str) and res["model"]
@@ -246,14 +255,10 @@ def test_tag_endpoint_answers_200_or_400(asgi_client, tagger, body, mode):
 @bounded(60)
 @given(body=batch_bodies(), mode=st.integers(0, 1))
 def test_tag_batch_endpoint_answers_200_or_400(asgi_client, tagger, body, mode):
-    content = encode(body, mode)
-    r = post(asgi_client, "/tag_batch", content)
-    assert r.status_code in (200, 400), (r.status_code, r.text[:300])
-    event(f"HTTP {r.status_code}")
-    if r.status_code == 400:
-        check_error(r)
+    answer = accepted(asgi_client, "/tag_batch", body, mode)
+    if answer is None:
         return
-    seen = json.loads(content)
+    r, seen = answer
     texts = seen["texts"]
     assert isinstance(texts, list) and 1 <= len(texts) <= MAX_BATCH and all(valid_text(t) for t in texts)
     results = r.json()

@@ -30,18 +30,15 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .atomic import atomic_open
+from .config import _expect
 from .errors import ConfigError, InputError
+from .store import sha256_file
 from .text import AnalyzerSettings, JapaneseAnalyzer
 
 #: The vectors shipped with the package (built from the bundled seeds/ corpus).
 BUNDLED = "bundled"
 BUNDLED_PATH = Path(__file__).parent / "resources" / "word-vectors.npz"
 FORMAT = 1
-
-
-def _expect(cond: bool, field: str, expected: str, found) -> None:
-    if not cond:
-        raise ConfigError(f"vectors.{field}: expected {expected}, found {found!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,15 +53,16 @@ class VectorSettings:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        _expect(isinstance(self.dim, int) and 8 <= self.dim <= 1000, "dim", "an integer from 8 to 1000", self.dim)
-        _expect(isinstance(self.window, int) and 1 <= self.window <= 50, "window", "an integer from 1 to 50",
+        _expect(isinstance(self.dim, int) and 8 <= self.dim <= 1000, "vectors.dim", "an integer from 8 to 1000",
+                self.dim)
+        _expect(isinstance(self.window, int) and 1 <= self.window <= 50, "vectors.window", "an integer from 1 to 50",
                 self.window)
-        _expect(isinstance(self.min_count, int) and self.min_count >= 1, "min_count", "an integer >= 1",
+        _expect(isinstance(self.min_count, int) and self.min_count >= 1, "vectors.min_count", "an integer >= 1",
                 self.min_count)
-        _expect(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "epochs", "an integer from 1 to 100",
+        _expect(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "vectors.epochs", "an integer from 1 to 100",
                 self.epochs)
-        _expect(isinstance(self.seed, int), "seed", "an integer", self.seed)
-        _expect(isinstance(self.workers, int) and self.workers >= 1, "workers", "an integer >= 1", self.workers)
+        _expect(isinstance(self.seed, int), "vectors.seed", "an integer", self.seed)
+        _expect(isinstance(self.workers, int) and self.workers >= 1, "vectors.workers", "an integer >= 1", self.workers)
 
 
 @dataclasses.dataclass
@@ -99,11 +97,10 @@ class WordVectors:
             if j is not None:
                 rows.append(i)
                 idx.append(j)
-        data = self.vectors[np.asarray(idx, dtype=np.int64)] if idx else np.zeros((0, self.dim), np.float32)
-        m = sp.csr_matrix((len(vocabulary), self.dim), dtype=np.float32).tolil()
-        if rows:
-            m[np.asarray(rows), :] = data
-        return m.tocsr()
+        data = self.vectors[np.asarray(idx, dtype=np.int64)].ravel()
+        r = np.repeat(np.asarray(rows, dtype=np.int64), self.dim)
+        c = np.tile(np.arange(self.dim), len(rows))
+        return sp.csr_matrix((data, (r, c)), shape=(len(vocabulary), self.dim), dtype=np.float32)
 
     def save(self, path: str | Path) -> None:
         meta = dict(self.meta)
@@ -112,14 +109,6 @@ class WordVectors:
             np.savez_compressed(fh, words=np.asarray(self.words, dtype=str),
                                 vectors=self.vectors.astype(np.float16),
                                 meta=np.asarray(json.dumps(meta, ensure_ascii=False)))
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_path(spec: str) -> Path:
@@ -151,7 +140,7 @@ def load_vectors(spec: str | Path) -> WordVectors:
     if meta.get("format") != FORMAT or vectors.ndim != 2 or len(words) != vectors.shape[0]:
         raise ConfigError(f"{path}: expected a format-{FORMAT} vectors file with one vector per word, "
                           f"found format {meta.get('format')!r}, {len(words)} words and shape {vectors.shape}")
-    meta["sha256"] = _file_sha256(path)
+    meta["sha256"] = sha256_file(path)
     wv = WordVectors(words, vectors, meta)
     _LOADED.clear()  # keep one: fits in a worker all use the same file
     _LOADED[key] = wv
@@ -160,8 +149,15 @@ def load_vectors(spec: str | Path) -> WordVectors:
 
 # --------------------------------------------------------------------------- building
 
+_ANALYZERS: dict[AnalyzerSettings, JapaneseAnalyzer] = {}
+
+
 def _tokenize_chunk(settings: dict, texts: list[str]) -> list[list[str]]:
-    analyzer = JapaneseAnalyzer(AnalyzerSettings(**settings))
+    """Runs in a worker (or here): one analyzer, and so one Sudachi dictionary load, per process."""
+    key = AnalyzerSettings(**settings)
+    analyzer = _ANALYZERS.get(key)
+    if analyzer is None:
+        analyzer = _ANALYZERS[key] = JapaneseAnalyzer(key)
     return [analyzer(t) for t in texts]
 
 

@@ -44,10 +44,11 @@ def held_out_vectors(config: TrainConfig, assemblies: Sequence[str], corpus: Seq
     records = list(read_corpus(corpus or _default_corpus()))
     texts = [r.text for r in records]
     where = [r.municipality or "" for r in records]
-    missing = [a for a in assemblies if a not in set(where)]
+    present = set(where)
+    missing = [a for a in assemblies if a not in present]
     if missing:
         raise ConfigError(f"strict held-out vectors: expected the corpus to contain {', '.join(missing)}, found "
-                          f"only {', '.join(sorted(set(where)))}; pass the corpus these labels come from, "
+                          f"only {', '.join(sorted(present))}; pass the corpus these labels come from, "
                           "or use --loao-vectors shared")
     cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
     digest = corpus_digest(texts)
