@@ -146,3 +146,33 @@ def test_interrupted_train_leaves_no_trace(signum, labels_dir, tmp_path, isolate
     assert not out.exists() and not list(tmp_path.glob(".model.*"))
     models = isolated_state / "models"
     assert not models.exists() or not any(p for p in models.rglob("model.joblib"))
+
+
+def test_interrupt_during_store_copy_stores_nothing(labels_dir, isolated_state):
+    """SIGINT while BentoML copies the finished model into the store (the copy is held against
+    signals): the new version is removed again and `latest` still names the previous model."""
+    def run(interrupt: bool) -> subprocess.CompletedProcess:
+        code = (
+            "import os, shutil, signal\n"
+            "orig = shutil.copytree\n"
+            "def copy_and_interrupt(*a, **k):\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return orig(*a, **k)\n"
+            f"if {interrupt}: shutil.copytree = copy_and_interrupt\n"
+            "from train.cli import main\n"
+            f"raise SystemExit(main(['train', '--labels', {str(labels_dir)!r}]))\n"
+        )
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ}, timeout=300)
+
+    first = run(False)
+    assert first.returncode == 0, first.stderr
+    store = isolated_state / "models" / "gikai-topics"
+    versions = sorted(p.name for p in store.iterdir() if p.is_dir())
+    latest = (store / "latest").read_text()
+    assert versions == [latest]
+    second = run(True)
+    assert second.returncode == 130, second.stderr
+    assert sorted(p.name for p in store.iterdir() if p.is_dir()) == versions
+    assert (store / "latest").read_text() == latest
+    assert load_model("gikai-topics").info()["model"].endswith(latest)

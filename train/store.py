@@ -20,8 +20,11 @@ import json
 import os
 import re
 import shutil
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .atomic import atomic_dir, atomic_write_text
 from .errors import ModelError
@@ -65,8 +68,38 @@ def export_dir(out: Path, model: Any, manifest: dict, taxonomy_text: str) -> Pat
     return out
 
 
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals_held() -> Iterator[Any]:
+    """Hold SIGINT and SIGTERM back for the duration of the block; yields a function telling
+    whether one of them arrived meanwhile.  On leaving the block the held signal is raised again,
+    for the handler that was in place before.  (The handlers are swapped rather than the signals
+    masked: a process-directed signal goes to any thread that does not mask it.)  Outside the
+    main thread, where handlers cannot be changed, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _HELD_SIGNALS}
+    try:
+        yield lambda: bool(caught)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -> str:
-    """Save into the BentoML model store; return the tag ``name:version``."""
+    """Save into the BentoML model store; return the tag ``name:version``.
+
+    BentoML fills a temporary folder, then copies it into the store and moves the ``latest``
+    pointer; it removes a partial copy only on ``Exception``, so an interrupt (``KeyboardInterrupt``)
+    during that copy would leave a half-copied version behind.  The copy therefore runs with
+    SIGINT/SIGTERM held; if one arrived meanwhile, the finished version is deleted again (which
+    moves ``latest`` back) before the signal is delivered: an interrupted save stores nothing."""
     import bentoml
 
     if not _NAME_RE.match(name):
@@ -74,10 +107,18 @@ def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -
     labels = {"project": "gikai-topics", "taxonomy": manifest["taxonomy_sha256"][:12]}
     meta = {k: manifest[k] for k in ("topics", "taxonomy_sha256", "label_set_sha256", "label_count", "git_commit",
                                      "trained_at") if k in manifest}
-    with bentoml.models.create(name, labels=labels, metadata=meta) as bento_model:
-        path = Path(bento_model.path)
-        write_model_dir(path, model, manifest, taxonomy_text)
+    creating = bentoml.models.create(name, labels=labels, metadata=meta)
+    bento_model = creating.__enter__()
+    try:
+        write_model_dir(Path(bento_model.path), model, manifest, taxonomy_text)
         tag = str(bento_model.tag)
+    except BaseException as exc:
+        creating.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    with _signals_held() as interrupted:
+        creating.__exit__(None, None, None)  # the copy into the store
+        if interrupted():
+            bentoml.models.delete(tag)
     return tag
 
 
