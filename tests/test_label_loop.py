@@ -12,6 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import FIXTURES
@@ -195,3 +196,67 @@ def test_label_studio_import_refuses_bad_tasks_and_writes_nothing(tmp_path, labe
     assert (tmp_path / "existing.jsonl").read_bytes() == before
     assert main(["labels", "import", "--format", "csv", str(tasks), "--out", str(out)]) == 1
     assert not out.exists() and os.listdir(tmp_path).count("new.jsonl") == 0
+
+
+def test_uncertain_per_topic_round_robin():
+    from train.labeling.pool import uncertain_per_topic
+
+    scores = np.array([[0.50, 0.1], [0.45, 0.9], [0.9, 0.31], [0.1, 0.35], [0.52, 0.02]])
+    picks = uncertain_per_topic(scores, np.array([0.5, 0.3]), [0, 1], 4, ["a", "b", "c", "d", "e"])
+    # topic 0 takes row 0 (0.50 = its threshold), topic 1 row 2 (0.31), then 0 -> row 4, 1 -> row 3
+    assert picks == [(0, 0), (2, 1), (4, 0), (3, 1)]
+
+
+def test_labels_pool_batch_merge_carry_selection(tmp_path, labels_dir, trained_model_dir, capsys):
+    """`labels pool` picks unlabeled utterances nearest each topic's threshold; the `selection`
+    note goes through `labels batch` (never into the reading file) and `labels merge`."""
+    pool = tmp_path / "pool.jsonl"
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(pool), "--model", str(trained_model_dir),
+                 "--labels", str(labels_dir), "--size", "6", "--topics", "finance,urban", "--min-chars", "0",
+                 "--max-chars", "100000"]) == 0
+    rows = [json.loads(l) for l in pool.read_text(encoding="utf-8").splitlines()]
+    labeled = {r.id for r in read_labels(labels_dir)[0].examples}
+    assert len(rows) == 6 and not {r["id"] for r in rows} & labeled
+    sel = [r["selection"].split(" ")[0] for r in rows]
+    assert sel == ["uncertainty:finance", "uncertainty:urban"] * 3
+    # the first pick for finance is the unlabeled record nearest the finance threshold
+    tagger = load_model(trained_model_dir)
+    cands = [r for r in read_jsonl(POOL) if r.id not in labeled]
+    j = tagger.topic_ids.index("finance")
+    p = np.clip(tagger.scores([r.text for r in cands])[:, j], 1e-6, 1 - 1e-6)
+    t = tagger.thresholds["finance"]
+    dist = np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))
+    assert rows[0]["id"] == cands[int(np.argmin(dist))].id
+
+    assert main(["labels", "batch", str(pool), "--out-dir", str(tmp_path / "b"), "--prefix", "p"]) == 0
+    reading = (tmp_path / "b" / "p-01.txt").read_text(encoding="utf-8")
+    assert "uncertainty" not in reading and "finance" not in reading  # readers see the text alone
+    batch = tmp_path / "b" / "p-01.jsonl"
+    keys = [json.loads(l)["key"] for l in batch.read_text(encoding="utf-8").splitlines()]
+    answers = tmp_path / "a.tsv"
+    answers.write_text("".join(f"{k}\t\n" for k in keys), encoding="utf-8")
+    out = tmp_path / "new" / "r.jsonl"
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
+    merged = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert [m["selection"] for m in merged] == [r["selection"] for r in rows[:len(merged)]]
+
+
+def test_labels_pool_random_and_bad_options_write_nothing(tmp_path, labels_dir, trained_model_dir, capsys):
+    pool = tmp_path / "pool.jsonl"
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(pool), "--strategy", "random", "--model", "none",
+                 "--labels", str(labels_dir), "--size", "3", "--min-chars", "0"]) == 0
+    rows = [json.loads(l) for l in pool.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 3 and {r["selection"] for r in rows} == {"random"}
+    capsys.readouterr()
+    bad = tmp_path / "bad.jsonl"
+    for extra, expected in ((["--strategy", "best"], "expected one of"),
+                            (["--topics", "dx,sports"], "unknown ['sports']"),
+                            (["--size", "0"], "expected a positive number"),
+                            (["--min-chars", "500", "--max-chars", "100"], "min <= max"),
+                            (["--assembly", "大阪市"], "no unlabeled utterance"),
+                            (["--strategy", "uncertainty", "--model", "none"], "needs a model")):
+        args = ["labels", "pool", "--pool", str(POOL), "--out", str(bad), "--labels", str(labels_dir),
+                "--model", str(trained_model_dir), *extra]
+        assert main(args) == 1, extra
+        assert expected in capsys.readouterr().err, extra
+        assert not bad.exists()

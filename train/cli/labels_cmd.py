@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError, LabelError
 from ..labeling import editing
+from ..labeling.pool import PoolSpec, select_pool, write_pool
 from ..labeling.store import label_stats, read_labels
 from ..taxonomy import load_taxonomy
 from . import app
@@ -78,6 +79,28 @@ def batch_cmd(
     """Split a pool into reading files for parallel readers."""
     files = editing.make_batches(pool, out_dir, prefix=prefix, max_chars=max_chars)
     err_console.print(f"wrote {len(files)} reading file(s) to {out_dir}")
+
+
+@labels_app.command("pool")
+def pool_cmd(
+    pool: list[Path] = typer.Option(..., "--pool", help="Corpus files or folders to choose from (e.g. seeds/)."),
+    out: Path = typer.Option(..., help="Pool JSONL to write (then split it with `labels batch`)."),
+    size: int = typer.Option(1000, help="How many utterances to choose."),
+    strategy: str = typer.Option("uncertainty", help="uncertainty (per topic, needs a model) or random."),
+    topics: str = typer.Option("", help="Comma-separated topic ids to share the uncertainty pool (default: all)."),
+    model: Optional[str] = typer.Option(None, help="Model tag or directory (default: gikai-topics:latest)."),
+    assembly: Optional[str] = typer.Option(None, help="Only this assembly (municipality name or id prefix)."),
+    labels: Path = typer.Option(Path("labels"), help="Labels already made, left out."),
+    min_chars: int = typer.Option(60), max_chars: int = typer.Option(3000),
+    max_pool: int = typer.Option(20000, help="At most this many candidates are sampled and scored."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Choose utterances for a team to read next: nearest each topic's threshold, or random."""
+    spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
+                    assembly=assembly, min_chars=min_chars, max_chars=max_chars, max_pool=max_pool, seed=seed)
+    chosen = select_pool(pool, spec, taxonomy=load_taxonomy(), labels_dir=labels, model=model, out=sys.stderr)
+    write_pool(chosen, out)
+    err_console.print(f"wrote {len(chosen)} utterance(s) to {out}; next: gikai-topics labels batch {out} --out-dir DIR")
 
 
 @labels_app.command("add")

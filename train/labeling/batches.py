@@ -18,12 +18,15 @@ from ..corpus import Record
 from ..errors import LabelError
 
 
-def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_chars: int = 30000) -> list[Path]:
+def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_chars: int = 30000,
+                  selection: dict[str, str] | None = None) -> list[Path]:
     """Split records into reading files of at most ``max_chars`` characters each.
 
     Writes ``<prefix>-NN.txt`` (what the reader reads) and ``<prefix>-NN.jsonl``
-    (the records, keyed) per batch.  Returns the reading files.
+    (the records, keyed, with their ``selection`` note when ``selection`` has one; the reading
+    file never shows it) per batch.  Returns the reading files.
     """
+    selection = selection or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     batches: list[list[tuple[str, Record]]] = [[]]
     size = 0
@@ -46,7 +49,8 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
         atomic_write_text(stem.with_suffix(".txt"), "\n".join(lines))
         atomic_write_text(
             stem.with_suffix(".jsonl"),
-            "".join(json.dumps({"key": k, **r.to_dict()}, ensure_ascii=False) + "\n" for k, r in batch),
+            "".join(json.dumps({"key": k, **r.to_dict(), **({"selection": selection[r.id]} if r.id in selection else {})},
+                       ensure_ascii=False) + "\n" for k, r in batch),
         )
         written.append(stem.with_suffix(".txt"))
     return written
@@ -103,5 +107,7 @@ def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annot
         }
         if note:
             label["note"] = note
+        if isinstance(r.get("selection"), str):
+            label["selection"] = r["selection"]
         out.append(label)
     return out

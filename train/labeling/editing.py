@@ -14,7 +14,10 @@ from .store import read_labels
 
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
-    return write_batches(list(read_jsonl(pool)), out_dir, prefix=prefix, max_chars=max_chars)
+    from .pool import read_selection
+
+    records = list(read_jsonl(pool))
+    return write_batches(records, out_dir, prefix=prefix, max_chars=max_chars, selection=read_selection(pool))
 
 
 def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
