@@ -114,3 +114,34 @@ def test_evaluate_on_dask_local_cluster_matches(labels_dir, tmp_path):
     dask = run_evaluation(labels_dir, cfg, folds=2, quick=True, dask="local")
     assert local["cv"]["overall"]["macro_f1"] == dask["cv"]["overall"]["macro_f1"]
     assert local["fold_thresholds"] == dask["fold_thresholds"]
+
+
+def test_model_chosen_labels_train_but_are_not_scored(tmp_path):
+    """Labels that `labels pool` chose by a model's uncertainty train every fold but are left out
+    of every test figure (CV folds, pooled, held-out assemblies) unless asked for."""
+    rows = [json.loads(l) for l in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows[::5]:
+        r["selection"] = "uncertainty:urban (gikai-topics:test)"
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    chosen = {e.id for e in labels.examples if e.model_chosen}
+    tokyo_chosen = sum(1 for e in labels.examples if e.model_chosen and e.municipality == "東京都")
+    assert len(chosen) == len(rows[::5]) and tokyo_chosen
+    from train.cache import TokenCache
+
+    def run(score: bool):
+        opts = EvalOptions(folds=2, loao_min_labels=15, baselines=False, learning_curve=False, error_analysis=False,
+                           corpus=(str(FIXTURES / "labels.jsonl"),), score_model_chosen=score)
+        return cross_validate(labels, small_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
+
+    rep = run(False)
+    n = len(labels)
+    assert rep["model_chosen"] == {"labels": len(chosen), "scored": False}
+    assert sum(f["test"] for f in rep["folds"]) == n - len(chosen)
+    assert all(f["train"] + f["test"] == n for f in rep["folds"])  # the chosen ones moved to training
+    assert rep["pooled"]["overall"]["n"] == n - len(chosen)
+    assert rep["leave_one_assembly_out"]["assemblies"]["東京都"]["overall"]["n"] == 18 - tokyo_chosen
+    assert "never scored" in write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
+    rep = run(True)
+    assert sum(f["test"] for f in rep["folds"]) == n and rep["pooled"]["overall"]["n"] == n
+    assert rep["leave_one_assembly_out"]["assemblies"]["東京都"]["overall"]["n"] == 18

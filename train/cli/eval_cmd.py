@@ -30,6 +30,8 @@ def evaluate_cmd(
     loao_vectors: str = typer.Option("strict", help="Held-out assemblies: 'strict' re-learns word vectors without "
                                      "the held-out text; 'shared' uses the configured vectors."),
     corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
+    score_model_chosen: bool = typer.Option(False, help="Also score test items that `labels pool` chose by a "
+                                            "model's uncertainty (by default they only train)."),
 ) -> None:
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
     if (model is None) != (test is None):
@@ -37,7 +39,7 @@ def evaluate_cmd(
     with progress_printer() as progress:
         report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
                                 dask=dask, model=model, test=test, quick=quick, loao_vectors=loao_vectors,
-                                corpus=corpus, progress=progress)
+                                corpus=corpus, score_model_chosen=score_model_chosen, progress=progress)
         write_reports(report, out)
     table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")
     for row in headline_rows(report):

@@ -56,6 +56,9 @@ class EvalOptions:
     loao_vectors: str = "strict"
     #: the unlabeled corpus strict vectors are learned from (default: the bundled seeds/)
     corpus: tuple[str, ...] | None = None
+    #: score test items chosen by a model's uncertainty too (by default they only train: a test set picked
+    #: where a model was unsure is harder than the utterances the product meets, and not comparable)
+    score_model_chosen: bool = False
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
@@ -155,6 +158,11 @@ def cross_validate(
     for rep in range(options.repeats):
         for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, options.folds, seed=options.seed + rep)):
             splits.append((rep, k, tr, te))
+    chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
+    unscored = chosen & (not options.score_model_chosen)
+    if unscored.any():  # model-chosen test items move to the training side (each is its own group: pools skip
+        # the groups already labeled) and are never scored
+        splits = [(rep, k, np.union1d(tr, te[unscored[te]]), te[~unscored[te]]) for rep, k, tr, te in splits]
     for _, _, tr, te in splits:  # the guarantee the report states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
@@ -175,7 +183,7 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names = []
+    loao_names, loao_train = [], {}
     if options.loao:
         counts = Counter(assemblies)
         loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
@@ -186,12 +194,14 @@ def cross_validate(
 
             held_out = held_out_vectors(config, loao_names, options.corpus, n_jobs=options.n_jobs, progress=say)
         for name in loao_names:
-            te = np.asarray([i for i, a in enumerate(assemblies) if a == name])
-            te_groups = {groups[i] for i in te}
-            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in te_groups])
+            held = [i for i, a in enumerate(assemblies) if a == name]
+            held_groups = {groups[i] for i in held}
+            te = np.asarray([i for i in held if not unscored[i]])
+            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in held_groups])
             jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
+            loao_train[name] = len(tr)
 
     say(f"fitting {len(jobs)} models ({len(splits)} folds; n_jobs={options.n_jobs})")
     t0 = time.perf_counter()
@@ -227,6 +237,7 @@ def cross_validate(
             r["id"] = ex.id
             r["labels"] = list(ex.topics)
 
+    scored = ~unscored
     report = {
         "kind": "cross_validation",
         "created_at": now_iso(),
@@ -240,16 +251,17 @@ def cross_validate(
         "options": dataclasses.asdict(options),
         "topics": ids,
         "label_positives": {t: int(Y[:, j].sum()) for j, t in enumerate(ids)},
+        "model_chosen": {"labels": int(chosen.sum()), "scored": bool(options.score_model_chosen)},
         "cv": metrics.aggregate(fold_metrics, ids),
         "folds": fold_rows,
         "fold_thresholds": threshold_rows,
-        "pooled": metrics.compute(Y, oof_pred, oof_scores, ids),
+        "pooled": metrics.compute(Y[scored], oof_pred[scored], oof_scores[scored], ids),
         "timing": {"tokenize_seconds": round(tokenize_seconds, 2), "fit_seconds": round(fit_seconds, 2),
                    "total_seconds": 0.0, "cache_hits": cache.hits, "cache_misses": cache.misses},
         "error_analysis": errors if options.error_analysis else {},
     }
     # PR curves and heatmaps are drawn from the pooled out-of-fold scores
-    report["_arrays"] = {"Y": Y, "scores": oof_scores, "pred": oof_pred}
+    report["_arrays"] = {"Y": Y[scored], "scores": oof_scores[scored], "pred": oof_pred[scored]}
 
     if options.baselines:
         prior_folds, char_folds = [], []
@@ -289,7 +301,7 @@ def cross_validate(
             res = by_key[("loao", name, 0, 1.0)]
             te = res["test_idx"]
             m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
-            m["overall"]["train"] = int(len(Y) - len(te))
+            m["overall"]["train"] = int(loao_train[name])
             per[name] = m
             Yp.append(Y[te]), Pp.append(res["pred"]), Sp.append(res["scores"])
         pooled = metrics.compute(np.vstack(Yp), np.vstack(Pp), np.vstack(Sp), ids)

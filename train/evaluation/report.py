@@ -175,6 +175,12 @@ def to_markdown(report: dict) -> str:
     parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
              f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
              f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
+    mc = report.get("model_chosen") or {}
+    if mc.get("labels"):
+        parts += [f"{mc['labels']:,} labels were chosen for labeling by a model's uncertainty (`labels pool`). "
+                  + ("They are scored like the rest." if mc.get("scored") else
+                     "They train every fold but are never scored: test figures are on the other labels "
+                     "(`--score-model-chosen` scores them too)."), ""]
     parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
                                            [list(r) for r in headline_rows(report)]), ""]
     if report.get("kind") == "test_set":

@@ -34,7 +34,7 @@ def dask_backend(address: str | None, n_workers: int = 2):
 
 def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 5, repeats: int = 1, jobs: int = 1,
                    dask: str | None = None, model: str | None = None, test: Path | None = None, quick: bool = False,
-                   loao_vectors: str = "strict", corpus: list[Path] | None = None,
+                   loao_vectors: str = "strict", corpus: list[Path] | None = None, score_model_chosen: bool = False,
                    progress: Callable[[str], None] | None = None) -> dict:
     if model is not None:
         from ..inference import load_model
@@ -45,6 +45,6 @@ def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 
     labels, _ = read_labels(labels_path)
     options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao=not quick,
                           baselines=not quick, learning_curve=not quick, loao_vectors=loao_vectors,
-                          corpus=tuple(map(str, corpus)) if corpus else None)
+                          corpus=tuple(map(str, corpus)) if corpus else None, score_model_chosen=score_model_chosen)
     with dask_backend(dask):
         return cross_validate(labels, config, options, progress=progress)

@@ -27,6 +27,7 @@ from ..atomic import atomic_write_text
 from ..corpus import Record
 from ..errors import InputError
 from ..taxonomy import Taxonomy
+from .store import MODEL_CHOSEN_PREFIX
 from .session import _load_tagger, _say, _shuffle_key, build_pool, labeled_keys
 
 
@@ -114,7 +115,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     thresholds = np.array([tagger.thresholds[t] for t in tagger.topic_ids])
     picks = uncertain_per_topic(scores, thresholds, [tagger.topic_ids.index(t) for t in topics], spec.size,
                                 [_shuffle_key(spec.seed, r.id) for r in records])
-    return [(records[i], f"uncertainty:{tagger.topic_ids[j]} ({tagger.tag_name})") for i, j in picks]
+    return [(records[i], f"{MODEL_CHOSEN_PREFIX}{tagger.topic_ids[j]} ({tagger.tag_name})") for i, j in picks]
 
 
 def write_pool(selected: list[tuple[Record, str]], path: Path) -> None:

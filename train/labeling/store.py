@@ -14,6 +14,10 @@ from ..errors import LabelError
 from ..taxonomy import Taxonomy, load_taxonomy
 
 
+#: the ``selection`` note of labels chosen by a model's uncertainty (``labels pool``)
+MODEL_CHOSEN_PREFIX = "uncertainty:"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Example:
     """One labeled utterance."""
@@ -25,6 +29,13 @@ class Example:
     date: str | None = None
     speaker: str | None = None
     where: str = ""  # file:line
+    #: how the utterance was chosen for labeling (``labels pool`` writes it); None if not recorded
+    selection: str | None = None
+
+    @property
+    def model_chosen(self) -> bool:
+        """Chosen for labeling because a model was unsure about it (see :mod:`train.labeling.pool`)."""
+        return bool(self.selection) and self.selection.startswith(MODEL_CHOSEN_PREFIX)
 
     @property
     def group(self) -> str:
@@ -135,6 +146,7 @@ def read_labels(
                 date=obj.get("date"),
                 speaker=obj.get("speaker"),
                 where=where,
+                selection=obj["selection"] if isinstance(obj.get("selection"), str) else None,
             )
             examples.append(ex)
             by_group[ex.group].append(ex)
