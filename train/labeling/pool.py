@@ -100,6 +100,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     if spec.strategy == "uncertainty" and tagger is None:
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
                          "`gikai-topics train`), or use --strategy random")
+    topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir], taxonomy)
     records = [r for r in build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool,
                                      seed=spec.seed)
@@ -109,7 +110,6 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     if spec.strategy == "random":
         records = sorted(records, key=lambda r: _shuffle_key(spec.seed, r.id))[:spec.size]
         return [(r, "random") for r in records]
-    topics = spec.check_topics(tagger.topic_ids)
     _note(out, f"scoring with {tagger.tag_name} …")
     scores = tagger.scores([r.text for r in records]) if records else np.zeros((0, len(tagger.topic_ids)))
     thresholds = np.array([tagger.thresholds[t] for t in tagger.topic_ids])
