@@ -82,11 +82,15 @@ def _signals_held() -> Iterator[Any]:
         yield lambda: False
         return
     caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _HELD_SIGNALS}
+    # an ignored signal stays ignored (nothing to undo for it); a handler installed outside Python
+    # (getsignal() is None) could not be put back, so it is left alone too
+    swapped = {s: h for s in _HELD_SIGNALS if (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)}
+    for s in swapped:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
     try:
         yield lambda: bool(caught)
     finally:
-        for s, handler in previous.items():
+        for s, handler in swapped.items():
             signal.signal(s, handler)
         if caught:
             signal.raise_signal(caught[0])
