@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from pathlib import Path
 from typing import Callable, Iterator
 
 from rich.console import Console
 
+from ..paths import default_path  # noqa: F401  (the commands import it from here)
+
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def project_root() -> Path:
-    """The checkout this package lives in (for the bundled defaults)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def default_path(name: str) -> Path:
-    """A bundled folder (``seeds``, ``labels``): in the working directory if present, else the checkout's."""
-    here = Path(name)
-    return here if here.exists() else project_root() / name
 
 
 @contextlib.contextmanager

@@ -21,13 +21,8 @@ from ..cache import default_cache_dir
 from ..config import TrainConfig
 from ..corpus import read_corpus
 from ..errors import ConfigError
+from ..paths import default_path
 from ..vectors import VectorSettings, WordVectors, corpus_digest, load_vectors, tokenize_corpus, vectors_from_sentences
-
-
-def _default_corpus() -> list[Path]:
-    from ..cli._common import default_path
-
-    return [default_path("seeds")]
 
 
 def held_out_vectors(config: TrainConfig, assemblies: Sequence[str], corpus: Sequence[str] | None = None, *,
@@ -41,7 +36,7 @@ def held_out_vectors(config: TrainConfig, assemblies: Sequence[str], corpus: Seq
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"{config.features.vectors}: the vectors file does not record its training settings "
                           f"({exc}); rebuild it with `gikai-topics vectors build`") from None
-    records = list(read_corpus(corpus or _default_corpus()))
+    records = list(read_corpus(corpus or [default_path("seeds")]))
     texts = [r.text for r in records]
     where = [r.municipality or "" for r in records]
     present = set(where)

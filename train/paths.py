@@ -1,0 +1,17 @@
+"""Where the bundled defaults live (``seeds/``, ``labels/``): used by the CLI and by library code
+that falls back to them (e.g. strict held-out vectors default to the bundled corpus)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The checkout this package lives in (for the bundled defaults)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def default_path(name: str) -> Path:
+    """A bundled folder (``seeds``, ``labels``): in the working directory if present, else the checkout's."""
+    here = Path(name)
+    return here if here.exists() else project_root() / name
