@@ -306,7 +306,7 @@ class TopicClassifier:
                 contrib[is_vector] = 0.0  # vector dimensions mean nothing to a reader: explain by terms
                 order = np.argsort(-contrib)[:k]
                 per_topic[self.topic_ids[j]] = [(str(names[idx[i]]), round(float(contrib[i]), 4))
-                                                for i in order if contrib[i] > 0][:k]
+                                                for i in order if contrib[i] > 0]
             out.append(per_topic)
         return out
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import math
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -30,10 +29,6 @@ from ..taxonomy import Taxonomy
 from .store import MODEL_CHOSEN_PREFIX
 from .session import _load_tagger, _say, _shuffle_key, build_pool, labeled_keys
 
-
-def _note(out: IO[str] | None, text: str) -> None:
-    if out is not None:
-        _say(out, text)
 
 STRATEGIES = ("uncertainty", "random")
 
@@ -95,8 +90,9 @@ def uncertain_per_topic(scores: np.ndarray, thresholds: np.ndarray, topic_index:
 
 def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, labels_dir: Path | None,
                 model=None, out: IO[str] | None = None) -> list[tuple[Record, str]]:
-    """Unlabeled records chosen by ``spec``, each with its ``selection`` note."""
-    tagger = _load_tagger(model, taxonomy, out or io.StringIO()) if spec.strategy == "uncertainty" else None
+    """Unlabeled records chosen by ``spec``, each with its ``selection`` note (progress lines go to ``out``)."""
+    out = out if out is not None else io.StringIO()
+    tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
     if spec.strategy == "uncertainty" and tagger is None:
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
                          "`gikai-topics train`), or use --strategy random")
@@ -105,12 +101,12 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     records = [r for r in build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool,
                                      seed=spec.seed)
                if spec.min_chars <= len(r.text) <= spec.max_chars]
-    _note(out, f"{len(records):,} unlabeled candidate(s) of {spec.min_chars}-{spec.max_chars} characters "
-              f"({len(exclude[0]):,} labeled utterances excluded)")
+    _say(out, f"{len(records):,} unlabeled candidate(s) of {spec.min_chars}-{spec.max_chars} characters "
+            f"({len(exclude[0]):,} labeled utterances excluded)")
     if spec.strategy == "random":
         records = sorted(records, key=lambda r: _shuffle_key(spec.seed, r.id))[:spec.size]
         return [(r, "random") for r in records]
-    _note(out, f"scoring with {tagger.tag_name} …")
+    _say(out, f"scoring with {tagger.tag_name} …")
     scores = tagger.scores([r.text for r in records]) if records else np.zeros((0, len(tagger.topic_ids)))
     thresholds = np.array([tagger.thresholds[t] for t in tagger.topic_ids])
     picks = uncertain_per_topic(scores, thresholds, [tagger.topic_ids.index(t) for t in topics], spec.size,
