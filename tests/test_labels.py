@@ -114,3 +114,16 @@ def test_agreement_kappa(tmp_path, labels_dir):
     assert res["topics"]["culture_sports"]["kappa"] == pytest.approx(1.0) or res["topics"]["culture_sports"]["disagreements"]
     with pytest.raises(LabelError):
         read_labels(tmp_path / "missing")
+
+
+def test_default_taxonomy_is_the_working_directorys_else_the_checkouts(tmp_path, monkeypatch):
+    from train.paths import project_root
+    from train.taxonomy import load_taxonomy
+
+    monkeypatch.chdir(tmp_path)
+    assert load_taxonomy().path == str(project_root() / "labels" / "topics.yaml")
+    (tmp_path / "labels").mkdir()  # a labels/ folder without a taxonomy still falls back to the checkout's
+    assert load_taxonomy().path == str(project_root() / "labels" / "topics.yaml")
+    own = (project_root() / "labels" / "topics.yaml").read_text(encoding="utf-8")
+    (tmp_path / "labels" / "topics.yaml").write_text(own, encoding="utf-8")
+    assert load_taxonomy().path == "labels/topics.yaml"

@@ -12,6 +12,7 @@ def project_root() -> Path:
 
 
 def default_path(name: str) -> Path:
-    """A bundled folder (``seeds``, ``labels``): in the working directory if present, else the checkout's."""
+    """A bundled folder or file (``seeds``, ``labels``, ``labels/topics.yaml``): the one in the working
+    directory if it exists there, else the checkout's."""
     here = Path(name)
     return here if here.exists() else project_root() / name

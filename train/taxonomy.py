@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from .errors import TaxonomyError
+from .paths import default_path
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -45,8 +46,7 @@ class Taxonomy:
 
 
 def default_taxonomy_path() -> Path:
-    here = Path("labels/topics.yaml")
-    return here if here.exists() else Path(__file__).resolve().parents[1] / "labels" / "topics.yaml"
+    return default_path("labels/topics.yaml")
 
 
 def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
