@@ -90,6 +90,51 @@ def test_predict_bad_input_writes_nothing(trained_model_dir, tmp_path, capsys):
     assert main(["predict", "--model", str(trained_model_dir)]) == 1
 
 
+@pytest.mark.parametrize("line, says", [
+    ('{"id": "\\ud800", "text": "防災"}', "lone surrogate"),           # escaped half of a surrogate pair
+    ('{"id": "a", "text": "防災\\udc00"}', "lone surrogate"),
+    ('{"id": ' + "1" * 5000 + ', "text": "防災"}', "malformed JSON"),     # over Python's int-digit limit
+    ('{"id": "a", "text": ' + "[" * 100_000 + "}", "malformed JSON"),     # nesting too deep
+    ('{"id": NaN, "text": "防災"}', "malformed JSON"),
+    ('{"id": 1e999, "text": "防災"}', "'id'"),                           # parses to infinity
+    ('{"text": "防災"}', "no 'id' field"),
+    ('{"id": ["a"], "text": "防災"}', "'id'"),
+    ('{"id": "a", "text": "   "}', "non-empty string field 'text'"),
+])
+def test_predict_refuses_each_bad_line_before_writing(trained_model_dir, tmp_path, capsys, line, says):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "ok", "text": "防災訓練"}\n' + line + "\n", encoding="utf-8")
+    pred = tmp_path / "pred.jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", str(pred)]) == 1
+    err = capsys.readouterr().err
+    assert "in.jsonl:2" in err and says in err and "Traceback" not in err
+    assert not pred.exists()
+
+
+def test_predict_stdin_is_strict_utf8_whatever_the_locale(trained_model_dir):
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    cmd = [sys.executable, "-c", "from train.cli import entrypoint; entrypoint()", "predict", "--model", str(trained_model_dir), "--input", "-"]
+    good = subprocess.run(cmd, input='{"id": 7, "text": "避難所の備蓄"}\n'.encode("utf-8"), capture_output=True,
+                          env=env, cwd=ROOT, timeout=300)
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout.decode("latin-1").splitlines()[0])["id"] == 7
+    bad = subprocess.run(cmd, input=b'{"id": "a\xff", "text": "x"}\n', capture_output=True, env=env, cwd=ROOT,
+                         timeout=300)
+    assert bad.returncode == 1 and b"<stdin>:1: invalid UTF-8" in bad.stderr and not bad.stdout
+
+
+def test_predict_bad_output_path_and_empty_text_refused_before_work(trained_model_dir, tmp_path, capsys):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": "a", "text": "防災"}\n', encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out, says in ((tmp_path, "is a folder"), (blocker / "pred.jsonl", "is a file")):
+        assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", str(out)]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["predict", "--model", str(trained_model_dir), "--text", "  "]) == 1
+    assert "non-empty text" in capsys.readouterr().err
+
+
 def test_bad_labels_refused(tmp_path):
     d = tmp_path / "l"
     d.mkdir()

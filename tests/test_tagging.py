@@ -86,6 +86,37 @@ def test_bad_records_are_counted_not_fatal(corpus, tmp_path, trained_model_dir, 
     assert "skipped 3 bad record(s)" in capsys.readouterr().err
 
 
+def test_undecodable_records_are_skipped_not_a_traceback(corpus, tmp_path, trained_model_dir, capsys):
+    with open(corpus / "a.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"id": "s1", "text": "防災\\ud800"}\n{"id": ' + "9" * 5000 + ', "text": "防災"}\n')
+    out = tmp_path / "t.jsonl"
+    assert main(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir), "--jobs", "1"]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 43
+    err = capsys.readouterr().err
+    assert "skipped 2 bad record(s)" in err and "lone surrogate" in err
+
+
+def test_nothing_readable_is_an_error_and_writes_nothing(tmp_path, trained_model_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jsonl").write_text('{"id": "x", "text": ""}\n{"id": "y"\n', encoding="utf-8")
+    out = tmp_path / "t.parquet"
+    with pytest.raises(InputError, match="no readable utterances.*2 bad record"):
+        tagging.tag_corpus([bad], out, model=str(trained_model_dir), jobs=1)
+    assert not out.exists() and not (tmp_path / "t.parquet.parts").exists()
+
+
+def test_bad_jobs_out_and_dask_refused_before_any_work(corpus, tmp_path, trained_model_dir):
+    with pytest.raises(InputError, match="--jobs: expected an integer >= 1, found 0"):
+        tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), jobs=0)
+    (tmp_path / "dir.jsonl").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        tagging.tag_corpus([corpus], tmp_path / "dir.jsonl", model=str(trained_model_dir), jobs=1)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        tagging.tag_corpus([corpus], tmp_path / "d.jsonl", model=str(trained_model_dir), dask="tcp://127.0.0.1:1")
+    assert not any(p.name.endswith(".parts") for p in tmp_path.iterdir())
+
+
 def test_bad_out_name(corpus, tmp_path, trained_model_dir):
     with pytest.raises(InputError, match=".parquet or .jsonl"):
         tagging.tag_corpus([corpus], tmp_path / "t.csv", model=str(trained_model_dir))

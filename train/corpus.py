@@ -19,13 +19,13 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import json
 import re
 import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
+from .jsonline import check_unicode, loads_line
 
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt")
 
@@ -99,6 +99,9 @@ def _record_from_obj(obj: object, where: str) -> Record:
         if value is not None and not isinstance(value, str):
             raise CorpusError(f"{where}: expected field '{name}' to be a string or null, found {value!r:.40}")
         kwargs[name] = value
+    for name, value in (("id", str(rid)), ("text", text), *kwargs.items()):
+        if value is not None:
+            check_unicode(value, name, where, CorpusError)
     return Record(id=str(rid), text=text, **kwargs)
 
 
@@ -119,11 +122,7 @@ def read_jsonl(path: str | Path, *, lenient: bool = False, errors: list[str] | N
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise CorpusError(f"{where}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8 encoded") from None
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
-            record = _record_from_obj(obj, where)
+            record = _record_from_obj(loads_line(line, where, CorpusError), where)
         except CorpusError as exc:
             if not lenient:
                 raise

@@ -11,40 +11,62 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import InputError
+from .jsonline import check_unicode, finite_number, loads_line
 from .inference import Tagger
 
 BATCH = 256
 
 
-def read_inputs(lines: Iterable[str], source: str) -> Iterator[tuple[object, str]]:
+def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[object, str]]:
+    """``(id, text)`` of each non-blank line; the first bad line raises :class:`InputError` naming it.
+
+    ``id`` is a string or a finite number (echoed back as given); ``text`` a non-empty string.
+    Lines given as bytes must be UTF-8."""
     for lineno, line in enumerate(lines, 1):
+        where = f"{source}:{lineno}"
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{where}: invalid UTF-8 at byte {exc.start}; input must be UTF-8 JSONL") from None
         if not line.strip():
             continue
-        where = f"{source}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        obj = loads_line(line, where, InputError)
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected a JSON object with 'id' and 'text', found {type(obj).__name__}")
-        text = obj.get("text")
-        if not isinstance(text, str):
-            raise InputError(f"{where}: expected a string field 'text', found {text!r:.40}")
-        yield obj.get("id"), text
+        rid, text = obj.get("id"), obj.get("text")
+        if not (isinstance(rid, str) or finite_number(rid)):
+            found = "no 'id' field" if "id" not in obj else f"'id' = {rid!r:.40}"
+            raise InputError(f"{where}: expected an 'id' that is a string or a number, found {found}")
+        if not isinstance(text, str) or not text.strip():
+            found = "no 'text' field" if "text" not in obj else f"'text' = {text!r:.40}"
+            raise InputError(f"{where}: expected a non-empty string field 'text', found {found}")
+        for name, value in (("id", rid), ("text", text)):
+            if isinstance(value, str):
+                check_unicode(value, name, where, InputError)
+        yield rid, text
 
 
 def load_inputs(path: str) -> list[tuple[object, str]]:
-    """All inputs, validated before anything is written."""
+    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale)."""
     if path == "-":
-        return list(read_inputs(sys.stdin, "<stdin>"))
+        return list(read_inputs(sys.stdin.buffer, "<stdin>"))
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{path}: no such input file")
     try:
-        with open(p, encoding="utf-8") as fh:
+        with open(p, "rb") as fh:
             return list(read_inputs(fh, path))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: invalid UTF-8 ({exc.reason}); input must be UTF-8 JSONL") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the input file ({exc.strerror})") from None
+
+
+def check_text(text: str, where: str = "--text") -> str:
+    """The one text of ``predict --text``: the same rules as a JSONL line's."""
+    if not text.strip():
+        raise InputError(f"{where}: expected a non-empty text, found {text!r:.40}")
+    check_unicode(text, "text", where, InputError)
+    return text
 
 
 def predict_lines(tagger: Tagger, items: list[tuple[object, str]]) -> Iterator[str]:

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .atomic import atomic_open, atomic_write_text
+from .atomic import atomic_open, atomic_write_text, check_writable
 from .corpus import ReadStats, Record, expand_paths, read_corpus
 from .errors import InputError
 from .store import resolve
@@ -199,7 +199,13 @@ class _DaskPool:
 
         self.cluster = (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
                         if address == "local" else None)
-        self.client = Client(self.cluster if self.cluster is not None else address)
+        try:
+            self.client = Client(self.cluster if self.cluster is not None else address)
+        except (OSError, TimeoutError) as exc:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "
+                             "start one, or use --dask local or no --dask") from None
         self.slots = 2 * max(1, len(self.client.scheduler_info()["workers"]))
 
     def submit(self, *args):
@@ -234,18 +240,24 @@ def tag_corpus(
     fmt = output_format(out)
     if chunk_size < 1:
         raise InputError(f"--chunk-size must be >= 1, found {chunk_size}")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise InputError(f"--jobs must be >= 1, found {jobs}")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"--jobs: expected an integer >= 1, found {jobs!r}")
+    check_writable(out, "--out")
     model_dir, model_tag = resolve(model)
     _worker_tagger(str(model_dir))  # verify the model here, before any work starts
     manifest = _fingerprint(list(inputs), model_tag, chunk_size)
     parts = out.with_name(out.name + ".parts")
-    _prepare_parts(parts, manifest, restart)
+    pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
+    try:
+        _prepare_parts(parts, manifest, restart)
+    except BaseException:
+        pool.close(cancel=True)
+        raise
 
     read = ReadStats()
     stats = TagStats(model=model_tag, out=str(out))
-    pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)
     pending: dict = {}
     try:
         for index, rows in enumerate(_chunks(read_corpus(inputs, lenient=True, stats=read), chunk_size)):
@@ -274,6 +286,12 @@ def tag_corpus(
         pool.close(cancel=True)
         raise
     pool.close()
+    if stats.chunks == 0:  # nothing readable: an error, not an empty output file
+        shutil.rmtree(parts, ignore_errors=True)
+        bad = read.bad_lines
+        raise InputError("no readable utterances in " + ", ".join(map(str, inputs))
+                         + (f": {len(bad)} bad record(s), e.g. {bad[0]}" if bad else "")
+                         + "; nothing was written")
     _join_parts(parts, stats.chunks, out, fmt, model_tag)
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)

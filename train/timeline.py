@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import InputError
+from .jsonline import loads_line
 
 PERIODS = ("month", "quarter", "year")
 
@@ -30,14 +31,12 @@ def read_tagged(path: Path):
     if not path.is_file():
         raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
     if path.name.endswith(".jsonl"):
-        import json
-
         with open(path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
                 try:
-                    r = json.loads(line)
+                    r = loads_line(line, f"{path}:{lineno}", InputError)
                     yield r.get("municipality"), r.get("date"), r["topics"]
-                except (json.JSONDecodeError, KeyError, TypeError):
+                except (InputError, KeyError, TypeError, AttributeError):
                     raise InputError(f"{path}:{lineno}: not a tag-corpus output line") from None
         return
     import pyarrow.parquet as pq

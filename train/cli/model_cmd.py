@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .. import predict as predict_mod
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_writable
 from ..config import load_config
 from ..errors import InputError
 from ..inference import load_model
@@ -45,7 +45,9 @@ def predict_cmd(
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
-    items = [(None, text)] if text is not None else predict_mod.load_inputs(input)
+    if output is not None:
+        check_writable(output)
+    items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
     tagger = load_model(model)
     if output is None:
         predict_mod.write_predictions(tagger, items, sys.stdout)

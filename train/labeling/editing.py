@@ -8,6 +8,7 @@ from pathlib import Path
 from ..atomic import append_line_durably, atomic_write_text
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
+from ..jsonline import loads_line
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
 from .store import read_labels
@@ -61,10 +62,7 @@ def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxo
 
 def record_from_args(json_record: str | None, **fields) -> dict:
     if json_record is not None:
-        try:
-            rec = json.loads(json_record)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--json: malformed JSON ({exc.msg})") from None
+        rec = loads_line(json_record, "--json", InputError)
         if not isinstance(rec, dict):
             raise InputError("--json: expected a JSON object")
     else:

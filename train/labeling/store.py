@@ -11,6 +11,7 @@ from typing import Iterable
 
 from ..corpus import group_key
 from ..errors import LabelError
+from ..jsonline import loads_line
 from ..taxonomy import Taxonomy, load_taxonomy
 
 
@@ -123,12 +124,12 @@ def read_labels(
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                obj = loads_line(raw.decode("utf-8"), where, LabelError)
             except UnicodeDecodeError:
                 problems.append(f"{where}: invalid UTF-8")
                 continue
-            except json.JSONDecodeError as exc:
-                problems.append(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+            except LabelError as exc:
+                problems.append(str(exc))
                 continue
             found = _check_record(obj, ids, where)
             if found:
