@@ -260,3 +260,20 @@ def test_labels_pool_random_and_bad_options_write_nothing(tmp_path, labels_dir, 
         assert main(args) == 1, extra
         assert expected in capsys.readouterr().err, extra
         assert not bad.exists()
+
+
+def test_label_studio_import_odd_json_is_an_error_not_a_traceback(tmp_path, labels_dir, empty_dir, capsys):
+    tasks = tmp_path / "tasks.json"
+    assert main(["labels", "export", "--labels", str(labels_dir), "--out", str(tasks)]) == 0
+    data = json.loads(tasks.read_text(encoding="utf-8"))
+    data[0]["data"]["text"] = "防災\ud800"
+    odd = [json.dumps(data, ensure_ascii=True), "[" * 100_000, "[" + "1" * 5000 + "]"]
+    out = tmp_path / "new.jsonl"
+    for text, says in zip(odd, ("holds a lone surrogate", "malformed JSON", "malformed JSON")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text, encoding="utf-8")
+        capsys.readouterr()
+        assert main(["labels", "import", str(bad), "--out", str(out), "--labels", str(empty_dir)]) == 1
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+    assert not out.exists()

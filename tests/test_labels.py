@@ -127,3 +127,74 @@ def test_default_taxonomy_is_the_working_directorys_else_the_checkouts(tmp_path,
     own = (project_root() / "labels" / "topics.yaml").read_text(encoding="utf-8")
     (tmp_path / "labels" / "topics.yaml").write_text(own, encoding="utf-8")
     assert load_taxonomy().path == "labels/topics.yaml"
+
+
+def test_add_keeps_a_whole_last_line_without_newline_and_drops_a_torn_one(labels_dir):
+    out = labels_dir / "hand.jsonl"
+    whole = json.dumps({"id": "h1", "text": "防災訓練の実施について", "topics": ["disaster"]}, ensure_ascii=False)
+    out.write_text(whole, encoding="utf-8")  # hand-edited: no final newline
+    assert main(["labels", "add", "--out", str(out), "--id", "h2", "--text", "保育園の待機児童", "--topics",
+                 "childcare"]) == 0
+    assert [json.loads(l)["id"] for l in out.read_text(encoding="utf-8").splitlines()] == ["h1", "h2"]
+    with open(out, "ab") as fh:
+        fh.write(b'{"id": "h3", "text": "torn')  # an interrupted write
+    assert main(["labels", "add", "--out", str(out), "--id", "h4", "--text", "ごみの収集", "--topics",
+                 "environment"]) == 0
+    assert [json.loads(l)["id"] for l in out.read_text(encoding="utf-8").splitlines()] == ["h1", "h2", "h4"]
+
+
+@pytest.mark.parametrize("record, says", [
+    ({"id": "j1", "text": "防災", "topics": ["dx", "dx"]}, "topic listed twice"),
+    ({"id": "j1", "text": "防災", "topics": [["dx"]]}, "'topics' must be a list of topic ids"),
+    ({"id": "j1", "text": "防災", "topics": [], "municipality": 5}, "'municipality' must be a string"),
+    ({"id": "j1", "text": "防災\ud800", "topics": []}, "lone surrogate"),
+])
+def test_add_runs_the_checks_of_validate_and_writes_nothing(labels_dir, capsys, record, says):
+    out = labels_dir / "j.jsonl"
+    raw = json.dumps(record, ensure_ascii=True)  # ASCII escapes carry the lone surrogate through argv
+    assert main(["labels", "add", "--out", str(out), "--json", raw]) == 1
+    assert says in capsys.readouterr().err and not out.exists()
+
+
+def test_validate_reports_a_lone_surrogate(tmp_path, capsys):
+    (tmp_path / "a.jsonl").write_text('{"id": "s1", "text": "\\ud800", "topics": []}\n', encoding="utf-8")
+    assert main(["labels", "validate", str(tmp_path)]) == 1
+    assert "a.jsonl:1: 'text' holds a lone surrogate" in capsys.readouterr().out
+
+
+def test_merge_refuses_repeats_bad_files_and_non_jsonl_out(fixtures, tmp_path, capsys):
+    recs = list(read_jsonl(fixtures / "corpus_sample.jsonl"))[:3]
+    files = write_batches(recs + recs[:1], tmp_path / "b", prefix="t", max_chars=100_000)  # one id twice
+    batch = files[0].with_suffix(".jsonl")
+    keys = [json.loads(l)["key"] for l in batch.read_text(encoding="utf-8").splitlines()]
+    answers = tmp_path / "a.tsv"
+    answers.write_text("".join(f"{k}\t\n" for k in keys), encoding="utf-8")
+    out = tmp_path / "labels" / "m.jsonl"
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 1
+    assert "appears twice" in capsys.readouterr().err and not out.exists()
+    for bad_out in (tmp_path / "labels" / "m.json", tmp_path / "labels"):
+        assert main(["labels", "merge", str(batch), str(answers), "--out", str(bad_out), "--annotator", "t"]) == 1
+        assert "expected a .jsonl label file" in capsys.readouterr().err
+    bad_answers = tmp_path / "bad.tsv"
+    bad_answers.write_bytes(b"\xff\xfe t-0001\t\n")
+    broken_batch = tmp_path / "broken.jsonl"
+    broken_batch.write_text('{"id": "x"}\n', encoding="utf-8")
+    for b, a, says in ((batch, tmp_path / "missing.tsv", "no such answers file"), (batch, bad_answers, "invalid UTF-8"),
+                       (broken_batch, answers, "expected a batch record with 'key'")):
+        assert main(["labels", "merge", str(b), str(a), "--out", str(out), "--annotator", "t"]) == 1
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_batch_checks_everything_before_writing(fixtures, tmp_path, capsys):
+    from train.errors import InputError
+
+    recs = list(read_jsonl(fixtures / "corpus_sample.jsonl"))[:6]
+    with pytest.raises(InputError, match="lone surrogate"):
+        write_batches(recs, tmp_path / "b", prefix="t", max_chars=500, selection={recs[-1].id: "random\ud800"})
+    assert not (tmp_path / "b").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        write_batches(recs, blocker, prefix="t")

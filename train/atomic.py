@@ -68,6 +68,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def _complete_json(fragment: bytes) -> bool:
+    import json
+
+    try:
+        json.loads(fragment.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return bool(fragment.strip())
+
+
 def append_line_durably(path: str | os.PathLike, line: str) -> None:
     """Append one line and fsync: a crash loses at most the line being written.
 
@@ -82,8 +92,11 @@ def append_line_durably(path: str | os.PathLike, line: str) -> None:
             last = fh.read(1)
         if last != b"\n":
             data = path.read_bytes()
-            cut = data.rfind(b"\n") + 1  # drop a torn final line
-            atomic_write_bytes(path, data[:cut])
+            cut = data.rfind(b"\n") + 1
+            if _complete_json(data[cut:]):  # a whole last line that only lacks its newline (a hand edit): keep it
+                atomic_write_bytes(path, data + b"\n")
+            else:  # a torn write: drop the fragment so it cannot merge with the new line
+                atomic_write_bytes(path, data[:cut])
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line.rstrip("\n") + "\n")
         fh.flush()

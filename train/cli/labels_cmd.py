@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..atomic import check_writable
 from ..errors import InputError, LabelError
 from ..labeling import editing
 from ..labeling.pool import PoolSpec, select_pool, write_pool
@@ -98,6 +99,7 @@ def pool_cmd(
     """Choose utterances for a team to read next: nearest each topic's threshold, or random."""
     spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
                     assembly=assembly, min_chars=min_chars, max_chars=max_chars, max_pool=max_pool, seed=seed)
+    check_writable(out, "--out")
     chosen = select_pool(pool, spec, taxonomy=load_taxonomy(), labels_dir=labels, model=model, out=sys.stderr)
     write_pool(chosen, out)
     err_console.print(f"wrote {len(chosen)} utterance(s) to {out}; next: gikai-topics labels batch {out} --out-dir DIR")
@@ -162,6 +164,9 @@ def export_cmd(
     from ..labeling.labelstudio import export_label_studio
 
     _check_format(fmt)
+    for path, option in ((out, "--out"), (config_out, "--config-out")):
+        if path:
+            check_writable(path, option)
     tasks, config, n = export_label_studio(labels or default_path("labels"), load_taxonomy())
     for path, text in ((out, tasks), (config_out, config)):
         if path:

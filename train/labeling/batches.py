@@ -15,7 +15,8 @@ from typing import Iterable
 
 from ..atomic import atomic_write_text
 from ..corpus import Record
-from ..errors import LabelError
+from ..errors import InputError, LabelError
+from ..jsonline import loads_line, lone_surrogate
 
 
 def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_chars: int = 30000,
@@ -27,6 +28,11 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
     file never shows it) per batch.  Returns the reading files.
     """
     selection = selection or {}
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir}: is a file; expected a folder for the reading files")
+    for rid, note in selection.items():
+        if lone_surrogate(note) is not None:
+            raise InputError(f"selection note of {rid}: holds a lone surrogate; expected valid Unicode text")
     out_dir.mkdir(parents=True, exist_ok=True)
     batches: list[list[tuple[str, Record]]] = [[]]
     size = 0
@@ -56,11 +62,22 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
     return written
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what} file") from None
+    except UnicodeDecodeError as exc:
+        raise LabelError(f"{path}: invalid UTF-8 at byte {exc.start}; the {what} file must be UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
+
+
 def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str], str | None]]:
     """Read a reader's TSV answers: ``key<TAB>topics<TAB>note``."""
     answers: dict[str, tuple[list[str], str | None]] = {}
     problems = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(_read_text(path, "answers").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -82,7 +99,15 @@ def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str],
 def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annotator: str, batch: str) -> list[dict]:
     """Join one batch's records with a reader's answers into label records."""
     answers = parse_answers(answers_tsv, set(topic_order))
-    records = [json.loads(line) for line in batch_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for lineno, line in enumerate(_read_text(batch_jsonl, "batch").splitlines(), 1):
+        if not line.strip():
+            continue
+        r = loads_line(line, f"{batch_jsonl}:{lineno}", LabelError)
+        if not isinstance(r, dict) or not isinstance(r.get("key"), str) or not isinstance(r.get("id"), str):
+            raise LabelError(f"{batch_jsonl}:{lineno}: expected a batch record with 'key' and 'id' "
+                             "(as written by `labels batch`)")
+        records.append(r)
     keys = {r["key"] for r in records}
     missing = [r["key"] for r in records if r["key"] not in answers]
     extra = sorted(set(answers) - keys)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import append_line_durably, atomic_write_text
+from ..atomic import append_line_durably, atomic_write_text, check_writable
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
-from .store import read_labels
+from .store import _check_record, read_labels
 
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
@@ -33,24 +33,49 @@ def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, tu
 
 
 def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None) -> None:
+    """Every record valid (the checks of ``labels validate``), none repeating another or an existing label."""
     by_id, by_group = _existing(labels_dir, taxonomy)
     ids = set(taxonomy.ids)
     problems = []
-    for r in records:
-        unknown = [t for t in r["topics"] if t not in ids]
-        if unknown:
-            problems.append(f"{r['id']}: unknown topic id(s) {unknown}")
+    seen_ids: set[str] = set()
+    seen_groups: dict[str, tuple] = {}
+    for n, r in enumerate(records, 1):
+        found = _check_record(r, ids, f"record {n}" + (f" ({r['id']})" if isinstance(r, dict)
+                                                        and isinstance(r.get("id"), str) else ""))
+        if found:
+            problems.extend(found)
+            continue
+        topics, g = tuple(sorted(r["topics"])), group_key(r["text"])
         if r["id"] in by_id:
             problems.append(f"{r['id']}: already labeled")
-        g = group_key(r["text"])
-        if g in by_group and tuple(sorted(r["topics"])) != tuple(sorted(by_group[g])):
+        elif r["id"] in seen_ids:
+            problems.append(f"{r['id']}: appears twice in what is being added")
+        if g in by_group and topics != tuple(sorted(by_group[g])):
             problems.append(f"{r['id']}: the same text is already labeled {list(by_group[g])}")
+        elif g in seen_groups and topics != seen_groups[g]:
+            problems.append(f"{r['id']}: the same text (after normalisation) is added twice with different topics")
+        seen_ids.add(r["id"])
+        seen_groups.setdefault(g, topics)
     if problems:
-        raise LabelError("; ".join(problems[:20]))
+        raise LabelError("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else "")
+                         + "; nothing was written")
+
+
+def check_label_out(out: Path) -> None:
+    """A file that ``labels validate`` and ``train`` will read: ``*.jsonl``, writable, and valid UTF-8 if it exists."""
+    if out.is_dir() or not out.name.endswith(".jsonl"):
+        raise InputError(f"--out: expected a .jsonl label file (e.g. labels/extra.jsonl), found {out}")
+    check_writable(out, "--out")
+    if out.exists():
+        try:
+            out.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise LabelError(f"{out}: invalid UTF-8 at byte {exc.start}; fix or move the file before adding to it") from None
 
 
 def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
                   labels_dir: Path | None = None) -> int:
+    check_label_out(out)
     records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
     _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent)
     old = out.read_text(encoding="utf-8") if out.exists() else ""
@@ -78,5 +103,6 @@ def record_from_args(json_record: str | None, **fields) -> dict:
 
 
 def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> None:
+    check_label_out(out)
     _check_new([record], taxonomy, labels_dir)
     append_line_durably(out, json.dumps(record, ensure_ascii=False))

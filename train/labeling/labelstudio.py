@@ -16,8 +16,10 @@ from xml.sax.saxutils import quoteattr
 from ..atomic import atomic_write_text
 from ..corpus import group_key
 from ..errors import InputError, LabelError
+from ..jsonline import loads_line
 from ..taxonomy import Taxonomy
-from .store import LabelSet, read_labels
+from .editing import check_label_out
+from .store import LabelSet, _check_record, read_labels
 
 FROM_NAME, TO_NAME = "topics", "text"
 DATA_FIELDS = ("municipality", "date", "speaker")
@@ -139,11 +141,12 @@ def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, t
 def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | None]) -> ImportResult:
     """Validate a Label Studio JSON export; raise :class:`LabelError` listing every problem."""
     try:
-        tasks = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise LabelError(f"{path}: expected a Label Studio JSON export (a list of tasks), cannot parse it: {exc}") from None
+    tasks = loads_line(text, f"{path}: expected a Label Studio JSON export (a list of tasks), cannot parse it", LabelError)
     if not isinstance(tasks, list):
         raise LabelError(f"{path}: expected a list of tasks (Label Studio 'JSON' export), found {type(tasks).__name__}")
     by_id, by_group = _existing(existing, taxonomy)
@@ -158,6 +161,10 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
         if not annotated:
             result.unannotated += 1
         if rec is None:
+            continue
+        found = _check_record(rec, set(taxonomy.ids), where)
+        if found:
+            problems.extend(found)
             continue
         topics, g = tuple(rec["topics"]), group_key(rec["text"])
         if rec["id"] in by_id:
@@ -187,8 +194,7 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
 
 def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir: Path | None) -> ImportResult:
     """Validate ``path`` fully, then append its new labels to ``out`` in one atomic write."""
-    if out.is_dir() or not out.name.endswith(".jsonl"):
-        raise InputError(f"--out: expected a .jsonl label file (e.g. labels/label-studio.jsonl), found {out}")
+    check_label_out(out)
     result = parse_label_studio(path, taxonomy, [labels_dir, out])
     if result.records:
         old = out.read_text(encoding="utf-8") if out.exists() else ""

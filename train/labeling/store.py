@@ -11,7 +11,7 @@ from typing import Iterable
 
 from ..corpus import group_key
 from ..errors import LabelError
-from ..jsonline import loads_line
+from ..jsonline import lone_surrogate, loads_line
 from ..taxonomy import Taxonomy, load_taxonomy
 
 
@@ -95,6 +95,11 @@ def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
     for field in ("municipality", "date", "speaker"):
         if obj.get(field) is not None and not isinstance(obj[field], str):
             problems.append(f"{where}: '{field}' must be a string or null")
+    for field, value in obj.items():  # an escaped half of a surrogate pair parses but cannot be written back
+        at = lone_surrogate(value) if isinstance(value, str) else None
+        if at is not None:
+            problems.append(f"{where}: '{field}' holds a lone surrogate (\\u{ord(value[at]):04x}) at character {at}; "
+                            "expected valid Unicode text")
     return problems
 
 
