@@ -198,3 +198,18 @@ def test_batch_checks_everything_before_writing(fixtures, tmp_path, capsys):
     blocker.write_text("x")
     with pytest.raises(InputError, match="is a file"):
         write_batches(recs, blocker, prefix="t")
+
+
+def test_agreement_kappa_is_undefined_not_perfect_where_neither_pass_varies(tmp_path, capsys):
+    one = {"id": "k1", "text": "防災訓練について", "topics": ["disaster"]}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _write(tmp_path / "a" / "x.jsonl", [one])
+    _write(tmp_path / "b" / "x.jsonl", [{**one, "topics": ["urban"]}])
+    a, _ = read_labels(tmp_path / "a")
+    b, _ = read_labels(tmp_path / "b")
+    res = agreement(a, b)
+    assert res["exact_match"] == 0 and res["topics"]["privacy"]["kappa"] is None
+    assert res["mean_kappa"] == pytest.approx(0.0) and "privacy" in res["topics_without_kappa"]
+    assert main(["labels", "agreement", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert "undefined for" in capsys.readouterr().out

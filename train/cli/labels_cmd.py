@@ -136,11 +136,14 @@ def agreement_cmd(
     if not res["items"]:
         raise LabelError(f"{second}: shares no ids with {first}")
     t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
+    fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies)
     for topic, v in res["topics"].items():
-        t.add_row(topic, f"{v['kappa']:.3f}", f"{v['f1']:.3f}", str(v["positives_first"]),
+        t.add_row(topic, fmt(v["kappa"]), f"{v['f1']:.3f}", str(v["positives_first"]),
                   str(v["positives_second"]), str(v["disagreements"]))
-    console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {res['mean_kappa']:.3f}; "
-                  f"micro-F1 {res['micro_f1']:.3f}")
+    skipped = res["topics_without_kappa"]
+    console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {fmt(res['mean_kappa'])}"
+                  + (f" (over {len(res['topics']) - len(skipped)} topics; undefined for {', '.join(skipped)})"
+                     if skipped else "") + f"; micro-F1 {res['micro_f1']:.3f}")
     console.print(t)
 
 

@@ -21,7 +21,8 @@ def agreement(first: LabelSet, second: LabelSet) -> dict:
     for j, t in enumerate(ids):
         a, b = A[:, j], B[:, j]
         both_constant = a.min() == a.max() == b.min() == b.max()
-        kappa = 1.0 if both_constant else float(cohen_kappa_score(a, b))
+        # undefined when neither pass varies (e.g. no positive in the sample): reported as such, not as 1.0
+        kappa = None if both_constant else float(cohen_kappa_score(a, b))
         topics[t] = {
             "kappa": kappa,
             "f1": float(f1_score(a, b, zero_division=1.0)),
@@ -33,7 +34,10 @@ def agreement(first: LabelSet, second: LabelSet) -> dict:
     return {
         "items": len(shared),
         "exact_match": exact,
-        "mean_kappa": float(np.mean([v["kappa"] for v in topics.values()])),
+        # over the topics where kappa is defined; None when it is defined for none
+        "mean_kappa": (float(np.mean(defined)) if (defined := [v["kappa"] for v in topics.values()
+                                                                 if v["kappa"] is not None]) else None),
+        "topics_without_kappa": [t for t, v in topics.items() if v["kappa"] is None],
         "micro_f1": float(f1_score(A, B, average="micro", zero_division=1.0)),
         "topics": topics,
         "disagreeing_ids": [ex.id for ex, ra, rb in zip(shared, A, B) if (ra != rb).any()],
