@@ -249,6 +249,12 @@ def test_labels_pool_random_and_bad_options_write_nothing(tmp_path, labels_dir, 
     assert len(rows) == 3 and {r["selection"] for r in rows} == {"random"}
     capsys.readouterr()
     bad = tmp_path / "bad.jsonl"
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(bad), "--strategy", "random",
+                 "--labels", str(tmp_path / "lables")]) == 1  # a typo must not silently exclude nothing
+    assert "no such folder or file" in capsys.readouterr().err and not bad.exists()
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(tmp_path), "--strategy", "random",
+                 "--labels", str(labels_dir)]) == 1
+    assert "is a folder" in capsys.readouterr().err
     for extra, expected in ((["--strategy", "best"], "expected one of"),
                             (["--topics", "dx,sports"], "unknown ['sports']"),
                             (["--size", "0"], "expected a positive number"),

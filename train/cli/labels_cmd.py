@@ -91,7 +91,7 @@ def pool_cmd(
     topics: str = typer.Option("", help="Comma-separated topic ids to share the uncertainty pool (default: all)."),
     model: Optional[str] = typer.Option(None, help="Model tag or directory (default: gikai-topics:latest)."),
     assembly: Optional[str] = typer.Option(None, help="Only this assembly (municipality name or id prefix)."),
-    labels: Path = typer.Option(Path("labels"), help="Labels already made, left out."),
+    labels: Optional[Path] = typer.Option(None, help="Labels already made, left out (default: labels/)."),
     min_chars: int = typer.Option(60), max_chars: int = typer.Option(3000),
     max_pool: int = typer.Option(20000, help="At most this many candidates are sampled and scored."),
     seed: int = typer.Option(0),
@@ -100,7 +100,8 @@ def pool_cmd(
     spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
                     assembly=assembly, min_chars=min_chars, max_chars=max_chars, max_pool=max_pool, seed=seed)
     check_writable(out, "--out")
-    chosen = select_pool(pool, spec, taxonomy=load_taxonomy(), labels_dir=labels, model=model, out=sys.stderr)
+    chosen = select_pool(pool, spec, taxonomy=load_taxonomy(), labels_dir=labels or default_path("labels"),
+                         model=model, out=sys.stderr)
     write_pool(chosen, out)
     err_console.print(f"wrote {len(chosen)} utterance(s) to {out}; next: gikai-topics labels batch {out} --out-dir DIR")
 
