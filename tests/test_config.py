@@ -28,6 +28,13 @@ def test_toml_overrides(tmp_path):
         ('[features]\nwords = false\n', "at least one of words or char_ngrams"),
         ('[thresholds]\nfolds = 1\n', "thresholds.folds: expected an integer >= 2, found 1"),
         ("[classifier\n", "not valid TOML"),
+        ('[classifier]\nC = inf\n', "classifier.C: expected a positive number, found inf"),
+        ('[features]\nvectors_weight = nan\n', "features.vectors_weight: expected a positive number"),
+        ('[features]\nmin_df = true\n', "features.min_df: expected an integer >= 1, found True"),
+        ('random_state = -5\n', "random_state: expected an integer from 0 to 2**32 - 1"),
+        ('[thresholds]\nmin_threshold = "a"\n', "thresholds.min_threshold/max_threshold: expected numbers"),
+        ('[analyzer]\nstop_words = "false"\n', "analyzer.stop_words: expected true or false, found 'false'"),
+        ('[analyzer]\ndictionary = "full"\n', "needs the sudachidict-full package"),
     ],
 )
 def test_bad_config_messages(tmp_path, toml, expected):
@@ -49,3 +56,20 @@ def test_cli_bad_config_is_one_line(tmp_path, labels_dir, capsys):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_usage_errors_are_one_line_not_a_traceback(capsys):
+    """typer bundles its own click: its usage errors must still be caught (exit 2, click's message)."""
+    assert main(["corpus", "sample", "--bogus"]) == 2
+    assert main(["evaluate", "--folds", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "No such option: --bogus" in err and "Invalid value for '--folds'" in err and "Traceback" not in err
+
+
+def test_min_df_beyond_the_labels_is_a_config_error(labels_dir):
+    from train.training import train
+
+    from conftest import small_config
+
+    with pytest.raises(ConfigError, match="lower features.min_df"):
+        train(labels_dir, small_config().replace(features={"min_df": 1000}), to_store=False)

@@ -135,3 +135,18 @@ def test_directory_input(fixtures, tmp_path):
     shutil.copy(fixtures / "corpus_sample.jsonl", d)
     shutil.copy(fixtures / "seed_sample.txt", d)
     assert len(list(read_corpus([d]))) == 43
+
+
+def test_sample_exclude_that_reads_nothing_is_an_error(fixtures, tmp_path):
+    from train.errors import InputError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="no corpus files found"):
+        sample([fixtures / "corpus_sample.jsonl"], 5, exclude=[empty])
+    with pytest.raises(InputError, match="--exclude .*: no such file or folder"):
+        sample([fixtures / "corpus_sample.jsonl"], 5, exclude=[tmp_path / "lables"])
+    nested = tmp_path / "labels" / "agreement"  # only a subfolder holds label files: still read
+    nested.mkdir(parents=True)
+    shutil.copy(fixtures / "corpus_sample.jsonl", nested / "x.jsonl")
+    assert sample([fixtures / "corpus_sample.jsonl"], 100, exclude=[tmp_path / "labels"]) == []

@@ -130,7 +130,7 @@ def test_model_chosen_labels_train_but_are_not_scored(tmp_path):
     from train.cache import TokenCache
 
     def run(score: bool):
-        opts = EvalOptions(folds=2, loao_min_labels=15, baselines=False, learning_curve=False, error_analysis=False,
+        opts = EvalOptions(folds=2, loao_min_labels=12, baselines=False, learning_curve=False, error_analysis=False,
                            corpus=(str(FIXTURES / "labels.jsonl"),), score_model_chosen=score)
         return cross_validate(labels, small_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
 
@@ -145,3 +145,46 @@ def test_model_chosen_labels_train_but_are_not_scored(tmp_path):
     rep = run(True)
     assert sum(f["test"] for f in rep["folds"]) == n and rep["pooled"]["overall"]["n"] == n
     assert rep["leave_one_assembly_out"]["assemblies"]["東京都"]["overall"]["n"] == 18
+    # an assembly whose labels were all chosen by a model has nothing to be scored on: not held out (no crash);
+    # a chosen copy of an ordinary label sits its fold out instead of straddling the split
+    for r in rows:
+        if r.get("municipality") == "東京都":
+            r["selection"] = "uncertainty:urban (gikai-topics:test)"
+    twin = next(r for r in rows if "selection" not in r)
+    rows.append({**twin, "id": twin["id"] + "-copy", "selection": "uncertainty:dx (gikai-topics:test)"})
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    rep = run(False)
+    assert "東京都" not in rep["leave_one_assembly_out"]["assemblies"]
+
+
+def test_report_folder_with_other_files_is_refused_before_the_run(tmp_path, labels_dir, capsys):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    afile = tmp_path / "afile.txt"
+    afile.write_text("x")
+    for out, says in ((keep, "holds other files (notes.txt)"), (afile, "is a file")):
+        assert main(["evaluate", "--labels", str(labels_dir), "--quick", "--folds", "2", "--out", str(out)]) == 1
+        assert says in capsys.readouterr().err
+    assert (keep / "notes.txt").read_text() == "mine" and afile.read_text() == "x"
+
+
+def test_repeats_count_support_once_and_bad_folds_jobs_dask_are_clear(labels_dir):
+    from train.errors import ConfigError, InputError
+    from train.evaluation import metrics
+    from train.evaluation.runner import dask_backend
+
+    labels, _ = read_labels(labels_dir)
+    Y = label_matrix(labels.examples, labels.taxonomy.ids)
+    fold = metrics.compute(Y, Y.astype(bool), Y.astype(float), labels.taxonomy.ids)
+    agg = metrics.aggregate([fold, fold, fold, fold], labels.taxonomy.ids, repeats=2)
+    assert agg["per_topic"]["urban"]["support"] == 2 * int(Y[:, labels.taxonomy.ids.index("urban")].sum())
+    assert (agg["folds"], agg["repeats"]) == (2, 2)
+    with pytest.raises(InputError, match="cannot make 100 folds from"):
+        stratified_group_folds(Y, [e.group for e in labels.examples], 100)
+    with pytest.raises(ConfigError, match="--jobs: expected an integer >= 1, found 0"):
+        EvalOptions(n_jobs=0)
+    with pytest.raises(InputError, match="--dask bogus: cannot reach the Dask scheduler"):
+        with dask_backend("bogus"):
+            pass

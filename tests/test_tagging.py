@@ -153,3 +153,19 @@ def test_timeline_cli_writes_csv_and_png(corpus, tmp_path, trained_model_dir):
     assert "高崎市,2024,17," in csv_text
     assert (tmp_path / "tl" / "timeline-year.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["timeline", str(tmp_path / "missing.parquet")]) == 1
+
+
+def test_timeline_skips_unreadable_dates_and_names_bad_lines(tmp_path):
+    from train.timeline import read_tagged
+
+    rows = [("品川区", "2019/2/26", ["dx"]), ("品川区", "2022-13-01", ["dx"]), ("品川区", 20220301, ["dx"]),
+            ("品川区", "2022-03-01", ["dx"])]
+    out = compute_timeline(rows, "month", ["dx"])
+    assert [(r["period"], r["utterances"]) for r in out] == [("2022-03", 1)]  # the rest are undated, not a crash
+    bad = tmp_path / "t.jsonl"
+    bad.write_bytes(b'{"municipality": 5, "date": "2022-03-01", "topics": []}\n')
+    with pytest.raises(InputError, match="t.jsonl:1: not a tag-corpus output line"):
+        list(read_tagged(bad))
+    bad.write_bytes(b'\xff\xfe\n')
+    with pytest.raises(InputError, match="t.jsonl:1: not a tag-corpus output line"):
+        list(read_tagged(bad))

@@ -152,3 +152,11 @@ def test_cv_report_states_strict_held_out_vectors(tiny_vectors):
     rep = cross_validate(labels, cfg, opts, cache=TokenCache(JapaneseAnalyzer(), None))
     assert rep["leave_one_assembly_out"]["vectors"].startswith("strict")
     assert json.dumps(rep["stamp"]["config"]["features"]["vectors"]) == json.dumps(str(path))
+
+
+def test_unknown_assembly_or_too_high_min_count_refused():
+    recs = list(read_corpus([FIXTURES / "labels.jsonl"]))
+    with pytest.raises(InputError, match="no utterances of 品川 in the corpus"):
+        build_vectors(recs, AnalyzerSettings(), TINY, exclude_assemblies=["品川"])  # a typo of 品川区
+    with pytest.raises(InputError, match="no word occurs 100000"):
+        build_vectors(recs, AnalyzerSettings(), VectorSettings(dim=16, epochs=1, min_count=100000))

@@ -17,6 +17,7 @@ Example ``train.toml``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,16 @@ from .text import AnalyzerSettings
 def _expect(cond: bool, field: str, expected: str, found: Any) -> None:
     if not cond:
         raise ConfigError(f"{field}: expected {expected}, found {found!r}")
+
+
+def _int(x: Any) -> bool:
+    """An integer that is not a boolean (TOML's ``true`` is not a count)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _real(x: Any) -> bool:
+    """A finite number that is not a boolean (``inf`` and ``nan`` pass ``> 0`` checks and then break a fit)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,27 +61,26 @@ class FeatureConfig:
         _expect(isinstance(self.words, bool), "features.words", "true or false", self.words)
         _expect(self.words or self.char_ngrams, "features.words/char_ngrams",
                 "at least one of words or char_ngrams to be true", (self.words, self.char_ngrams))
-        _expect(isinstance(self.word_ngram_max, int) and 1 <= self.word_ngram_max <= 3,
+        _expect(_int(self.word_ngram_max) and 1 <= self.word_ngram_max <= 3,
                 "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
-        _expect(isinstance(self.min_df, int) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
-        _expect(isinstance(self.max_df, (int, float)) and 0 < self.max_df <= 1.0,
+        _expect(_int(self.min_df) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
+        _expect(_real(self.max_df) and 0 < self.max_df <= 1.0,
                 "features.max_df", "a fraction in (0, 1]", self.max_df)
-        _expect(self.max_features is None or (isinstance(self.max_features, int) and self.max_features > 0),
+        _expect(self.max_features is None or (_int(self.max_features) and self.max_features > 0),
                 "features.max_features", "a positive integer or omitted", self.max_features)
         _expect(isinstance(self.sublinear_tf, bool), "features.sublinear_tf", "true or false", self.sublinear_tf)
         _expect(isinstance(self.char_ngrams, bool), "features.char_ngrams", "true or false", self.char_ngrams)
-        _expect(isinstance(self.char_ngram_min, int) and isinstance(self.char_ngram_max, int)
+        _expect(_int(self.char_ngram_min) and _int(self.char_ngram_max)
                 and 1 <= self.char_ngram_min <= self.char_ngram_max <= 6,
                 "features.char_ngram_min/char_ngram_max", "integers with 1 <= min <= max <= 6",
                 (self.char_ngram_min, self.char_ngram_max))
-        _expect(isinstance(self.char_weight, (int, float)) and self.char_weight > 0,
+        _expect(_real(self.char_weight) and self.char_weight > 0,
                 "features.char_weight", "a positive number", self.char_weight)
         _expect(isinstance(self.vectors, str) and self.vectors.strip() != "", "features.vectors",
                 "\"bundled\", \"none\" or the path of a word-vectors .npz file", self.vectors)
         _expect(self.vectors == "none" or self.words, "features.vectors",
                 "\"none\" when features.words is false (vectors are weighted by the word features)", self.vectors)
-        _expect(isinstance(self.vectors_weight, (int, float)) and not isinstance(self.vectors_weight, bool)
-                and self.vectors_weight > 0, "features.vectors_weight", "a positive number", self.vectors_weight)
+        _expect(_real(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight", "a positive number", self.vectors_weight)
 
     @property
     def uses_vectors(self) -> bool:
@@ -87,13 +97,13 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         _expect(self.kind in ("logreg", "sgd"), "classifier.kind", "'logreg' or 'sgd'", self.kind)
-        _expect(isinstance(self.C, (int, float)) and not isinstance(self.C, bool) and self.C > 0,
+        _expect(_real(self.C) and self.C > 0,
                 "classifier.C", "a positive number", self.C)
         _expect(self.class_weight in (None, "balanced", "none"), "classifier.class_weight",
                 "'balanced' or 'none'", self.class_weight)
-        _expect(isinstance(self.max_iter, int) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
+        _expect(_int(self.max_iter) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
                 self.max_iter)
-        _expect(isinstance(self.sgd_alpha, (int, float)) and self.sgd_alpha > 0, "classifier.sgd_alpha",
+        _expect(_real(self.sgd_alpha) and self.sgd_alpha > 0, "classifier.sgd_alpha",
                 "a positive number", self.sgd_alpha)
 
 
@@ -105,10 +115,12 @@ class ThresholdConfig:
     default: float = 0.5
 
     def __post_init__(self) -> None:
-        _expect(isinstance(self.folds, int) and self.folds >= 2, "thresholds.folds", "an integer >= 2", self.folds)
-        _expect(0 < self.min_threshold < self.max_threshold < 1, "thresholds.min_threshold/max_threshold",
-                "0 < min < max < 1", (self.min_threshold, self.max_threshold))
-        _expect(0 < self.default < 1, "thresholds.default", "a probability in (0, 1)", self.default)
+        _expect(_int(self.folds) and self.folds >= 2, "thresholds.folds", "an integer >= 2", self.folds)
+        _expect(_real(self.min_threshold) and _real(self.max_threshold)
+                and 0 < self.min_threshold < self.max_threshold < 1, "thresholds.min_threshold/max_threshold",
+                "numbers with 0 < min < max < 1", (self.min_threshold, self.max_threshold))
+        _expect(_real(self.default) and 0 < self.default < 1, "thresholds.default", "a probability in (0, 1)",
+                self.default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +133,9 @@ class TrainConfig:
     n_jobs: int = 1
 
     def __post_init__(self) -> None:
-        _expect(isinstance(self.random_state, int), "random_state", "an integer", self.random_state)
-        _expect(isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1), "n_jobs",
+        _expect(_int(self.random_state) and 0 <= self.random_state < 2**32, "random_state",
+                "an integer from 0 to 2**32 - 1", self.random_state)
+        _expect(_int(self.n_jobs) and (self.n_jobs >= 1 or self.n_jobs == -1), "n_jobs",
                 "a positive integer or -1", self.n_jobs)
 
     def to_dict(self) -> dict:

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .corpus import ReadStats, Record, read_corpus, read_jsonl
+from .corpus import ReadStats, Record, expand_paths, read_corpus, read_file
 from .errors import InputError
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
@@ -113,9 +113,12 @@ def excluded_keys(files: Iterable[str | Path]) -> tuple[set[str], set[str]]:
     groups: set[str] = set()
     for path in files:
         path = Path(path)
-        paths = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-        for p in paths:
-            for rec in read_jsonl(p):
+        if not path.exists():
+            raise InputError(f"--exclude {path}: no such file or folder")
+        # a folder is searched like a corpus folder (subfolders and .jsonl.gz too); one with nothing readable is
+        # an error, not a silent "exclude nothing"
+        for p in expand_paths([path]):
+            for rec in read_file(p):
                 ids.add(rec.id)
                 groups.add(rec.group)
     return ids, groups

@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 
 def stratified_group_folds(
     Y: np.ndarray, groups: Sequence[str], n_folds: int, *, seed: int = 0
@@ -22,13 +24,14 @@ def stratified_group_folds(
     Y = np.asarray(Y)
     n = len(groups)
     if n_folds < 2:
-        raise ValueError(f"need at least 2 folds, got {n_folds}")
+        raise InputError(f"folds: expected at least 2, found {n_folds}")
     members: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
         members[g].append(i)
     keys = list(members)
     if len(keys) < n_folds:
-        raise ValueError(f"cannot make {n_folds} folds from {len(keys)} distinct utterance groups")
+        raise InputError(f"folds: cannot make {n_folds} folds from {len(keys)} distinct utterances (near-duplicates "
+                         "count once); use fewer folds (--folds, or thresholds.folds in the config) or more labels")
     # one row per group: the union of its members' labels (plus a column so
     # zero-topic groups are spread too)
     G = np.zeros((len(keys), Y.shape[1] + 1), dtype=np.int8)

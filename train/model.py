@@ -25,6 +25,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
+from .errors import ConfigError
 from .folds import stratified_group_folds
 from .text import JapaneseAnalyzer, char_normalize
 
@@ -189,7 +190,13 @@ class TopicClassifier:
     # ---------------------------------------------------------------- fitting
     def _fit_once(self, tokens, texts, Y, vectors):
         word, char = self._new_vectorizers()
-        X, projection = self._features(word, char, None, tokens, texts, fit=True, vectors=vectors)
+        try:
+            X, projection = self._features(word, char, None, tokens, texts, fit=True, vectors=vectors)
+        except ValueError as exc:  # sklearn: "max_df corresponds to < documents than min_df", "empty vocabulary"
+            if "_df" not in str(exc) and "vocabulary" not in str(exc):
+                raise
+            raise ConfigError(f"features: {exc} (with {len(tokens):,} training texts); lower features.min_df or "
+                              "raise features.max_df") from None
         W, b = _fit_classifier(self.config, X, Y)
         return word, char, projection, W, b
 
@@ -245,7 +252,6 @@ class TopicClassifier:
         if not self.config.features.uses_vectors:
             self.vectors_info = None
             return None
-        from .errors import ConfigError
         from .vectors import load_vectors
 
         vectors = given if given is not None else load_vectors(self.config.features.vectors)

@@ -201,7 +201,7 @@ class _DaskPool:
                         if address == "local" else None)
         try:
             self.client = Client(self.cluster if self.cluster is not None else address)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             if self.cluster is not None:
                 self.cluster.close()
             raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "

@@ -58,6 +58,15 @@ class AnalyzerSettings:
             raise ConfigError(f"split_mode: expected one of 'A', 'B', 'C', found {self.split_mode!r}")
         if self.dictionary not in ("core", "small", "full"):
             raise ConfigError(f"dictionary: expected 'core', 'small' or 'full', found {self.dictionary!r}")
+        for name in ("stop_words", "normalize_numbers"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"analyzer.{name}: expected true or false, found {getattr(self, name)!r}")
+        import importlib.util
+
+        if importlib.util.find_spec(f"sudachidict_{self.dictionary}") is None:
+            raise ConfigError(f"analyzer.dictionary: {self.dictionary!r} needs the sudachidict-{self.dictionary} "
+                              f"package, which is not installed: pip install sudachidict-{self.dictionary}, "
+                              "or use dictionary = \"core\"")
 
     @property
     def key(self) -> str:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from pathlib import Path
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text, check_writable
 from .errors import InputError
 from .jsonline import loads_line
 
 PERIODS = ("month", "quarter", "year")
 
 
+_DATE = re.compile(r"^(\d{4})-(\d{2})")
+
+
 def period_of(date: str | None, by: str) -> str | None:
-    if not date or len(date) < 7:
+    """The period of an ISO date (``YYYY-MM...``); None for a missing or unreadable date (counted as undated)."""
+    m = _DATE.match(date) if isinstance(date, str) else None
+    if m is None or not 1 <= int(m[2]) <= 12:
         return None
-    year, month = date[:4], int(date[5:7])
+    year, month = m[1], int(m[2])
     if by == "year":
         return year
     if by == "quarter":
@@ -31,12 +37,15 @@ def read_tagged(path: Path):
     if not path.is_file():
         raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
     if path.name.endswith(".jsonl"):
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
                 try:
-                    r = loads_line(line, f"{path}:{lineno}", InputError)
-                    yield r.get("municipality"), r.get("date"), r["topics"]
-                except (InputError, KeyError, TypeError, AttributeError):
+                    r = loads_line(raw.decode("utf-8"), f"{path}:{lineno}", InputError)
+                    muni, topics = r.get("municipality"), r["topics"]
+                    if not (muni is None or isinstance(muni, str)) or not isinstance(topics, list):
+                        raise TypeError
+                    yield muni, r.get("date"), topics
+                except (InputError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
                     raise InputError(f"{path}:{lineno}: not a tag-corpus output line") from None
         return
     import pyarrow.parquet as pq
@@ -148,6 +157,9 @@ def _japanese_font() -> str:
 
 
 def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], assembly: str | None = None) -> dict:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file; expected a folder for the CSV and PNG")
+    check_writable(out_dir / "timeline.csv", "--out")
     rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
     if not rows:
         raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")

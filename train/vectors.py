@@ -187,9 +187,14 @@ def train_vectors(sentences: Sequence[Sequence[str]], settings: VectorSettings) 
     sentences = [list(s) for s in sentences if s]
     if not sentences:
         raise InputError("no tokens to learn word vectors from: the corpus selection is empty")
-    model = Word2Vec(sentences=sentences, vector_size=settings.dim, window=settings.window,
-                     min_count=settings.min_count, sg=1, epochs=settings.epochs, seed=settings.seed,
-                     workers=settings.workers)
+    try:
+        model = Word2Vec(sentences=sentences, vector_size=settings.dim, window=settings.window,
+                         min_count=settings.min_count, sg=1, epochs=settings.epochs, seed=settings.seed,
+                         workers=settings.workers)
+    except RuntimeError as exc:  # gensim: "you must first build vocabulary before training the model"
+        if "vocabulary" not in str(exc):
+            raise
+        raise InputError(f"no word occurs {settings.min_count}+ times: lower vectors.min_count or give more text") from None
     words = list(model.wv.index_to_key)
     if not words:
         raise InputError(f"no word occurs {settings.min_count}+ times: lower vectors.min_count or give more text")
@@ -226,6 +231,12 @@ def build_vectors(
     """Learn word vectors from corpus records (``train.corpus.Record``), leaving out some assemblies."""
     say = progress or (lambda _m: None)
     excluded = sorted(set(exclude_assemblies))
+    records = list(records)
+    present = {r.municipality or "" for r in records}
+    unknown = [a for a in excluded if a not in present]
+    if unknown:  # a typo would leave nothing out while the file's metadata said it did
+        raise InputError(f"--exclude-assembly: no utterances of {', '.join(unknown)} in the corpus; its assemblies "
+                         f"are {', '.join(sorted(a for a in present if a))}")
     texts = [r.text for r in records if (r.municipality or "") not in excluded]
     if not texts:
         raise InputError("no utterances left to learn word vectors from"

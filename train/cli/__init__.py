@@ -59,13 +59,24 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:  # click turns KeyboardInterrupt into Abort
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # click usage errors (bad option, missing argument, bad value)
+        if isinstance(exc, _usage_error_types()):
             exc.show()
             return exc.exit_code
         raise
+
+
+def _usage_error_types() -> tuple[type, ...]:
+    """Click's exception base, wherever it comes from: typer >= 0.20 bundles its own click (``typer._click``)."""
+    import importlib
+
+    found = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
 
 
 def entrypoint() -> None:  # console script

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .. import corpus_tools
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_writable
 from . import app
 from ._common import console, default_path, err_console
 
@@ -61,6 +61,8 @@ def sample_cmd(
 ) -> None:
     """A random sample of utterances as JSONL, one per near-duplicate group."""
     where = corpus_tools.SampleFilter(assembly=assembly, grep=grep, min_len=min_len, max_len=max_len)
+    if out is not None:
+        check_writable(out, "--out")
     records = corpus_tools.sample(_paths(paths), n, where=where, seed=seed, exclude=exclude, lenient=lenient)
     lines = corpus_tools.records_to_jsonl(records)
     if out is None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ..evaluation.report import headline_rows, write_reports
+from ..evaluation.report import check_report_dir, headline_rows, write_reports
 from ..evaluation.runner import run_evaluation
 from . import app
 from ._common import console, default_path, progress_printer
@@ -36,6 +36,7 @@ def evaluate_cmd(
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
     if (model is None) != (test is None):
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
+    check_report_dir(out)  # before hours of fitting, not after
     with progress_printer() as progress:
         report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
                                 dask=dask, model=model, test=test, quick=quick, loao_vectors=loao_vectors,

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..atomic import check_writable
 from ..corpus import read_corpus
 from ..text import AnalyzerSettings
 from ..vectors import VectorSettings, build_vectors, load_vectors
@@ -29,6 +30,7 @@ def build_cmd(
 ) -> None:
     """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
     settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
+    check_writable(out, "--out")
     with progress_printer() as progress:
         wv = build_vectors(read_corpus(paths or [default_path("seeds")]), AnalyzerSettings(), settings,
                            exclude_assemblies=exclude_assembly, tokenize_workers=workers, progress=progress)

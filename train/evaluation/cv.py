@@ -68,6 +68,8 @@ class EvalOptions:
 
         if not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
+        if not isinstance(self.n_jobs, int) or isinstance(self.n_jobs, bool) or (self.n_jobs < 1 and self.n_jobs != -1):
+            raise ConfigError(f"--jobs: expected an integer >= 1, found {self.n_jobs!r}")
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise ConfigError(f"--repeats: expected an integer >= 1, found {self.repeats!r}")
 
@@ -160,9 +162,13 @@ def cross_validate(
             splits.append((rep, k, tr, te))
     chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
     unscored = chosen & (not options.score_model_chosen)
-    if unscored.any():  # model-chosen test items move to the training side (each is its own group: pools skip
-        # the groups already labeled) and are never scored
-        splits = [(rep, k, np.union1d(tr, te[unscored[te]]), te[~unscored[te]]) for rep, k, tr, te in splits]
+    if unscored.any():  # model-chosen test items move to the training side and are never scored; one that shares
+        # a near-duplicate group with a scored test item (a copy labeled twice) sits that fold out instead
+        def _moved(te):
+            kept = {groups[i] for i in te[~unscored[te]]}
+            return np.asarray([i for i in te[unscored[te]] if groups[i] not in kept], dtype=te.dtype)
+
+        splits = [(rep, k, np.union1d(tr, _moved(te)), te[~unscored[te]]) for rep, k, tr, te in splits]
     for _, _, tr, te in splits:  # the guarantee the report states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
@@ -185,7 +191,7 @@ def cross_validate(
 
     loao_names, loao_train = [], {}
     if options.loao:
-        counts = Counter(assemblies)
+        counts = Counter(a for a, u in zip(assemblies, unscored) if not u)  # what each could be scored on
         loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
                       if n >= options.loao_min_labels and len(counts) > 1]
         held_out = {}
@@ -252,7 +258,7 @@ def cross_validate(
         "topics": ids,
         "label_positives": {t: int(Y[:, j].sum()) for j, t in enumerate(ids)},
         "model_chosen": {"labels": int(chosen.sum()), "scored": bool(options.score_model_chosen)},
-        "cv": metrics.aggregate(fold_metrics, ids),
+        "cv": metrics.aggregate(fold_metrics, ids, options.repeats),
         "folds": fold_rows,
         "fold_thresholds": threshold_rows,
         "pooled": metrics.compute(Y[scored], oof_pred[scored], oof_scores[scored], ids),
@@ -273,10 +279,10 @@ def cross_validate(
             char_folds.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
         report["baselines"] = {
             "topic_prior": {"description": "random draws at each topic's training prevalence",
-                            **metrics.aggregate(prior_folds, ids)},
+                            **metrics.aggregate(prior_folds, ids, options.repeats)},
             "char_ngram": {"description": "character 2-3-gram TF-IDF (50k most frequent) + the same classifier "
                                           "and threshold tuning",
-                           **metrics.aggregate(char_folds, ids)},
+                           **metrics.aggregate(char_folds, ids, options.repeats)},
         }
 
     if options.learning_curve:
@@ -288,7 +294,7 @@ def cross_validate(
                 fms.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
                 sizes.append(len(tr) if frac >= 1 else len(_group_subsample(tr, groups, frac,
                                                                             np.random.default_rng(0))))
-            agg = metrics.aggregate(fms, ids)
+            agg = metrics.aggregate(fms, ids, options.repeats)
             curve.append({"fraction": frac, "train_size": int(np.mean(sizes)),
                           "macro_f1": agg["overall"]["macro_f1"], "micro_f1": agg["overall"]["micro_f1"],
                           "per_topic_f1": {t: agg["per_topic"][t]["f1"] for t in ids}})

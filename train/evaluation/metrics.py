@@ -34,7 +34,7 @@ def compute(Y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, topic_id
     return {"overall": overall, "per_topic": per_topic}
 
 
-def aggregate(folds: list[dict], topic_ids: list[str]) -> dict:
+def aggregate(folds: list[dict], topic_ids: list[str], repeats: int = 1) -> dict:
     """Mean and standard deviation of each metric over folds."""
     def ms(values):
         vals = [v for v in values if v is not None]
@@ -46,5 +46,6 @@ def aggregate(folds: list[dict], topic_ids: list[str]) -> dict:
     per_topic = {}
     for t in topic_ids:
         per_topic[t] = {k: ms([f["per_topic"][t][k] for f in folds]) for k in PER_TOPIC if k != "support"}
-        per_topic[t]["support"] = int(sum(f["per_topic"][t]["support"] for f in folds))
-    return {"overall": overall, "per_topic": per_topic, "folds": len(folds)}
+        # every label is tested once per repeat: count it once
+        per_topic[t]["support"] = int(sum(f["per_topic"][t]["support"] for f in folds)) // max(1, repeats)
+    return {"overall": overall, "per_topic": per_topic, "folds": len(folds) // max(1, repeats), "repeats": repeats}

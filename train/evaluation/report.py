@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_dir, atomic_write_text
+from ..atomic import atomic_dir, atomic_write_text, check_writable
+from ..errors import InputError
 
 
 def _fmt(ms: dict | float | None, digits: int = 3) -> str:
@@ -28,7 +29,8 @@ def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     if "cv" in report:
         o = report["cv"]["overall"]
-        rows.append(("model, CV", _fmt(o["macro_f1"]), _fmt(o["micro_f1"]), f"{report['cv']['folds']} folds"))
+        rows.append(("model, CV", _fmt(o["macro_f1"]), _fmt(o["micro_f1"]), f"{report['cv']['folds']} folds" + (f" × {report['cv']['repeats']} repeats"
+                                                               if report['cv'].get('repeats', 1) > 1 else "")))
         for name, b in report.get("baselines", {}).items():
             rows.append((f"baseline: {name}", _fmt(b["overall"]["macro_f1"]), _fmt(b["overall"]["micro_f1"]),
                          b["description"]))
@@ -261,8 +263,26 @@ def to_html(report: dict, images: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
+def check_report_dir(out: Path) -> None:
+    """``out`` can take the reports: a new folder, or one that holds nothing but earlier reports
+    (it is replaced as a whole, so anything else in it would be lost)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; expected a folder for {', '.join(REPORT_FILES)}")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES)
+        if other:
+            raise InputError(f"--out {out}: holds other files ({', '.join(other[:5])}), which replacing the reports "
+                             "would delete; choose a new folder or one with only earlier reports")
+    check_writable(out / REPORT_FILES[0], "--out")
+
+
 def write_reports(report: dict, out: Path) -> Path:
     """Write report.json, report.md and report.html into ``out`` (atomically, as one directory)."""
+    check_report_dir(out)
     images = plots(report)
     with atomic_dir(out) as tmp:
         atomic_write_text(tmp / "report.json", to_json(report))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import load_config
+from ..errors import InputError
 from ..labeling.store import read_labels
 from .cv import EvalOptions, cross_validate
 
@@ -22,7 +23,13 @@ def dask_backend(address: str | None, n_workers: int = 2):
 
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                            dashboard_address=None) if address == "local" else None
-    client = Client(cluster if cluster is not None else address)
+    try:
+        client = Client(cluster if cluster is not None else address)
+    except (OSError, TimeoutError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "
+                         "give ADDRESS as tcp://HOST:PORT, or use --dask local or no --dask") from None
     try:
         with parallel_backend("dask"):
             yield client
