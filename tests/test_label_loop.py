@@ -283,3 +283,15 @@ def test_label_studio_import_odd_json_is_an_error_not_a_traceback(tmp_path, labe
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_session_checks_out_and_labels_before_starting(tmp_path, labels_dir):
+    from train.errors import InputError
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        _session(blocker / "x.jsonl", "y\n", labels_dir=labels_dir)
+    with pytest.raises(InputError, match="--labels .*: no such folder or file"):
+        _session(tmp_path / "mine.jsonl", "y\n", labels_dir=tmp_path / "labx")
+    assert not (tmp_path / "mine.jsonl").exists()

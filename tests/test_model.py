@@ -165,6 +165,37 @@ def test_tampered_model_refused(trained_model_dir, tmp_path):
         load_model(bad)
 
 
+def test_damaged_manifest_shapes_refused(trained_model_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained_model_dir, bad)
+    for manifest in ("[1, 2]", '{"format_version": 1, "files": ["a"]}', '{"files": {"model.joblib": 5}}'):
+        (bad / "gikai.json").write_text(manifest, encoding="utf-8")
+        with pytest.raises(ModelError, match="damaged manifest"):
+            load_model(bad)
+
+
+def test_bad_out_or_name_refused_before_the_fit(labels_dir, tmp_path, isolated_state, monkeypatch):
+    """A bad --out or --name must cost no fit and leave no version in the store."""
+    import train.training as training
+
+    monkeypatch.setattr(training, "fit_labels", lambda *a, **k: pytest.fail("fitted before checking --out"))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    from train.errors import GikaiError
+
+    for out, says in ((afile, "is a file"), (afile / "sub", "is a file"), (other, "not a gikai-topics model")):
+        with pytest.raises(GikaiError, match=says):
+            training.train(labels_dir, small_config(), out=out)
+    with pytest.raises(ModelError, match="at most 63"):
+        training.train(labels_dir, small_config(), name="a" * 70)
+    assert (other / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_train_leaves_no_trace(signum, labels_dir, tmp_path, isolated_state):
     """SIGINT or SIGTERM in the middle of a fit: neither the store nor --out gets anything."""

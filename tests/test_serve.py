@@ -1,6 +1,7 @@
 """The HTTP service at three levels: direct call, ASGI app, and a real `bentoml serve`."""
 
 import concurrent.futures
+import contextlib
 import importlib
 import os
 import signal
@@ -183,3 +184,56 @@ def test_bentoml_build_from_repo(isolated_state, tmp_path):
     src = next(b for b in bentos if b.is_dir()) / "src"
     assert (src / "labels" / "topics.yaml").is_file() and (src / "train" / "inference.py").is_file()
     assert not (src / "train" / "cli").exists()
+
+
+@pytest.mark.slow
+def test_cli_serve_stops_its_workers_on_sigterm(trained_model_dir, tmp_path):
+    """A supervisor stops `gikai-topics serve` with SIGTERM to that one process: the bentoml server and its
+    workers must go with it (they used to keep serving the port)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "cli-serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-c", "from train.cli import entrypoint; entrypoint()", "serve",
+                             "--model", str(trained_model_dir), "--port", str(port), "--threads", "2"],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(base, proc)
+        proc.send_signal(signal.SIGTERM)  # to our process only, not the group
+        assert proc.wait(60) == 0
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(f"{base}/readyz", timeout=1)
+            except httpx.HTTPError:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the server still answers after `gikai-topics serve` was stopped")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_serve_options_checked_before_starting(trained_model_dir, monkeypatch):
+    from train.errors import InputError
+    from train.serving import check_port_free, server_env
+
+    monkeypatch.setenv("GIKAI_TOPICS_MAX_CHARS", "abc")
+    with pytest.raises(InputError, match="GIKAI_TOPICS_MAX_CHARS: expected an integer, found 'abc'"):
+        server_env(str(trained_model_dir), None, None)
+    monkeypatch.setenv("GIKAI_TOPICS_MAX_CHARS", "-5")
+    with pytest.raises(InputError, match="GIKAI_TOPICS_MAX_CHARS: expected an integer >= 1"):
+        server_env(str(trained_model_dir), None, None)
+    monkeypatch.delenv("GIKAI_TOPICS_MAX_CHARS")
+    monkeypatch.setenv("GIKAI_TOPICS_THREADS", "8")
+    monkeypatch.chdir(trained_model_dir.parent)
+    env = server_env(trained_model_dir.name, None, None)  # a relative model folder is made absolute
+    assert env["GIKAI_TOPICS_THREADS"] == "8" and env["GIKAI_TOPICS_MODEL"] == str(trained_model_dir.resolve())
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(InputError, match="cannot listen on"):
+            check_port_free("127.0.0.1", busy.getsockname()[1])

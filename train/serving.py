@@ -17,25 +17,77 @@ def server_command(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
 
 
-def server_env(model: str | None, workers: int, threads: int) -> dict[str, str]:
-    if workers < 1 or threads < 1:
-        raise InputError(f"--workers and --threads must be >= 1, found {workers} and {threads}")
+_LIMITS = {"GIKAI_TOPICS_MAX_CHARS": 1, "GIKAI_TOPICS_MAX_BATCH": 1, "GIKAI_TOPICS_MAX_EXPLAIN": 0}
+
+
+def server_env(model: str | None, workers: int | None, threads: int | None) -> dict[str, str]:
+    """The service's environment: options first, then GIKAI_TOPICS_* variables, each checked here so that a
+    bad value is a one-line error instead of a server that fails to start or refuses every request."""
     env = dict(os.environ)
-    if model:
-        path = Path(model)
-        env["GIKAI_TOPICS_MODEL"] = str(path.resolve()) if path.is_dir() else model
+    for var, given, default in (("GIKAI_TOPICS_WORKERS", workers, 1), ("GIKAI_TOPICS_THREADS", threads, 4)):
+        value = given if given is not None else _env_int(env, var, default)
+        if value < 1:
+            raise InputError(f"{'--' + var.split('_')[-1].lower()} / {var}: expected an integer >= 1, found {value}")
+        env[var] = str(value)
+    for var, low in _LIMITS.items():
+        if var in env and _env_int(env, var, 0) < low:
+            raise InputError(f"{var}: expected an integer >= {low}, found {env[var]!r}")
+    ref = model or env.get("GIKAI_TOPICS_MODEL")
+    if ref:  # bentoml runs from the project root: a relative model folder must be made absolute
+        path = Path(ref)
+        env["GIKAI_TOPICS_MODEL"] = str(path.resolve()) if path.is_dir() else ref
     resolve(env.get("GIKAI_TOPICS_MODEL"))  # fail fast, with our message, if the model does not exist
-    env["GIKAI_TOPICS_WORKERS"] = str(workers)
-    env["GIKAI_TOPICS_THREADS"] = str(threads)
     return env
 
 
-def run_server(*, model: str | None, host: str, port: int, workers: int, threads: int) -> int:
+def _env_int(env: dict[str, str], var: str, default: int) -> int:
+    raw = env.get(var)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"{var}: expected an integer, found {raw!r}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail with one line when the port is taken, instead of bentoml's traceback."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise InputError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror}); "
+                             "stop what uses it or choose another --port") from None
+
+
+def run_server(*, model: str | None, host: str, port: int, workers: int | None, threads: int | None) -> int:
+    """Run ``bentoml serve`` in the foreground. SIGINT/SIGTERM are passed on to it and waited for, so that
+    stopping this process stops the whole server (its workers included)."""
+    import signal
+
     if not 0 < port < 65536:
         raise InputError(f"--port: expected 1-65535, found {port}")
     env = server_env(model, workers, threads)
+    check_port_free(host, port)
     root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(server_command(host, port), env=env, cwd=root)
+
+    def forward(signum, _frame):
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    old = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return subprocess.call(server_command(host, port), env=env, cwd=root)
-    except KeyboardInterrupt:
-        return 0
+        code = proc.wait()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return 0 if code in (-signal.SIGINT, -signal.SIGTERM, 130, 143) else code

@@ -58,11 +58,29 @@ def write_model_dir(directory: Path, model: Any, manifest: dict, taxonomy_text: 
     return manifest
 
 
+def check_export_dir(out: Path) -> None:
+    """``out`` can become a model directory: new, empty, or an earlier model (replaced whole). Checked
+    before fitting, so a bad --out costs nothing and stores nothing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ModelError(f"--out {out}: is a file; expected a folder for the model")
+    if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise ModelError(f"--out {out}: exists and is not a gikai-topics model directory; choose another --out")
+    from .atomic import check_writable
+
+    check_writable(out / MANIFEST, "--out")
+
+
+def check_name(name: str) -> None:
+    if not _NAME_RE.match(name) or len(name) > 63:
+        raise ModelError(f"model name {name!r}: expected at most 63 lower-case letters, digits, '.', '_' or '-' "
+                         "(a BentoML tag name)")
+
+
 def export_dir(out: Path, model: Any, manifest: dict, taxonomy_text: str) -> Path:
     """Write a model directory atomically: ``out`` appears complete or not at all."""
     out = Path(out)
-    if out.exists() and not (out / MANIFEST).is_file() and any(out.iterdir()):
-        raise ModelError(f"{out}: exists and is not a gikai-topics model directory; choose another --out")
+    check_export_dir(out)
     with atomic_dir(out) as tmp:
         write_model_dir(tmp, model, manifest, taxonomy_text)
     return out
@@ -106,8 +124,7 @@ def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -
     moves ``latest`` back) before the signal is delivered: an interrupted save stores nothing."""
     import bentoml
 
-    if not _NAME_RE.match(name):
-        raise ModelError(f"model name {name!r}: expected lower-case letters, digits, '.', '_' or '-'")
+    check_name(name)
     labels = {"project": "gikai-topics", "taxonomy": manifest["taxonomy_sha256"][:12]}
     meta = {k: manifest[k] for k in ("topics", "taxonomy_sha256", "label_set_sha256", "label_count", "git_commit",
                                      "trained_at") if k in manifest}
@@ -132,8 +149,12 @@ def _verify(directory: Path) -> dict:
         raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ModelError(f"{manifest_path}: damaged manifest ({exc}); retrain or restore the model") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict) or not all(
+            isinstance(d, str) for d in (manifest.get("files") or {}).values()):
+        raise ModelError(f"{manifest_path}: damaged manifest (expected an object with a 'files' table of SHA-256 "
+                         "digests); retrain or restore the model")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"{directory}: model format {manifest.get('format_version')!r}, expected {FORMAT_VERSION}; "
@@ -164,6 +185,7 @@ def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
     if os.sep in str(ref) or str(ref).startswith("."):
         raise ModelError(f"{ref}: no such model directory")
     import bentoml
+    import yaml
     from bentoml.exceptions import BentoMLException, NotFound
 
     tag = str(ref) if ":" in str(ref) else f"{ref}:latest"
@@ -174,7 +196,7 @@ def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
             f"model {tag!r} not found in the BentoML store ({os.environ.get('BENTOML_HOME', '~/bentoml')}); "
             "run `gikai-topics train` first or pass --model DIR"
         ) from None
-    except (BentoMLException, ValueError) as exc:
+    except (BentoMLException, ValueError, yaml.YAMLError) as exc:  # a damaged model.yaml in the store, too
         raise ModelError(f"model {ref!r}: {exc}") from None
     return Path(bento_model.path), str(bento_model.tag)
 

@@ -11,7 +11,7 @@ from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
 from .labeling.store import LabelSet, label_matrix, read_labels
 from .model import TopicClassifier
-from .store import DEFAULT_NAME, export_dir, save_to_bentoml
+from .store import DEFAULT_NAME, check_export_dir, check_name, export_dir, save_to_bentoml
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import JapaneseAnalyzer
 from .versions import git_commit, library_versions, now_iso
@@ -81,6 +81,10 @@ def train(
     exported directory both appear atomically.
     """
     config = config or TrainConfig()
+    if to_store:
+        check_name(name)
+    if out is not None:
+        check_export_dir(Path(out))  # before the fit: a bad --out must not cost a fit nor leave a stored version
     taxonomy = load_taxonomy(taxonomy_path)
     labels, _ = read_labels(labels_path, taxonomy)  # raises LabelError listing every problem
     t0 = time.perf_counter()

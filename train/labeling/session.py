@@ -322,9 +322,15 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
     return tagger
 
 
-def _check_out(out: Path) -> None:
-    if out.is_dir() or not out.name.endswith(".jsonl"):
-        raise InputError(f"--out: expected a .jsonl label file (e.g. labels/mine.jsonl), found {out}")
+def _check_paths(out: Path, labels_dir: str | Path | None) -> None:
+    """Before the session starts: a label chosen must never be lost to a bad --out, nor an old one offered again
+    because --labels was mistyped."""
+    from .editing import check_label_out
+
+    check_label_out(out)
+    if labels_dir is not None and not Path(labels_dir).exists():
+        raise InputError(f"--labels {labels_dir}: no such folder or file; pass the labels whose utterances to "
+                         "leave out (an empty folder if there are none yet)")
 
 
 def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None, strategy: str | None = None,
@@ -334,7 +340,7 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     """Prepare the queue (exclude labeled items, sample, score, order) and run the loop."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     out = Path(out)
-    _check_out(out)
+    _check_paths(out, labels_dir)
     if strategy is not None and strategy not in STRATEGIES:
         raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
     taxonomy = taxonomy or load_taxonomy()
