@@ -295,3 +295,12 @@ def test_session_checks_out_and_labels_before_starting(tmp_path, labels_dir):
     with pytest.raises(InputError, match="--labels .*: no such folder or file"):
         _session(tmp_path / "mine.jsonl", "y\n", labels_dir=tmp_path / "labx")
     assert not (tmp_path / "mine.jsonl").exists()
+
+
+def test_session_survives_undecodable_keystrokes(tmp_path, labels_dir):
+    """A terminal in another encoding under a strict UTF-8 locale: the bad line is an unknown key, not a crash."""
+    keys = io.TextIOWrapper(io.BytesIO(b"\xa4\xa2\nq\n"), encoding="utf-8", errors="strict")
+    screen = io.StringIO()
+    res = run_label_session([POOL], tmp_path / "mine.jsonl", model="none", labels_dir=labels_dir,
+                            annotator="tester", stdin=keys, stdout=screen)
+    assert "unreadable key" in screen.getvalue() and res.accepted == 0

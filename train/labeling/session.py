@@ -259,13 +259,23 @@ class LabelSession:
 
     def run(self) -> SessionResult:
         i, selected, fresh = 0, set(), True
+        bad_reads = 0
         try:
             while i < len(self.items):
                 if fresh:
                     self._header(i)
                     fresh = False
                 self._topics(i, selected)
-                line = self.stdin.readline()
+                try:
+                    line = self.stdin.readline()
+                    bad_reads = 0
+                except UnicodeDecodeError:  # bytes from a terminal in another encoding: a key we don't know
+                    bad_reads += 1
+                    if bad_reads >= 3:  # a stream that keeps failing: stop as at end of input
+                        _say(self.stdout, "input is not UTF-8; stopping (labels so far are saved)")
+                        break
+                    _say(self.stdout, "unreadable key (not UTF-8); type ? for help")
+                    continue
                 if not line:  # end of input: same as quit
                     _say(self.stdout)
                     break
