@@ -27,7 +27,7 @@ from ..corpus import Record
 from ..errors import InputError
 from ..taxonomy import Taxonomy
 from .store import MODEL_CHOSEN_PREFIX
-from .session import _load_tagger, _say, _shuffle_key, build_pool, labeled_keys
+from .session import _load_tagger, _say, _shuffle_key, build_pool, check_labels_path, labeled_keys
 
 
 STRATEGIES = ("uncertainty", "random")
@@ -92,9 +92,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
                 model=None, out: IO[str] | None = None) -> list[tuple[Record, str]]:
     """Unlabeled records chosen by ``spec``, each with its ``selection`` note (progress lines go to ``out``)."""
     out = out if out is not None else io.StringIO()
-    if labels_dir is not None and not labels_dir.exists():  # a typo would silently exclude nothing
-        raise InputError(f"--labels {labels_dir}: no such folder or file; pass the labels whose utterances to "
-                         "leave out (an empty folder if there are none yet)")
+    check_labels_path(labels_dir)
     tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
     if spec.strategy == "uncertainty" and tagger is None:
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "

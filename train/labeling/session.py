@@ -80,6 +80,14 @@ def topic_keys(taxonomy: Taxonomy) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the queue
 
+def check_labels_path(labels_dir: str | Path | None) -> None:
+    """A --labels that does not exist is refused: :func:`labeled_keys` skips missing paths (an --out not yet
+    written), so a typo there would silently exclude nothing."""
+    if labels_dir is not None and not Path(labels_dir).exists():
+        raise InputError(f"--labels {labels_dir}: no such folder or file; pass the labels whose utterances to "
+                         "leave out (an empty folder if there are none yet)")
+
+
 def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy) -> tuple[set[str], set[str]]:
     """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped)."""
     ids: set[str] = set()
@@ -338,9 +346,7 @@ def _check_paths(out: Path, labels_dir: str | Path | None) -> None:
     from .editing import check_label_out
 
     check_label_out(out)
-    if labels_dir is not None and not Path(labels_dir).exists():
-        raise InputError(f"--labels {labels_dir}: no such folder or file; pass the labels whose utterances to "
-                         "leave out (an empty folder if there are none yet)")
+    check_labels_path(labels_dir)
 
 
 def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None, strategy: str | None = None,
