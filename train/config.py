@@ -17,12 +17,12 @@ Example ``train.toml``::
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .jsonline import finite_number  # not a boolean, not inf/nan: those pass "> 0" and then break a fit
 from .text import AnalyzerSettings
 
 
@@ -36,9 +36,6 @@ def _int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _real(x: Any) -> bool:
-    """A finite number that is not a boolean (``inf`` and ``nan`` pass ``> 0`` checks and then break a fit)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +61,7 @@ class FeatureConfig:
         _expect(_int(self.word_ngram_max) and 1 <= self.word_ngram_max <= 3,
                 "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
         _expect(_int(self.min_df) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
-        _expect(_real(self.max_df) and 0 < self.max_df <= 1.0,
+        _expect(finite_number(self.max_df) and 0 < self.max_df <= 1.0,
                 "features.max_df", "a fraction in (0, 1]", self.max_df)
         _expect(self.max_features is None or (_int(self.max_features) and self.max_features > 0),
                 "features.max_features", "a positive integer or omitted", self.max_features)
@@ -74,13 +71,14 @@ class FeatureConfig:
                 and 1 <= self.char_ngram_min <= self.char_ngram_max <= 6,
                 "features.char_ngram_min/char_ngram_max", "integers with 1 <= min <= max <= 6",
                 (self.char_ngram_min, self.char_ngram_max))
-        _expect(_real(self.char_weight) and self.char_weight > 0,
+        _expect(finite_number(self.char_weight) and self.char_weight > 0,
                 "features.char_weight", "a positive number", self.char_weight)
         _expect(isinstance(self.vectors, str) and self.vectors.strip() != "", "features.vectors",
                 "\"bundled\", \"none\" or the path of a word-vectors .npz file", self.vectors)
         _expect(self.vectors == "none" or self.words, "features.vectors",
                 "\"none\" when features.words is false (vectors are weighted by the word features)", self.vectors)
-        _expect(_real(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight", "a positive number", self.vectors_weight)
+        _expect(finite_number(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight",
+                "a positive number", self.vectors_weight)
 
     @property
     def uses_vectors(self) -> bool:
@@ -97,13 +95,13 @@ class ClassifierConfig:
 
     def __post_init__(self) -> None:
         _expect(self.kind in ("logreg", "sgd"), "classifier.kind", "'logreg' or 'sgd'", self.kind)
-        _expect(_real(self.C) and self.C > 0,
+        _expect(finite_number(self.C) and self.C > 0,
                 "classifier.C", "a positive number", self.C)
         _expect(self.class_weight in (None, "balanced", "none"), "classifier.class_weight",
                 "'balanced' or 'none'", self.class_weight)
         _expect(_int(self.max_iter) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
                 self.max_iter)
-        _expect(_real(self.sgd_alpha) and self.sgd_alpha > 0, "classifier.sgd_alpha",
+        _expect(finite_number(self.sgd_alpha) and self.sgd_alpha > 0, "classifier.sgd_alpha",
                 "a positive number", self.sgd_alpha)
 
 
@@ -116,10 +114,10 @@ class ThresholdConfig:
 
     def __post_init__(self) -> None:
         _expect(_int(self.folds) and self.folds >= 2, "thresholds.folds", "an integer >= 2", self.folds)
-        _expect(_real(self.min_threshold) and _real(self.max_threshold)
+        _expect(finite_number(self.min_threshold) and finite_number(self.max_threshold)
                 and 0 < self.min_threshold < self.max_threshold < 1, "thresholds.min_threshold/max_threshold",
                 "numbers with 0 < min < max < 1", (self.min_threshold, self.max_threshold))
-        _expect(_real(self.default) and 0 < self.default < 1, "thresholds.default", "a probability in (0, 1)",
+        _expect(finite_number(self.default) and 0 < self.default < 1, "thresholds.default", "a probability in (0, 1)",
                 self.default)
 
 

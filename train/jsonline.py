@@ -47,4 +47,5 @@ def check_unicode(value: str, field: str, where: str, error: type[GikaiError]) -
 
 
 def finite_number(value: object) -> bool:
+    """A JSON/TOML number usable as one: not a boolean (``true`` is an int in Python), not inf or nan."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -195,17 +195,9 @@ class _LocalPool:
 
 class _DaskPool:
     def __init__(self, address: str, jobs: int) -> None:
-        from dask.distributed import Client, LocalCluster
+        from .cluster import connect
 
-        self.cluster = (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
-                        if address == "local" else None)
-        try:
-            self.client = Client(self.cluster if self.cluster is not None else address)
-        except (OSError, TimeoutError, ValueError) as exc:
-            if self.cluster is not None:
-                self.cluster.close()
-            raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "
-                             "start one, or use --dask local or no --dask") from None
+        self.client, self.cluster = connect(address, jobs)
         self.slots = 2 * max(1, len(self.client.scheduler_info()["workers"]))
 
     def submit(self, *args):

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import load_config
-from ..errors import InputError
 from ..labeling.store import read_labels
 from .cv import EvalOptions, cross_validate
 
@@ -18,18 +17,11 @@ def dask_backend(address: str | None, n_workers: int = 2):
     if not address:
         yield None
         return
-    from dask.distributed import Client, LocalCluster
     from joblib import parallel_backend
 
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None) if address == "local" else None
-    try:
-        client = Client(cluster if cluster is not None else address)
-    except (OSError, TimeoutError, ValueError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "
-                         "give ADDRESS as tcp://HOST:PORT, or use --dask local or no --dask") from None
+    from ..cluster import connect
+
+    client, cluster = connect(address, n_workers)
     try:
         with parallel_backend("dask"):
             yield client
