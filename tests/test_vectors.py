@@ -83,7 +83,7 @@ def test_model_uses_vectors_and_explains_by_terms(tiny_vectors, labels_dir):
     labels, _ = read_labels(labels_dir)
     texts = [e.text for e in labels.examples]
     tokens = [JapaneseAnalyzer()(t) for t in texts]
-    cfg = small_config().replace(features={"vectors": str(path)})
+    cfg = small_config().replace(features={"vectors": str(path), "general_vectors": "none"})
     m = TopicClassifier(cfg, labels.taxonomy.ids).fit(tokens, label_matrix(labels.examples, labels.taxonomy.ids))
     names = m.feature_names
     assert sum(str(n).startswith(VECTOR_PREFIX) for n in names) == 16 and len(names) == m.W.shape[0]
@@ -91,7 +91,8 @@ def test_model_uses_vectors_and_explains_by_terms(tiny_vectors, labels_dir):
     X = m.transform(tokens[:3])
     for per_topic in m.explain_rows(X, range(len(m.topic_ids)), 5):
         assert all(not w.startswith(VECTOR_PREFIX) for terms in per_topic.values() for w, _ in terms)
-    off = TopicClassifier(small_config().replace(features={"vectors": "none"}), labels.taxonomy.ids)
+    off = TopicClassifier(small_config().replace(features={"vectors": "none", "general_vectors": "none"}),
+                          labels.taxonomy.ids)
     off.fit(tokens, label_matrix(labels.examples, labels.taxonomy.ids))
     assert off.vector_projection is None and X.shape[1] == off.W.shape[0] + 16
 
@@ -123,6 +124,10 @@ def test_config_validation_of_vectors():
         small_config().replace(features={"vectors": ""})
     with pytest.raises(ConfigError, match="features.vectors.*words is false"):
         small_config().replace(features={"words": False, "char_ngrams": True})
+    with pytest.raises(ConfigError, match="features.general_vectors.*words is false"):
+        small_config().replace(features={"words": False, "char_ngrams": True, "vectors": "none"})
+    with pytest.raises(ConfigError, match="features.general_vectors: expected"):
+        small_config().replace(features={"general_vectors": " "})
     with pytest.raises(ConfigError, match="vectors_weight"):
         small_config().replace(features={"vectors_weight": 0})
 

@@ -52,6 +52,8 @@ class FeatureConfig:
     char_weight: float = 0.5
     #: word vectors for the dense mean-vector block: "bundled" (learned from seeds/), a .npz path, or "none"
     vectors: str = "bundled"
+    #: general-domain vectors (chiVe) concatenated per word with ``vectors``: "bundled", a .npz path, or "none"
+    general_vectors: str = "bundled"
     vectors_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -77,12 +79,18 @@ class FeatureConfig:
                 "\"bundled\", \"none\" or the path of a word-vectors .npz file", self.vectors)
         _expect(self.vectors == "none" or self.words, "features.vectors",
                 "\"none\" when features.words is false (vectors are weighted by the word features)", self.vectors)
+        _expect(isinstance(self.general_vectors, str) and self.general_vectors.strip() != "",
+                "features.general_vectors", "\"bundled\", \"none\" or the path of a vectors .npz file",
+                self.general_vectors)
+        _expect(self.general_vectors == "none" or self.words, "features.general_vectors",
+                "\"none\" when features.words is false (vectors are weighted by the word features)",
+                self.general_vectors)
         _expect(finite_number(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight",
                 "a positive number", self.vectors_weight)
 
     @property
     def uses_vectors(self) -> bool:
-        return self.vectors != "none"
+        return self.vectors != "none" or self.general_vectors != "none"
 
 
 @dataclasses.dataclass(frozen=True)

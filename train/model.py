@@ -248,20 +248,27 @@ class TopicClassifier:
         return self
 
     def _vectors(self, given):
-        """The word vectors this fit uses (None when the config turns them off), checked against the analyzer."""
-        if not self.config.features.uses_vectors:
+        """The word vectors this fit uses (None when the config turns them off), checked against the analyzer:
+        the own vectors (``given`` replaces the file named by ``features.vectors``) concatenated per word with
+        the general-domain ones (``features.general_vectors``)."""
+        fc = self.config.features
+        if not fc.uses_vectors:
             self.vectors_info = None
             return None
-        from .vectors import load_vectors
+        from .vectors import concat_vectors, load_vectors
 
-        vectors = given if given is not None else load_vectors(self.config.features.vectors)
-        if vectors.analyzer_key != self.config.analyzer.key:
-            raise ConfigError(
-                f"features.vectors: expected vectors built with this config's analyzer settings "
-                f"(key {self.config.analyzer.key}), found vectors built with key {vectors.analyzer_key or '?'} "
-                f"({vectors.meta.get('analyzer')}); rebuild them with `gikai-topics vectors build`")
+        own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
+        general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
+        for option, table, build in (("features.vectors", own, "vectors build"),
+                                     ("features.general_vectors", general, "vectors general")):
+            if table is not None and table.analyzer_key != self.config.analyzer.key:
+                raise ConfigError(
+                    f"{option}: expected vectors built with this config's analyzer settings "
+                    f"(key {self.config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
+                    f"({table.meta.get('analyzer')}); rebuild them with `gikai-topics {build}`")
+        vectors = concat_vectors(own, general)
         self.vectors_info = {k: vectors.meta.get(k) for k in ("sha256", "corpus_sha256", "utterances", "tokens",
-                                                               "excluded_assemblies", "settings")}
+                                                               "excluded_assemblies", "settings", "general")}
         self.vectors_info["words"] = len(vectors.words)
         return vectors
 

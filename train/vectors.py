@@ -111,20 +111,29 @@ class WordVectors:
                                 meta=np.asarray(json.dumps(meta, ensure_ascii=False)))
 
 
-def resolve_path(spec: str) -> Path:
-    return BUNDLED_PATH if spec == BUNDLED else Path(spec)
+#: the bundled general-domain vectors (chiVe, see train/general_vectors.py)
+GENERAL_BUNDLED_PATH = Path(__file__).parent / "resources" / "general-vectors.npz"
+
+
+def resolve_path(spec: str, *, general: bool = False) -> Path:
+    if spec == BUNDLED:
+        return GENERAL_BUNDLED_PATH if general else BUNDLED_PATH
+    return Path(spec)
 
 
 _LOADED: dict[tuple[str, float, int], WordVectors] = {}
 
 
-def load_vectors(spec: str | Path) -> WordVectors:
-    """Read a vectors file (``"bundled"`` for the packaged one); cached per process."""
-    path = resolve_path(str(spec))
+def load_vectors(spec: str | Path, *, general: bool = False) -> WordVectors:
+    """Read a vectors file (``"bundled"`` for the packaged one; with ``general``, the packaged general-domain
+    table); cached per process."""
+    path = resolve_path(str(spec), general=general)
+    option, build = (("features.general_vectors", "gikai-topics vectors general WHEEL --out FILE") if general
+                     else ("features.vectors", "gikai-topics vectors build --out FILE"))
     if not path.is_file():
         hint = ("reinstall the package" if str(spec) == BUNDLED
-                else "build one with `gikai-topics vectors build --out FILE`, or set features.vectors = \"bundled\"")
-        raise ConfigError(f"features.vectors: expected a word-vectors .npz file, found no file at {path}: {hint}")
+                else f"build one with `{build}`, or set {option} = \"bundled\"")
+        raise ConfigError(f"{option}: expected a word-vectors .npz file, found no file at {path}: {hint}")
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime, st.st_size)
     if key in _LOADED:
@@ -142,9 +151,30 @@ def load_vectors(spec: str | Path) -> WordVectors:
                           f"found format {meta.get('format')!r}, {len(words)} words and shape {vectors.shape}")
     meta["sha256"] = sha256_file(path)
     wv = WordVectors(words, vectors, meta)
-    _LOADED.clear()  # keep one: fits in a worker all use the same file
+    if len(_LOADED) >= 4:  # a fit uses one own and one general file; held-out evaluation a few own ones
+        _LOADED.pop(next(iter(_LOADED)))
     _LOADED[key] = wv
     return wv
+
+
+def concat_vectors(own: WordVectors | None, general: WordVectors | None) -> WordVectors | None:
+    """Per word, ``[own | general]``: each table scaled to unit mean row norm (so neither dominates the mean
+    vector by scale), zeros where a table lacks the word.  The own table's meta is kept, with the general
+    table's under ``"general"``."""
+    if own is None or general is None:
+        return own if general is None else general
+    def unit(v: np.ndarray) -> np.ndarray:
+        n = float(np.linalg.norm(v, axis=1).mean())
+        return v / n if n > 0 else v
+    words = list(dict.fromkeys(own.words + general.words))
+    index = {w: i for i, w in enumerate(words)}
+    out = np.zeros((len(words), own.dim + general.dim), dtype=np.float32)
+    out[[index[w] for w in own.words], :own.dim] = unit(own.vectors)
+    out[[index[w] for w in general.words], own.dim:] = unit(general.vectors)
+    meta = dict(own.meta)
+    meta["general"] = {k: general.meta.get(k) for k in ("sha256", "source", "source_file", "settings")}
+    meta["general"]["words"] = len(general.words)
+    return WordVectors(words, out, meta)
 
 
 # --------------------------------------------------------------------------- building

@@ -40,10 +40,36 @@ def build_cmd(
 
 
 @vectors_app.command("info")
-def info_cmd(path: str = typer.Argument("bundled", help="A vectors file, or 'bundled'.")) -> None:
+def info_cmd(
+    path: str = typer.Argument("bundled", help="A vectors file, or 'bundled'."),
+    general: bool = typer.Option(False, "--general", help="'bundled' means the bundled general-domain vectors."),
+) -> None:
     """What a vectors file was learned from."""
-    wv = load_vectors(path)
+    wv = load_vectors(path, general=general)
     m = wv.meta
-    console.print(f"{len(wv.words):,} words x {wv.dim}; {m.get('utterances', 0):,} utterances, "
-                  f"{m.get('tokens', 0):,} tokens; left out: {', '.join(m.get('excluded_assemblies') or []) or 'none'}")
+    if m.get("kind") == "general":
+        from ..general_vectors import describe
+
+        console.print(describe(wv))
+    else:
+        console.print(f"{len(wv.words):,} words x {wv.dim}; {m.get('utterances', 0):,} utterances, "
+                      f"{m.get('tokens', 0):,} tokens; left out: {', '.join(m.get('excluded_assemblies') or []) or 'none'}")
     console.print(f"settings {m.get('settings')}; analyzer key {wv.analyzer_key}; sha256 {wv.sha256[:16]}…")
+
+
+@vectors_app.command("general")
+def general_cmd(
+    source: Path = typer.Argument(..., help="The ja_ginza wheel (pip download ja_ginza==5.3.0 --no-deps), or an "
+                                            "unpacked spaCy pipeline's vocab/ folder."),
+    out: Path = typer.Option(..., "--out", help="Where to write the general vectors (.npz)."),
+    vocabulary: str = typer.Option("bundled", help="Vectors file whose words to keep ('bundled': our own)."),
+    dim: int = typer.Option(100, help="Dimensions kept by PCA."),
+) -> None:
+    """General-domain vectors (chiVe) for our vocabulary, PCA-reduced; use with features.general_vectors."""
+    from ..general_vectors import SpacyVectorTable, build_general_vectors, describe
+
+    check_writable(out, "--out")
+    with progress_printer() as progress:
+        wv = build_general_vectors(SpacyVectorTable.open(source), load_vectors(vocabulary), dim=dim, progress=progress)
+        wv.save(out)
+    console.print(f"wrote {out}: {describe(wv)}")

@@ -173,6 +173,7 @@ def cross_validate(
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
     char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2, "vectors": "none",
+                                           "general_vectors": "none",
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES})
     rng = np.random.default_rng(options.seed)
     jobs, keys = [], []
@@ -195,7 +196,7 @@ def cross_validate(
         loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
                       if n >= options.loao_min_labels and len(counts) > 1]
         held_out = {}
-        if loao_names and config.features.uses_vectors and options.loao_vectors == "strict":
+        if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors
 
             held_out = held_out_vectors(config, loao_names, options.corpus, n_jobs=options.n_jobs, progress=say)
@@ -314,9 +315,11 @@ def cross_validate(
         report["leave_one_assembly_out"] = {
             "min_labels": options.loao_min_labels,
             "vectors": ("none" if not config.features.uses_vectors else
-                        "strict: word vectors re-learned without the held-out assembly's text"
-                        if options.loao_vectors == "strict" else
-                        "shared: the configured word vectors (they include the held-out assembly's unlabeled text)"),
+                        ("strict: word vectors re-learned without the held-out assembly's text"
+                         if options.loao_vectors == "strict" else
+                         "shared: the configured word vectors (they include the held-out assembly's unlabeled text)")
+                        + ("; general-domain vectors (chiVe, learned from no council's text) as configured"
+                           if config.features.general_vectors != "none" else "")),
             "assemblies": per,
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
