@@ -104,6 +104,20 @@ def test_cli_evaluate_quick_and_saved_model(labels_dir, tmp_path, trained_model_
     assert main(["evaluate", "--labels", str(labels_dir), "--folds", "1"]) == 1
 
 
+def test_evaluate_skips_the_parts_asked(labels_dir, tmp_path, capsys):
+    from train.evaluation.runner import run_evaluation
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
+    rep = run_evaluation(labels_dir, cfg, folds=2, skip=["learning-curve", "held-out"])
+    assert "baselines" in rep and "learning_curve" not in rep and "leave_one_assembly_out" not in rep
+    out = tmp_path / "rep"
+    assert main(["evaluate", "--labels", str(labels_dir), "--skip", "learning curve", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--skip: expected one of learning-curve, baselines, held-out, found learning curve" in err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_evaluate_on_dask_local_cluster_matches(labels_dir, tmp_path):
     from train.evaluation.runner import run_evaluation

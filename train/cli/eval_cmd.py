@@ -27,6 +27,8 @@ def evaluate_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),
     quick: bool = typer.Option(False, help="Skip learning curve, baselines and held-out assemblies."),
+    skip: list[str] = typer.Option([], "--skip", help="Leave out one part: learning-curve, baselines or held-out "
+                                   "(repeat the option for more)."),
     loao_vectors: str = typer.Option("strict", help="Held-out assemblies: 'strict' re-learns word vectors without "
                                      "the held-out text; 'shared' uses the configured vectors."),
     corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
@@ -39,7 +41,7 @@ def evaluate_cmd(
     check_report_dir(out)  # before hours of fitting, not after
     with progress_printer() as progress:
         report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
-                                dask=dask, model=model, test=test, quick=quick, loao_vectors=loao_vectors,
+                                dask=dask, model=model, test=test, quick=quick, skip=skip, loao_vectors=loao_vectors,
                                 corpus=corpus, score_model_chosen=score_model_chosen, progress=progress)
         write_reports(report, out)
     table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..config import load_config
+from ..errors import InputError
 from ..labeling.store import read_labels
 from .cv import EvalOptions, cross_validate
+
+#: parts of a CV evaluation that ``--skip`` can leave out (``--quick`` leaves out all of them)
+SKIPPABLE = ("learning-curve", "baselines", "held-out")
 
 
 @contextlib.contextmanager
@@ -33,6 +37,7 @@ def dask_backend(address: str | None, n_workers: int = 2):
 
 def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 5, repeats: int = 1, jobs: int = 1,
                    dask: str | None = None, model: str | None = None, test: Path | None = None, quick: bool = False,
+                   skip: Sequence[str] = (),
                    loao_vectors: str = "strict", corpus: list[Path] | None = None, score_model_chosen: bool = False,
                    progress: Callable[[str], None] | None = None) -> dict:
     if model is not None:
@@ -42,8 +47,13 @@ def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 
         return evaluate_saved(load_model(model), Path(test))
     config = load_config(config_path)
     labels, _ = read_labels(labels_path)
-    options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao=not quick,
-                          baselines=not quick, learning_curve=not quick, loao_vectors=loao_vectors,
+    unknown = sorted(set(skip) - set(SKIPPABLE))
+    if unknown:
+        raise InputError(f"--skip: expected one of {', '.join(SKIPPABLE)}, found {', '.join(unknown)}")
+    off = set(SKIPPABLE) if quick else set(skip)
+    options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao="held-out" not in off,
+                          baselines="baselines" not in off, learning_curve="learning-curve" not in off,
+                          loao_vectors=loao_vectors,
                           corpus=tuple(map(str, corpus)) if corpus else None, score_model_chosen=score_model_chosen)
     with dask_backend(dask):
         return cross_validate(labels, config, options, progress=progress)
