@@ -107,7 +107,8 @@ def peers_job(labels: str, folds: int, workdir: str, skip_ours: bool) -> dict:
     Y = label_matrix(label_set.examples, ids)
     config = TrainConfig()
     tokens = TokenCache(JapaneseAnalyzer(config.analyzer), None).tokens(texts)
-    char_config = config.replace(features={"words": False, "char_ngrams": True})
+    char_config = config.replace(features={"words": False, "char_ngrams": True, "vectors": "none",
+                                           "general_vectors": "none"})
     splits = stratified_group_folds(Y, groups, folds, seed=0)
     rng = np.random.default_rng(1)
     out: dict[str, list] = {"ours": [], "char_ngrams": [], "fasttext": [], "topic_prior": []}

@@ -15,7 +15,7 @@ from train.general_vectors import SpacyVectorTable, build_general_vectors, murmu
 from train.labeling.store import label_matrix, read_labels
 from train.model import VECTOR_PREFIX, TopicClassifier
 from train.text import AnalyzerSettings, JapaneseAnalyzer
-from train.vectors import BUNDLED, VectorSettings, build_vectors, concat_vectors, load_vectors
+from train.vectors import GENERAL_BUNDLED_PATH, BUNDLED, VectorSettings, build_vectors, concat_vectors, load_vectors
 
 
 def test_murmurhash_is_spacys_string_hash():
@@ -69,6 +69,15 @@ def test_build_keeps_vocabulary_rows_backs_off_compounds_and_reduces(tmp_path, o
     assert set(gv.words) <= set(own_vectors.words)
     assert gv.meta["kind"] == "general" and gv.meta["analyzer_key"] == own_vectors.analyzer_key
     assert gv.meta["words_backoff"] >= 1 and gv.meta["source_file"] == wheel.name
+    # with every dimension kept, PCA is a rotation: distances between rows are the table's own distances
+    full = build_general_vectors(table, own_vectors, dim=24)
+    pos, row = {w: i for i, w in enumerate(full.words)}, {w: i for i, w in enumerate(dict.fromkeys(table_words))}
+    a, b = table_words[0], table_words[1]
+    assert np.isclose(np.linalg.norm(full.vectors[pos[a]] - full.vectors[pos[b]]),
+                      np.linalg.norm(data[row[a]] - data[row[b]]), rtol=1e-4)
+    parts_mean = np.mean([data[row[p]] for p in parts], axis=0)
+    assert np.isclose(np.linalg.norm(full.vectors[pos[compound]] - full.vectors[pos[a]]),
+                      np.linalg.norm(parts_mean - data[row[a]]), rtol=1e-4)
     out = tmp_path / "g.npz"
     gv.save(out)
     back = load_vectors(out, general=True)
@@ -81,15 +90,22 @@ def test_model_concatenates_own_and_general_vectors(tmp_path, own_vectors, label
     gpath, opath = tmp_path / "g.npz", tmp_path / "o.npz"
     build_general_vectors(SpacyVectorTable.open(wheel), own_vectors, dim=8).save(gpath)
     own_vectors.save(opath)
-    both = concat_vectors(load_vectors(opath), load_vectors(gpath))
+    own, general = load_vectors(opath), load_vectors(gpath, general=True)
+    both = concat_vectors(own, general)
     assert both.dim == 24 and np.allclose(np.linalg.norm(both.vectors[:, :16], axis=1).mean(), 1.0, atol=1e-3)
+    at = {w: i for i, w in enumerate(both.words)}
+    w_in, w_out = general.words[0], next(w for w in own.words if w not in set(general.words))
+    scale = both.vectors[at[w_in], 0] / own.vectors[own.words.index(w_in), 0]
+    assert np.allclose(both.vectors[at[w_in], :16], scale * own.vectors[own.words.index(w_in)], rtol=1e-4)
+    assert not both.vectors[at[w_out], 16:].any() and both.vectors[at[w_in], 16:].any()
+    assert both.meta["general"]["sha256"] == general.sha256
     labels, _ = read_labels(labels_dir)
     tokens = [JapaneseAnalyzer()(e.text) for e in labels.examples]
     Y = label_matrix(labels.examples, labels.taxonomy.ids)
     cfg = small_config().replace(features={"vectors": str(opath), "general_vectors": str(gpath)})
     m = TopicClassifier(cfg, labels.taxonomy.ids).fit(tokens, Y)
     assert sum(str(n).startswith(VECTOR_PREFIX) for n in m.feature_names) == 24
-    assert m.vectors_info["general"]["sha256"] == load_vectors(gpath).sha256
+    assert m.vectors_info["general"]["sha256"] == general.sha256
     only = TopicClassifier(cfg.replace(features={"vectors": "none"}), labels.taxonomy.ids).fit(tokens, Y)
     assert sum(str(n).startswith(VECTOR_PREFIX) for n in only.feature_names) == 8
 
@@ -119,6 +135,45 @@ def test_bad_sources_are_clear_errors(tmp_path, own_vectors):
         build_general_vectors(SpacyVectorTable.open(wheel), own_vectors, dim=500)
     with pytest.raises(ConfigError, match="features.general_vectors: expected a word-vectors .npz file.*vectors general"):
         load_vectors(tmp_path / "nope.npz", general=True)
+    own = tmp_path / "own.npz"
+    own_vectors.save(own)
+    with pytest.raises(ConfigError, match="features.general_vectors: expected general-domain vectors.*own vectors"):
+        load_vectors(own, general=True)
+    with pytest.raises(ConfigError, match="features.vectors: expected vectors learned from a corpus"):
+        load_vectors(GENERAL_BUNDLED_PATH)  # the general table named as own vectors
+    table = tmp_path / "vocab"
+    table.mkdir()
+    (table / "key2row").write_bytes(msgpack.packb({murmurhash64a(b"x"): 5}))
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 4), dtype=np.float32))
+    (table / "vectors").write_bytes(buf.getvalue())
+    with pytest.raises(InputError, match="expected key2row rows from 0 to 1, found 5"):
+        SpacyVectorTable.open(table)
+    (table / "key2row").write_bytes(msgpack.packb({murmurhash64a(b"x"): 1}))
+    buf = io.BytesIO()
+    np.save(buf, np.full((2, 4), np.nan, dtype=np.float32))
+    (table / "vectors").write_bytes(buf.getvalue())
+    with pytest.raises(InputError, match="expected finite vectors"):
+        SpacyVectorTable.open(table)
+
+
+def test_general_vectors_of_another_analyzer_refused_with_a_way_out(labels_dir):
+    labels, _ = read_labels(labels_dir)
+    cfg = small_config().replace(features={"vectors": "none"}, analyzer={"split_mode": "A"})
+    with pytest.raises(ConfigError, match='features.general_vectors: .*analyzer settings.*general_vectors = "none"'):
+        TopicClassifier(cfg, labels.taxonomy.ids).fit([["保育"]] * 4, np.zeros((4, 13)))
+    only_own = cfg.replace(features={"general_vectors": "none"})
+    assert not only_own.features.uses_vectors
+
+
+def test_configs_pickled_before_general_vectors_load_without_them():
+    from train.config import FeatureConfig
+
+    state = dict(FeatureConfig().__dict__)
+    del state["general_vectors"]  # what a model saved by the previous release carries
+    old = FeatureConfig.__new__(FeatureConfig)
+    old.__setstate__(state)
+    assert old.general_vectors == "none" and old.vectors == "bundled"
 
 
 def test_cli_vectors_general_and_info(tmp_path, capsys, own_vectors):
@@ -129,6 +184,10 @@ def test_cli_vectors_general_and_info(tmp_path, capsys, own_vectors):
     assert "words x 4 (general:" in capsys.readouterr().out
     assert main(["vectors", "info", str(out)]) == 0
     assert "by mode-A backoff" in capsys.readouterr().out
+    assert main(["vectors", "general", str(wheel), "--out", str(tmp_path / "y.npz"), "--vocabulary",
+                 str(tmp_path / "typo.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "--vocabulary: expected a word-vectors .npz file" in err and "features" not in err
     bad = tmp_path / "bad.whl"
     bad.write_bytes(b"x")
     assert main(["vectors", "general", str(bad), "--out", str(tmp_path / "x.npz"), "--vocabulary", str(opath)]) == 1

@@ -83,7 +83,8 @@ class FeatureConfig:
                 "features.general_vectors", "\"bundled\", \"none\" or the path of a vectors .npz file",
                 self.general_vectors)
         _expect(self.general_vectors == "none" or self.words, "features.general_vectors",
-                "\"none\" when features.words is false (vectors are weighted by the word features)",
+                "\"none\" when features.words is false (vectors are weighted by the word features; set "
+                "features.vectors and features.general_vectors to \"none\" for character n-grams alone)",
                 self.general_vectors)
         _expect(finite_number(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight",
                 "a positive number", self.vectors_weight)
@@ -91,6 +92,11 @@ class FeatureConfig:
     @property
     def uses_vectors(self) -> bool:
         return self.vectors != "none" or self.general_vectors != "none"
+
+    def __setstate__(self, state: dict) -> None:
+        # configs pickled inside models saved before general vectors existed had none
+        state.setdefault("general_vectors", "none")
+        self.__dict__.update(state)
 
 
 @dataclasses.dataclass(frozen=True)

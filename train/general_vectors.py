@@ -80,18 +80,18 @@ class SpacyVectorTable:
         hint = ("pass the ja_ginza wheel (pip download ja_ginza==5.3.0 --no-deps) or the vocab/ folder of an "
                 "unpacked spaCy pipeline")
         if path.is_dir():
-            read = {name: (path / name).read_bytes for name in ("key2row", "vectors") if (path / name).is_file()}
+            read = {name: (path / name).read_bytes() for name in ("key2row", "vectors") if (path / name).is_file()}
         elif path.is_file():
             try:
-                zf = zipfile.ZipFile(path)
+                with zipfile.ZipFile(path) as zf:
+                    members = {}
+                    for info in zf.infolist():
+                        parts = info.filename.split("/")
+                        if len(parts) >= 2 and parts[-2] == "vocab" and parts[-1] in ("key2row", "vectors"):
+                            members.setdefault(parts[-1], info.filename)
+                    read = {name: zf.read(m) for name, m in members.items()}
             except (zipfile.BadZipFile, OSError) as exc:
                 raise InputError(f"{path}: expected a wheel (zip) of a spaCy pipeline, found {exc}; {hint}") from None
-            members = {}
-            for info in zf.infolist():
-                parts = info.filename.split("/")
-                if len(parts) >= 2 and parts[-2] == "vocab" and parts[-1] in ("key2row", "vectors"):
-                    members.setdefault(parts[-1], info.filename)
-            read = {name: (lambda m=m: zf.read(m)) for name, m in members.items()}
         else:
             raise InputError(f"{path}: no such file or folder; {hint}")
         missing = sorted({"key2row", "vectors"} - set(read))
@@ -101,18 +101,25 @@ class SpacyVectorTable:
         try:
             import msgpack
 
-            key2row = msgpack.unpackb(read["key2row"](), strict_map_key=False)
-            data = np.load(io.BytesIO(read["vectors"]()), allow_pickle=False)
+            key2row = msgpack.unpackb(read["key2row"], strict_map_key=False)
+            data = np.load(io.BytesIO(read["vectors"]), allow_pickle=False)
         except Exception as exc:  # not msgpack / not an .npy
             raise InputError(f"{path}: could not read its vectors table ({type(exc).__name__}: {exc}); {hint}") from None
         if not isinstance(key2row, dict) or getattr(data, "ndim", 0) != 2 or not key2row:
             raise InputError(f"{path}: expected key2row to map string hashes to rows of a 2-d vectors array, "
                              f"found {type(key2row).__name__} and an array of shape {getattr(data, 'shape', None)}")
-        return cls(key2row, np.asarray(data, dtype=np.float32), str(path))
+        rows = list(key2row.values())
+        if not all(isinstance(r, int) and 0 <= r < len(data) for r in rows):
+            bad = next(r for r in rows if not (isinstance(r, int) and 0 <= r < len(data)))
+            raise InputError(f"{path}: expected key2row rows from 0 to {len(data) - 1}, found {bad!r}; {hint}")
+        data = np.asarray(data, dtype=np.float32)
+        if not np.isfinite(data).all():
+            raise InputError(f"{path}: expected finite vectors, found NaN or infinite values; {hint}")
+        return cls(key2row, data, str(path))
 
     def get(self, word: str) -> np.ndarray | None:
         row = self.key2row.get(murmurhash64a(word.encode("utf-8")))
-        return None if row is None or row >= len(self.data) else self.data[row]
+        return None if row is None else self.data[row]
 
 
 def _mode_a_parts(words: Sequence[str]) -> dict[str, list[str]]:

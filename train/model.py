@@ -259,13 +259,15 @@ class TopicClassifier:
 
         own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
         general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
-        for option, table, build in (("features.vectors", own, "vectors build"),
-                                     ("features.general_vectors", general, "vectors general")):
+        fixes = (("features.vectors", own, "rebuild them with `gikai-topics vectors build`"),
+                 ("features.general_vectors", general, "set features.general_vectors = \"none\", or rebuild them "
+                  "with `gikai-topics vectors general WHEEL --vocabulary OWN.npz` from own vectors of this analyzer"))
+        for option, table, fix in fixes:
             if table is not None and table.analyzer_key != self.config.analyzer.key:
                 raise ConfigError(
                     f"{option}: expected vectors built with this config's analyzer settings "
                     f"(key {self.config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
-                    f"({table.meta.get('analyzer')}); rebuild them with `gikai-topics {build}`")
+                    f"({table.meta.get('analyzer')}); {fix}")
         vectors = concat_vectors(own, general)
         self.vectors_info = {k: vectors.meta.get(k) for k in ("sha256", "corpus_sha256", "utterances", "tokens",
                                                                "excluded_assemblies", "settings", "general")}

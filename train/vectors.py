@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -122,22 +123,41 @@ def resolve_path(spec: str, *, general: bool = False) -> Path:
 
 
 _LOADED: dict[tuple[str, float, int], WordVectors] = {}
+_LOCK = threading.Lock()
 
 
-def load_vectors(spec: str | Path, *, general: bool = False) -> WordVectors:
+def load_vectors(spec: str | Path, *, general: bool = False, option: str | None = None,
+                 any_kind: bool = False) -> WordVectors:
     """Read a vectors file (``"bundled"`` for the packaged one; with ``general``, the packaged general-domain
-    table); cached per process."""
+    table, and the file must be one, unless ``any_kind``); cached per process.  ``option`` names the setting
+    in error messages."""
     path = resolve_path(str(spec), general=general)
-    option, build = (("features.general_vectors", "gikai-topics vectors general WHEEL --out FILE") if general
-                     else ("features.vectors", "gikai-topics vectors build --out FILE"))
+    build = "gikai-topics vectors general WHEEL --out FILE" if general else "gikai-topics vectors build --out FILE"
+    option = option or ("features.general_vectors" if general else "features.vectors")
     if not path.is_file():
-        hint = ("reinstall the package" if str(spec) == BUNDLED
-                else f"build one with `{build}`, or set {option} = \"bundled\"")
+        hint = "reinstall the package" if str(spec) == BUNDLED else f"build one with `{build}`"
+        if str(spec) != BUNDLED and not option.startswith("--"):
+            hint += f", or set {option} = \"bundled\""
         raise ConfigError(f"{option}: expected a word-vectors .npz file, found no file at {path}: {hint}")
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime, st.st_size)
-    if key in _LOADED:
-        return _LOADED[key]
+    wv = _LOADED.get(key)
+    if wv is None:
+        wv = _read_vectors(path, build)
+        with _LOCK:
+            if len(_LOADED) >= 4:  # a fit uses one own and one general file; held-out evaluation a few own ones
+                _LOADED.pop(next(iter(_LOADED)), None)
+            _LOADED[key] = wv
+    kind = wv.meta.get("kind", "own")
+    if not any_kind and general != (kind == "general"):
+        want = "general-domain vectors (`gikai-topics vectors general`)" if general else \
+            "vectors learned from a corpus (`gikai-topics vectors build`)"
+        raise ConfigError(f"{option}: expected {want}, found a file of {kind} vectors at {path}; "
+                          f"use it as features.{'vectors' if kind != 'general' else 'general_vectors'} instead")
+    return wv
+
+
+def _read_vectors(path: Path, build: str) -> WordVectors:
     try:
         with np.load(path, allow_pickle=False) as z:
             words = [str(w) for w in z["words"]]
@@ -145,24 +165,26 @@ def load_vectors(spec: str | Path, *, general: bool = False) -> WordVectors:
             meta = json.loads(str(z["meta"]))
     except Exception as exc:  # not an npz, missing arrays, bad JSON
         raise ConfigError(f"{path}: not a word-vectors file ({type(exc).__name__}: {exc}); "
-                          "build one with `gikai-topics vectors build`") from None
+                          f"build one with `{build}`") from None
     if meta.get("format") != FORMAT or vectors.ndim != 2 or len(words) != vectors.shape[0]:
         raise ConfigError(f"{path}: expected a format-{FORMAT} vectors file with one vector per word, "
                           f"found format {meta.get('format')!r}, {len(words)} words and shape {vectors.shape}")
     meta["sha256"] = sha256_file(path)
-    wv = WordVectors(words, vectors, meta)
-    if len(_LOADED) >= 4:  # a fit uses one own and one general file; held-out evaluation a few own ones
-        _LOADED.pop(next(iter(_LOADED)))
-    _LOADED[key] = wv
-    return wv
+    return WordVectors(words, vectors, meta)
 
 
 def concat_vectors(own: WordVectors | None, general: WordVectors | None) -> WordVectors | None:
     """Per word, ``[own | general]``: each table scaled to unit mean row norm (so neither dominates the mean
     vector by scale), zeros where a table lacks the word.  The own table's meta is kept, with the general
     table's under ``"general"``."""
-    if own is None or general is None:
-        return own if general is None else general
+    if general is None:
+        return own
+    general_meta = {k: general.meta.get(k) for k in ("sha256", "source", "source_file", "settings")}
+    general_meta["words"] = len(general.words)
+    if own is None:
+        return WordVectors(general.words, general.vectors,
+                           {"analyzer_key": general.analyzer_key, "general": general_meta})
+
     def unit(v: np.ndarray) -> np.ndarray:
         n = float(np.linalg.norm(v, axis=1).mean())
         return v / n if n > 0 else v
@@ -172,8 +194,7 @@ def concat_vectors(own: WordVectors | None, general: WordVectors | None) -> Word
     out[[index[w] for w in own.words], :own.dim] = unit(own.vectors)
     out[[index[w] for w in general.words], own.dim:] = unit(general.vectors)
     meta = dict(own.meta)
-    meta["general"] = {k: general.meta.get(k) for k in ("sha256", "source", "source_file", "settings")}
-    meta["general"]["words"] = len(general.words)
+    meta["general"] = general_meta
     return WordVectors(words, out, meta)
 
 

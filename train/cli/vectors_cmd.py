@@ -45,7 +45,7 @@ def info_cmd(
     general: bool = typer.Option(False, "--general", help="'bundled' means the bundled general-domain vectors."),
 ) -> None:
     """What a vectors file was learned from."""
-    wv = load_vectors(path, general=general)
+    wv = load_vectors(path, general=general, any_kind=True)
     m = wv.meta
     if m.get("kind") == "general":
         from ..general_vectors import describe
@@ -70,6 +70,7 @@ def general_cmd(
 
     check_writable(out, "--out")
     with progress_printer() as progress:
-        wv = build_general_vectors(SpacyVectorTable.open(source), load_vectors(vocabulary), dim=dim, progress=progress)
+        vocab = load_vectors(vocabulary, option="--vocabulary")
+        wv = build_general_vectors(SpacyVectorTable.open(source), vocab, dim=dim, progress=progress)
         wv.save(out)
     console.print(f"wrote {out}: {describe(wv)}")

@@ -314,12 +314,13 @@ def cross_validate(
         pooled = metrics.compute(np.vstack(Yp), np.vstack(Pp), np.vstack(Sp), ids)
         report["leave_one_assembly_out"] = {
             "min_labels": options.loao_min_labels,
-            "vectors": ("none" if not config.features.uses_vectors else
-                        ("strict: word vectors re-learned without the held-out assembly's text"
-                         if options.loao_vectors == "strict" else
-                         "shared: the configured word vectors (they include the held-out assembly's unlabeled text)")
-                        + ("; general-domain vectors (chiVe, learned from no council's text) as configured"
-                           if config.features.general_vectors != "none" else "")),
+            "vectors": "; ".join(
+                (["strict: word vectors re-learned without the held-out assembly's text"
+                  if options.loao_vectors == "strict" else
+                  "shared: the configured word vectors (they include the held-out assembly's unlabeled text)"]
+                 if config.features.vectors != "none" else [])
+                + (["general-domain vectors (chiVe, learned from no council's text) as configured"]
+                   if config.features.general_vectors != "none" else [])) or "none",
             "assemblies": per,
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),

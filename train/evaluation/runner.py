@@ -40,6 +40,9 @@ def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 
                    skip: Sequence[str] = (),
                    loao_vectors: str = "strict", corpus: list[Path] | None = None, score_model_chosen: bool = False,
                    progress: Callable[[str], None] | None = None) -> dict:
+    unknown = sorted(set(skip) - set(SKIPPABLE))
+    if unknown:
+        raise InputError(f"--skip: expected one of {', '.join(SKIPPABLE)}, found {', '.join(unknown)}")
     if model is not None:
         from ..inference import load_model
         from .testset import evaluate_saved
@@ -47,9 +50,6 @@ def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 
         return evaluate_saved(load_model(model), Path(test))
     config = load_config(config_path)
     labels, _ = read_labels(labels_path)
-    unknown = sorted(set(skip) - set(SKIPPABLE))
-    if unknown:
-        raise InputError(f"--skip: expected one of {', '.join(SKIPPABLE)}, found {', '.join(unknown)}")
     off = set(SKIPPABLE) if quick else set(skip)
     options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao="held-out" not in off,
                           baselines="baselines" not in off, learning_curve="learning-curve" not in off,
