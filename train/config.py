@@ -36,8 +36,6 @@ def _int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-
-
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
     words: bool = True

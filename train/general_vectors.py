@@ -108,10 +108,10 @@ class SpacyVectorTable:
         if not isinstance(key2row, dict) or getattr(data, "ndim", 0) != 2 or not key2row:
             raise InputError(f"{path}: expected key2row to map string hashes to rows of a 2-d vectors array, "
                              f"found {type(key2row).__name__} and an array of shape {getattr(data, 'shape', None)}")
-        rows = list(key2row.values())
-        if not all(isinstance(r, int) and 0 <= r < len(data) for r in rows):
-            bad = next(r for r in rows if not (isinstance(r, int) and 0 <= r < len(data)))
-            raise InputError(f"{path}: expected key2row rows from 0 to {len(data) - 1}, found {bad!r}; {hint}")
+        out_of_range = [r for r in key2row.values() if not (isinstance(r, int) and 0 <= r < len(data))]
+        if out_of_range:
+            raise InputError(f"{path}: expected key2row rows from 0 to {len(data) - 1}, found {out_of_range[0]!r}; "
+                             f"{hint}")
         data = np.asarray(data, dtype=np.float32)
         if not np.isfinite(data).all():
             raise InputError(f"{path}: expected finite vectors, found NaN or infinite values; {hint}")

@@ -172,9 +172,9 @@ def cross_validate(
     for _, _, tr, te in splits:  # the guarantee the report states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
-    char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2, "vectors": "none",
-                                           "general_vectors": "none",
-                                           "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES})
+    char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
+                                           "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES,
+                                           "vectors": "none", "general_vectors": "none"})
     rng = np.random.default_rng(options.seed)
     jobs, keys = [], []
     for rep, k, tr, te in splits:
