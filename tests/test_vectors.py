@@ -161,6 +161,45 @@ def test_cv_report_states_strict_held_out_vectors(tiny_vectors):
     assert json.dumps(rep["stamp"]["config"]["features"]["vectors"]) == json.dumps(str(path))
 
 
+def test_labels_without_a_municipality_train_strict_held_out_folds_but_are_never_held_out(tmp_path, tiny_vectors):
+    from train.cache import TokenCache
+    from train.evaluation.cv import EvalOptions, cross_validate
+    from train.evaluation.report import write_reports
+
+    path, _ = tiny_vectors
+    rows = [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows[:12]:
+        r.pop("municipality", None)
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    opts = EvalOptions(folds=2, loao_min_labels=5, baselines=False, learning_curve=False, error_analysis=False,
+                       corpus=(str(FIXTURES / "labels.jsonl"),))
+    rep = cross_validate(labels, small_config().replace(features={"vectors": str(path)}), opts,
+                         cache=TokenCache(JapaneseAnalyzer(), None))
+    loao = rep["leave_one_assembly_out"]
+    assert "(unknown)" not in loao["assemblies"] and loao["without_assembly"] == 12
+    assert all(m["overall"]["train"] >= 12 for m in loao["assemblies"].values())
+    md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
+    assert "12 labels without a municipality train every fold and are never held out" in md
+
+
+def test_bad_vectors_setting_refused_before_the_analysis(tmp_path, labels_dir):
+    from train.evaluation.cv import EvalOptions, cross_validate
+    from train.training import fit_labels
+
+    class NoAnalysis:
+        def tokens(self, texts):
+            raise AssertionError("analysed before the vectors setting was checked")
+
+    labels, _ = read_labels(labels_dir)
+    for features in ({"general_vectors": str(tmp_path / "missing.npz")}, {"vectors": str(tmp_path / "gone.npz")}):
+        cfg = small_config().replace(features=features)
+        with pytest.raises(ConfigError, match="expected a word-vectors .npz file, found no file"):
+            cross_validate(labels, cfg, EvalOptions(folds=2), cache=NoAnalysis())
+        with pytest.raises(ConfigError, match="expected a word-vectors .npz file, found no file"):
+            fit_labels(labels, cfg, cache=NoAnalysis())
+
+
 def test_unknown_assembly_or_too_high_min_count_refused():
     recs = list(read_corpus([FIXTURES / "labels.jsonl"]))
     with pytest.raises(InputError, match="no utterances of 品川 in the corpus"):

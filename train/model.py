@@ -129,6 +129,30 @@ class FitReport:
     seconds: float = 0.0
 
 
+def configured_vectors(config: TrainConfig, given=None):
+    """The word vectors a fit with ``config`` uses, or None when the config turns them off: the own vectors
+    (``given`` replaces the file named by ``features.vectors``) concatenated per word with the general-domain
+    ones (``features.general_vectors``), each checked against the analyzer.  Raises :class:`ConfigError` for a
+    missing, wrong-kind or wrong-analyzer file, so callers can run it before any slow step (files are cached)."""
+    fc = config.features
+    if not fc.uses_vectors:
+        return None
+    from .vectors import concat_vectors, load_vectors
+
+    own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
+    general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
+    fixes = (("features.vectors", own, "rebuild them with `gikai-topics vectors build`"),
+             ("features.general_vectors", general, "set features.general_vectors = \"none\", or rebuild them "
+              "with `gikai-topics vectors general WHEEL --vocabulary OWN.npz` from own vectors of this analyzer"))
+    for option, table, fix in fixes:
+        if table is not None and table.analyzer_key != config.analyzer.key:
+            raise ConfigError(
+                f"{option}: expected vectors built with this config's analyzer settings "
+                f"(key {config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
+                f"({table.meta.get('analyzer')}); {fix}")
+    return concat_vectors(own, general)
+
+
 class TopicClassifier:
     """Vectorizers + stacked linear weights + thresholds; fit on token lists (and raw texts
     when character n-grams are on)."""
@@ -248,27 +272,11 @@ class TopicClassifier:
         return self
 
     def _vectors(self, given):
-        """The word vectors this fit uses (None when the config turns them off), checked against the analyzer:
-        the own vectors (``given`` replaces the file named by ``features.vectors``) concatenated per word with
-        the general-domain ones (``features.general_vectors``)."""
-        fc = self.config.features
-        if not fc.uses_vectors:
+        """The word vectors this fit uses (None when the config turns them off); see :func:`configured_vectors`."""
+        vectors = configured_vectors(self.config, given)
+        if vectors is None:
             self.vectors_info = None
             return None
-        from .vectors import concat_vectors, load_vectors
-
-        own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
-        general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
-        fixes = (("features.vectors", own, "rebuild them with `gikai-topics vectors build`"),
-                 ("features.general_vectors", general, "set features.general_vectors = \"none\", or rebuild them "
-                  "with `gikai-topics vectors general WHEEL --vocabulary OWN.npz` from own vectors of this analyzer"))
-        for option, table, fix in fixes:
-            if table is not None and table.analyzer_key != self.config.analyzer.key:
-                raise ConfigError(
-                    f"{option}: expected vectors built with this config's analyzer settings "
-                    f"(key {self.config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
-                    f"({table.meta.get('analyzer')}); {fix}")
-        vectors = concat_vectors(own, general)
         self.vectors_info = {k: vectors.meta.get(k) for k in ("sha256", "corpus_sha256", "utterances", "tokens",
                                                                "excluded_assemblies", "settings", "general")}
         self.vectors_info["words"] = len(vectors.words)

@@ -10,7 +10,7 @@ from typing import Callable
 from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
 from .labeling.store import LabelSet, label_matrix, read_labels
-from .model import TopicClassifier
+from .model import TopicClassifier, configured_vectors
 from .store import DEFAULT_NAME, check_export_dir, check_name, export_dir, save_to_bentoml
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import JapaneseAnalyzer
@@ -30,6 +30,7 @@ def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | Non
                progress: Callable[[str], None] | None = None) -> TopicClassifier:
     ids = labels.taxonomy.ids
     texts = [ex.text for ex in labels.examples]
+    configured_vectors(config)  # a bad vectors setting is refused before the slow analysis
     cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
     if progress:
         progress(f"analysing {len(texts):,} utterances")

@@ -30,7 +30,7 @@ from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..folds import stratified_group_folds
 from ..labeling.store import LabelSet, label_matrix
-from ..model import TopicClassifier
+from ..model import TopicClassifier, configured_vectors
 from ..text import JapaneseAnalyzer
 from ..versions import library_versions, now_iso
 from . import metrics
@@ -129,6 +129,9 @@ def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.ran
     return np.asarray([i for i in train_idx if groups[i] in chosen])
 
 
+#: what the report calls the assembly of a label without a municipality
+UNKNOWN_ASSEMBLY = "(unknown)"
+
 # --------------------------------------------------------------------------- the run
 
 def cross_validate(
@@ -146,9 +149,10 @@ def cross_validate(
     examples = labels.examples
     texts = [ex.text for ex in examples]
     groups = [ex.group for ex in examples]
-    assemblies = [ex.municipality or "(unknown)" for ex in examples]
+    assemblies = [ex.municipality or UNKNOWN_ASSEMBLY for ex in examples]
     Y = label_matrix(examples, ids)
 
+    configured_vectors(config)  # a bad vectors setting is refused before the analysis and the held-out vectors
     say(f"analysing {len(texts):,} utterances (cached)")
     cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
     t0 = time.perf_counter()
@@ -192,7 +196,9 @@ def cross_validate(
 
     loao_names, loao_train = [], {}
     if options.loao:
-        counts = Counter(a for a, u in zip(assemblies, unscored) if not u)  # what each could be scored on
+        # what each could be scored on; labels without a municipality train every held-out fold but are not an
+        # assembly one can hold out (nor one whose text strict vectors could leave out)
+        counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
         loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
                       if n >= options.loao_min_labels and len(counts) > 1]
         held_out = {}
@@ -322,6 +328,7 @@ def cross_validate(
                 + (["general-domain vectors (chiVe, learned from no council's text) as configured"]
                    if config.features.general_vectors != "none" else [])) or "none",
             "assemblies": per,
+            "without_assembly": sum(a == UNKNOWN_ASSEMBLY for a in assemblies),
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
         }
