@@ -62,11 +62,26 @@ def test_char_ngrams_and_sgd_train(labels_dir):
         assert m.predict_proba(texts[:3]).shape == (3, 13)
 
 
+def test_parallel_fit_is_the_same_model(labels_dir):
+    """--jobs runs the threshold folds and the final fit side by side; thresholds and probabilities do not move."""
+    labels, _ = read_labels(labels_dir)
+    texts = [e.text for e in labels.examples]
+    tokens = [JapaneseAnalyzer()(t) for t in texts]
+    Y = label_matrix(labels.examples, labels.taxonomy.ids)
+    one = TopicClassifier(small_config(), labels.taxonomy.ids).fit(tokens, Y, texts=texts)
+    said = []
+    two = TopicClassifier(small_config(), labels.taxonomy.ids).fit(tokens, Y, texts=texts, n_jobs=2,
+                                                                   progress=said.append)
+    assert said == ["2 threshold folds and the final fit on 2 processes"]
+    assert np.array_equal(one.thresholds, two.thresholds)
+    assert np.array_equal(one.predict_proba(texts), two.predict_proba(texts))
+
+
 def test_cli_train_predict_store_and_dir(labels_dir, tmp_path, isolated_state, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
     out = tmp_path / "model"
-    assert main(["train", "--labels", str(labels_dir), "--config", str(cfg), "--out", str(out)]) == 0
+    assert main(["train", "--labels", str(labels_dir), "--config", str(cfg), "--out", str(out), "--jobs", "2"]) == 0
     printed = capsys.readouterr().out
     assert "saved gikai-topics:" in printed and "macro" in printed
     assert (out / "gikai.json").is_file() and any((isolated_state / "models" / "gikai-topics").iterdir())
@@ -193,6 +208,9 @@ def test_bad_out_or_name_refused_before_the_fit(labels_dir, tmp_path, isolated_s
             training.train(labels_dir, small_config(), out=out)
     with pytest.raises(ModelError, match="at most 63"):
         training.train(labels_dir, small_config(), name="a" * 70)
+    for jobs in (0, -2, 1.5):
+        with pytest.raises(GikaiError, match=r"n_jobs \(--jobs\): expected a positive integer or -1"):
+            training.train(labels_dir, small_config(), n_jobs=jobs)
     assert (other / "notes.txt").read_text() == "mine"
 
 

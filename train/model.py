@@ -13,6 +13,7 @@ Saved models refer to this module's import path (``train.model``): keep it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from typing import Callable, Sequence
 
@@ -70,7 +71,7 @@ def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, 
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # "Label not N is present in all training examples"
-        ovr = OneVsRestClassifier(base, n_jobs=config.n_jobs).fit(X, Y)
+        ovr = OneVsRestClassifier(base).fit(X, Y)  # n_jobs runs whole fits side by side (TopicClassifier.fit)
     for j, est in enumerate(ovr.estimators_):
         if hasattr(est, "coef_"):
             W[:, j] = np.asarray(est.coef_).ravel()
@@ -79,6 +80,22 @@ def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, 
             p = float(np.clip(Y[:, j].mean(), 1e-6, 1 - 1e-6))
             b[j] = np.log(p / (1 - p))
     return W, b
+
+
+def workers_for(n_jobs) -> int:
+    """Processes for ``n_jobs`` (-1: every core)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
+        raise ConfigError(f"n_jobs (--jobs): expected a positive integer or -1 (one process per core), found {n_jobs!r}")
+    return max(1, os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+def _fit_run(model: "TopicClassifier", tokens, texts, Y, vectors, tr, te):
+    """One fit of the threshold CV (train on ``tr``, return probabilities of ``te``), or with ``tr`` None the
+    final fit on everything (returns the fitted parts)."""
+    if tr is None:
+        return model._fit_once(tokens, texts, Y, vectors)
+    word, char, proj, W, b = model._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], vectors)
+    return model._probs(word, char, proj, W, b, [tokens[i] for i in te], [texts[i] for i in te])
 
 
 def mean_vector_block(Xw, projection, weight: float):
@@ -236,11 +253,14 @@ class TopicClassifier:
         groups: Sequence[str] | None = None,
         progress: Callable[[str], None] | None = None,
         vectors=None,
+        n_jobs: int | None = None,
     ) -> "TopicClassifier":
         """Tune thresholds by internal CV on these examples, then fit on all of them.
 
         ``vectors`` (a :class:`train.vectors.WordVectors`) overrides the file named by
-        ``features.vectors`` (evaluation passes vectors that never saw a held-out assembly)."""
+        ``features.vectors`` (evaluation passes vectors that never saw a held-out assembly).  ``n_jobs``
+        (default: the config's) runs the threshold folds and the final fit in that many processes (-1: one per
+        core); the fitted model is the same whatever it is."""
         Y = np.asarray(Y)
         if len(tokens) != Y.shape[0]:
             raise ValueError("tokens and labels differ in length")
@@ -252,11 +272,26 @@ class TopicClassifier:
         groups = list(groups) if groups is not None else [str(i) for i in range(len(tokens))]
         oof = np.zeros(Y.shape, dtype=np.float64)
         folds = stratified_group_folds(Y, groups, tc.folds, seed=self.config.random_state)
-        for k, (tr, te) in enumerate(folds):
+        workers = min(workers_for(self.config.n_jobs if n_jobs is None else n_jobs), len(folds) + 1)
+        if workers > 1:  # the threshold folds and the final fit are independent: run them side by side
             if progress:
-                progress(f"threshold fold {k + 1}/{len(folds)}")
-            word, char, proj, W, b = self._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], vectors)
-            oof[te] = self._probs(word, char, proj, W, b, [tokens[i] for i in te], [texts[i] for i in te])
+                progress(f"{len(folds)} threshold folds and the final fit on {workers} processes")
+            from joblib import Parallel, delayed
+
+            runs = Parallel(n_jobs=workers)(
+                [delayed(_fit_run)(self, tokens, texts, Y, vectors, None, None)]
+                + [delayed(_fit_run)(self, tokens, texts, Y, vectors, tr, te) for tr, te in folds])
+            final, runs = runs[0], runs[1:]
+            for (_, te), probs in zip(folds, runs):
+                oof[te] = probs
+        else:
+            for k, (tr, te) in enumerate(folds):
+                if progress:
+                    progress(f"threshold fold {k + 1}/{len(folds)}")
+                oof[te] = _fit_run(self, tokens, texts, Y, vectors, tr, te)
+            if progress:
+                progress("final fit")
+            final = self._fit_once(tokens, texts, Y, vectors)
         self.thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
         pred = oof >= self.thresholds
         self.oof_f1 = {}
@@ -264,10 +299,7 @@ class TopicClassifier:
             tp = float((pred[:, j] & (Y[:, j] == 1)).sum())
             denom = float(pred[:, j].sum() + Y[:, j].sum())
             self.oof_f1[t] = 2 * tp / denom if denom else 0.0
-        if progress:
-            progress("final fit")
-        (self.word_vectorizer, self.char_vectorizer, self.vector_projection,
-         self.W, self.b) = self._fit_once(tokens, texts, Y, vectors)
+        self.word_vectorizer, self.char_vectorizer, self.vector_projection, self.W, self.b = final
         self._feature_names = None
         return self
 

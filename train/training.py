@@ -10,7 +10,7 @@ from typing import Callable
 from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
 from .labeling.store import LabelSet, label_matrix, read_labels
-from .model import TopicClassifier, configured_vectors
+from .model import TopicClassifier, configured_vectors, workers_for
 from .store import DEFAULT_NAME, check_export_dir, check_name, export_dir, save_to_bentoml
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import JapaneseAnalyzer
@@ -27,7 +27,7 @@ class TrainResult:
 
 
 def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | None = None,
-               progress: Callable[[str], None] | None = None) -> TopicClassifier:
+               progress: Callable[[str], None] | None = None, n_jobs: int | None = None) -> TopicClassifier:
     ids = labels.taxonomy.ids
     texts = [ex.text for ex in labels.examples]
     configured_vectors(config)  # a bad vectors setting is refused before the slow analysis
@@ -38,7 +38,7 @@ def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | Non
     cache.save()
     model = TopicClassifier(config, ids)
     model.fit(tokens, label_matrix(labels.examples, ids), texts=texts, groups=[ex.group for ex in labels.examples],
-              progress=progress)
+              progress=progress, n_jobs=n_jobs)
     return model
 
 
@@ -75,6 +75,7 @@ def train(
     to_store: bool = True,
     taxonomy_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    n_jobs: int | None = None,
 ) -> TrainResult:
     """Validate labels, fit, then save to the BentoML store and/or ``out``.
 
@@ -82,6 +83,8 @@ def train(
     exported directory both appear atomically.
     """
     config = config or TrainConfig()
+    if n_jobs is not None:
+        workers_for(n_jobs)  # refused before anything is read
     if to_store:
         check_name(name)
     if out is not None:
@@ -89,7 +92,7 @@ def train(
     taxonomy = load_taxonomy(taxonomy_path)
     labels, _ = read_labels(labels_path, taxonomy)  # raises LabelError listing every problem
     t0 = time.perf_counter()
-    model = fit_labels(labels, config, progress=progress)
+    model = fit_labels(labels, config, progress=progress, n_jobs=n_jobs)
     seconds = time.perf_counter() - t0
     manifest = build_manifest(name, model, labels, taxonomy, seconds)
     taxonomy_text = Path(taxonomy.path).read_text(encoding="utf-8")

@@ -26,10 +26,13 @@ def train_cmd(
     config: Optional[Path] = typer.Option(None, help="TOML file overriding the embedded defaults."),
     name: str = typer.Option("gikai-topics", help="Model name in the BentoML store."),
     out: Optional[Path] = typer.Option(None, help="Also export the model to this directory."),
+    jobs: int = typer.Option(1, "--jobs", help="Processes for the threshold folds and the final fit (-1: one per "
+                             "core; at most 5 are used). The model is the same; each process holds the features."),
 ) -> None:
     """Fit the topic model on the labels and save it to the BentoML model store."""
     with progress_printer() as progress:
-        result = train(labels or default_path("labels"), load_config(config), name=name, out=out, progress=progress)
+        result = train(labels or default_path("labels"), load_config(config), name=name, out=out, progress=progress,
+                       n_jobs=jobs)
     console.print(f"saved [bold]{result.tag}[/bold]" + (f" and {result.out}" if result.out else "")
                   + f" in {result.seconds:.1f}s from {result.manifest['label_count']:,} labels")
     console.print(summary_table(result.manifest))
