@@ -247,6 +247,11 @@ def test_labels_pool_random_and_bad_options_write_nothing(tmp_path, labels_dir, 
                  "--labels", str(labels_dir), "--size", "3", "--min-chars", "0"]) == 0
     rows = [json.loads(l) for l in pool.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 3 and {r["selection"] for r in rows} == {"random"}
+    # --max-pool counts candidates of the right length (it used to sample first and drop the short ones after)
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(pool), "--strategy", "random",
+                 "--labels", str(labels_dir), "--size", "6", "--max-pool", "6", "--min-chars", "150"]) == 0
+    rows = [json.loads(l) for l in pool.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 6 and all(len(r["text"]) >= 150 for r in rows)
     capsys.readouterr()
     bad = tmp_path / "bad.jsonl"
     assert main(["labels", "pool", "--pool", str(POOL), "--out", str(bad), "--strategy", "random",

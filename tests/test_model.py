@@ -77,6 +77,33 @@ def test_parallel_fit_is_the_same_model(labels_dir):
     assert np.array_equal(one.predict_proba(texts), two.predict_proba(texts))
 
 
+def test_parallel_fit_errors_and_the_configs_n_jobs(labels_dir, tmp_path, isolated_state, capsys):
+    """A fold's error from a worker is the one a sequential fit raises (one line, exit 1); without --jobs the
+    config's n_jobs decides; -1 uses at most thresholds.folds + 1 processes."""
+    from train.model import workers_for
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 60\n")
+    said = {}
+    for jobs in ("1", "2"):
+        assert main(["train", "--labels", str(labels_dir), "--config", str(bad), "--jobs", jobs]) == 1
+        said[jobs] = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said["1"] == said["2"] and "lower features.min_df" in said["2"]
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("n_jobs = 2\n[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
+    assert main(["train", "--labels", str(labels_dir), "--config", str(cfg)]) == 0
+    assert "2 threshold folds and the final fit on 2 processes" in capsys.readouterr().err
+    assert workers_for(-1) >= 1 and workers_for(np.int64(3)) == 3
+    labels, _ = read_labels(labels_dir)
+    texts = [e.text for e in labels.examples]
+    said = []
+    TopicClassifier(small_config(), labels.taxonomy.ids).fit(
+        [JapaneseAnalyzer()(t) for t in texts], label_matrix(labels.examples, labels.taxonomy.ids), texts=texts,
+        n_jobs=-1, progress=said.append)
+    assert said in (["threshold fold 1/2", "threshold fold 2/2", "final fit"],  # a one-CPU machine
+                    [f"2 threshold folds and the final fit on {min(workers_for(-1), 3)} processes"])
+
+
 def test_cli_train_predict_store_and_dir(labels_dir, tmp_path, isolated_state, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")

@@ -180,7 +180,16 @@ def test_labels_without_a_municipality_train_strict_held_out_folds_but_are_never
     assert "(unknown)" not in loao["assemblies"] and loao["without_assembly"] == 12
     assert all(m["overall"]["train"] >= 12 for m in loao["assemblies"].values())
     md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
-    assert "12 labels without a municipality train every fold and are never held out" in md
+    assert "12 labels without a municipality are never held out (they train the held-out folds)" in md
+    # one named assembly beside labels without one: it is still held out, trained on the others
+    for r in rows:
+        if r.get("municipality") not in (None, "品川区"):
+            r.pop("municipality")
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    rep = cross_validate(labels, small_config().replace(features={"vectors": str(path)}), opts,
+                         cache=TokenCache(JapaneseAnalyzer(), None))
+    assert list(rep["leave_one_assembly_out"]["assemblies"]) == ["品川区"]
 
 
 def test_bad_vectors_setting_refused_before_the_analysis(tmp_path, labels_dir):

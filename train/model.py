@@ -13,7 +13,6 @@ Saved models refer to this module's import path (``train.model``): keep it.
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from typing import Callable, Sequence
 
@@ -26,7 +25,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import ConfigError, GikaiError
 from .folds import stratified_group_folds
 from .text import JapaneseAnalyzer, char_normalize
 
@@ -83,10 +82,12 @@ def _fit_classifier(config: TrainConfig, X, Y: np.ndarray) -> tuple[np.ndarray, 
 
 
 def workers_for(n_jobs) -> int:
-    """Processes for ``n_jobs`` (-1: every core)."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1):
+    """Processes for ``n_jobs`` (-1: one per CPU this process may use)."""
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)) or (n_jobs < 1 and n_jobs != -1):
         raise ConfigError(f"n_jobs (--jobs): expected a positive integer or -1 (one process per core), found {n_jobs!r}")
-    return max(1, os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    from joblib import cpu_count  # respects CPU affinity and container quotas, as evaluate's -1 does
+
+    return max(1, cpu_count()) if n_jobs == -1 else int(n_jobs)
 
 
 def _fit_run(model: "TopicClassifier", tokens, texts, Y, vectors, tr, te):
@@ -96,6 +97,33 @@ def _fit_run(model: "TopicClassifier", tokens, texts, Y, vectors, tr, te):
         return model._fit_once(tokens, texts, Y, vectors)
     word, char, proj, W, b = model._fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], vectors)
     return model._probs(word, char, proj, W, b, [tokens[i] for i in te], [texts[i] for i in te])
+
+
+def _fit_run_caught(*args):
+    """:func:`_fit_run` in a worker process: our own errors come back as values, so that the parent raises the
+    one the sequential order would have met first, whichever process finished first."""
+    try:
+        return _fit_run(*args)
+    except GikaiError as exc:
+        return exc
+
+
+def _parallel_fits(model: "TopicClassifier", tokens, texts, Y, vectors, folds, workers: int):
+    """The final fit and every threshold fold in ``workers`` processes: (final parts, [fold probabilities])."""
+    from joblib import Parallel, delayed
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        runs = Parallel(n_jobs=workers)(  # the longest run (the final fit) first
+            [delayed(_fit_run_caught)(model, tokens, texts, Y, vectors, None, None)]
+            + [delayed(_fit_run_caught)(model, tokens, texts, Y, vectors, tr, te) for tr, te in folds])
+    except TerminatedWorkerError:
+        raise ConfigError(f"n_jobs (--jobs): a fit process was killed, most likely for want of memory (each of the "
+                          f"{workers} processes holds the features of {len(tokens):,} texts); use --jobs 1") from None
+    for run in runs[1:] + runs[:1]:  # the order of the sequential fit: the folds, then the final fit
+        if isinstance(run, GikaiError):
+            raise run
+    return runs[0], runs[1:]
 
 
 def mean_vector_block(Xw, projection, weight: float):
@@ -276,12 +304,7 @@ class TopicClassifier:
         if workers > 1:  # the threshold folds and the final fit are independent: run them side by side
             if progress:
                 progress(f"{len(folds)} threshold folds and the final fit on {workers} processes")
-            from joblib import Parallel, delayed
-
-            runs = Parallel(n_jobs=workers)(
-                [delayed(_fit_run)(self, tokens, texts, Y, vectors, None, None)]
-                + [delayed(_fit_run)(self, tokens, texts, Y, vectors, tr, te) for tr, te in folds])
-            final, runs = runs[0], runs[1:]
+            final, runs = _parallel_fits(self, tokens, texts, Y, vectors, folds, workers)
             for (_, te), probs in zip(folds, runs):
                 oof[te] = probs
         else:

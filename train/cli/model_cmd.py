@@ -26,8 +26,9 @@ def train_cmd(
     config: Optional[Path] = typer.Option(None, help="TOML file overriding the embedded defaults."),
     name: str = typer.Option("gikai-topics", help="Model name in the BentoML store."),
     out: Optional[Path] = typer.Option(None, help="Also export the model to this directory."),
-    jobs: int = typer.Option(1, "--jobs", help="Processes for the threshold folds and the final fit (-1: one per "
-                             "core; at most 5 are used). The model is the same; each process holds the features."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Processes for the threshold folds and the final fit "
+                                       "(-1: one per core; at most thresholds.folds + 1 are used; default: the "
+                                       "config's n_jobs, 1). The model is the same; each process holds the features."),
 ) -> None:
     """Fit the topic model on the labels and save it to the BentoML model store."""
     with progress_printer() as progress:

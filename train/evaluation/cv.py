@@ -85,7 +85,7 @@ def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_id
     t0 = time.perf_counter()
     model = TopicClassifier(config, topic_ids)
     model.fit(_subset(tokens, train_idx), Y[train_idx], texts=_subset(texts, train_idx),
-              groups=_subset(groups, train_idx), vectors=vectors)
+              groups=_subset(groups, train_idx), vectors=vectors, n_jobs=1)  # evaluate runs fits side by side
     fit_seconds = time.perf_counter() - t0
     X = model.transform(_subset(tokens, test_idx), _subset(texts, test_idx))
     scores = model.scores(X)
@@ -200,7 +200,7 @@ def cross_validate(
         # assembly one can hold out (nor one whose text strict vectors could leave out)
         counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
         loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
-                      if n >= options.loao_min_labels and len(counts) > 1]
+                      if n >= options.loao_min_labels and any(a != name for a in assemblies)]
         held_out = {}
         if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors

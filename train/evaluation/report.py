@@ -40,8 +40,8 @@ def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
         rows.append(("held-out assemblies, pooled", _fmt(p["macro_f1"]), _fmt(p["micro_f1"]),
                      f"{len(loao['assemblies'])} assemblies; mean of per-assembly macro "
                      f"{loao['mean_macro_f1']:.3f}; word vectors: {loao.get('vectors', 'none')}"
-                     + (f"; {loao['without_assembly']:,} labels without a municipality train every fold and are "
-                        "never held out" if loao.get("without_assembly") else "")))
+                     + (f"; {loao['without_assembly']:,} labels without a municipality are never held out (they "
+                        "train the held-out folds)" if loao.get("without_assembly") else "")))
         for name, m in loao["assemblies"].items():
             rows.append((f"  held out: {name}", _fmt(m["overall"]["macro_f1"]), _fmt(m["overall"]["micro_f1"]),
                          f"n={m['overall']['n']}, topics present {m['overall']['topics_with_support']}"))

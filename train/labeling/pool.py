@@ -99,9 +99,9 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
                          "`gikai-topics train`), or use --strategy random")
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir], taxonomy)
-    records = [r for r in build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool,
-                                     seed=spec.seed)
-               if spec.min_chars <= len(r.text) <= spec.max_chars]
+    # the length bounds go into the sampling: --max-pool counts candidates of the right length
+    records = build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool, seed=spec.seed,
+                         min_len=spec.min_chars, max_len=spec.max_chars)
     _say(out, f"{len(records):,} unlabeled candidate(s) of {spec.min_chars}-{spec.max_chars} characters "
             f"({len(exclude[0]):,} labeled utterances excluded)")
     if spec.strategy == "random":

@@ -102,8 +102,9 @@ def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy) -> tuple[set[
 
 
 def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, assembly: str | None,
-               max_pool: int, seed: int) -> list[Record]:
-    """Up to ``max_pool`` unlabeled records, one per near-duplicate group, sampled uniformly."""
+               max_pool: int, seed: int, min_len: int = 0, max_len: int | None = None) -> list[Record]:
+    """Up to ``max_pool`` unlabeled records of ``min_len``-``max_len`` characters, one per near-duplicate group,
+    sampled uniformly."""
     from ..corpus_tools import SampleFilter, sample
 
     if not paths:
@@ -112,7 +113,8 @@ def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, ass
         raise InputError(f"--max-pool: expected a positive number, found {max_pool}")
     ex_ids, ex_groups = exclude
     # labeled records may take reservoir places: oversample by their number, then drop them
-    records = sample(paths, max_pool + len(ex_ids), where=SampleFilter(assembly=assembly), seed=seed)
+    records = sample(paths, max_pool + len(ex_ids), seed=seed,
+                     where=SampleFilter(assembly=assembly, min_len=min_len, max_len=max_len))
     fresh = [r for r in records if r.id not in ex_ids and r.group not in ex_groups]
     if len(fresh) > max_pool:
         fresh = sorted(sorted(fresh, key=lambda r: _shuffle_key(seed, r.id))[:max_pool], key=lambda r: r.id)
