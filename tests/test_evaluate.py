@@ -202,3 +202,25 @@ def test_repeats_count_support_once_and_bad_folds_jobs_dask_are_clear(labels_dir
     with pytest.raises(InputError, match="--dask bogus: cannot reach the Dask scheduler"):
         with dask_backend("bogus"):
             pass
+
+
+def test_an_assembly_with_almost_nothing_outside_it_is_not_held_out(tmp_path):
+    """One council plus a single label without one: holding the council out would leave one training text, and
+    the fit would fail after all the CV fits; it is skipped, and the report says why."""
+    from train.cache import TokenCache
+
+    rows = [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r["municipality"] = "品川区"
+    rows[0].pop("municipality")
+    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    opts = EvalOptions(folds=2, loao_min_labels=5, baselines=False, learning_curve=False, error_analysis=False)
+    said = []
+    rep = cross_validate(labels, small_config().replace(features={"vectors": "none", "general_vectors": "none"}),
+                         opts, cache=TokenCache(JapaneseAnalyzer(), None), progress=said.append)
+    assert "leave_one_assembly_out" not in rep
+    assert rep["not_held_out"] == {"品川区": "only 1 label(s) outside it to train on (at least 5 distinct needed)"}
+    assert any(s.startswith("not holding out 品川区") for s in said)
+    md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
+    assert "Not held out: 品川区, only 1 label(s) outside it" in md

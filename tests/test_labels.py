@@ -213,3 +213,16 @@ def test_agreement_kappa_is_undefined_not_perfect_where_neither_pass_varies(tmp_
     assert res["mean_kappa"] == pytest.approx(0.0) and "privacy" in res["topics_without_kappa"]
     assert main(["labels", "agreement", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     assert "undefined for" in capsys.readouterr().out
+
+
+def test_every_library_error_survives_pickling():
+    """Parallel fits send our errors back from worker processes as values: each must pickle."""
+    import pickle
+
+    import train.errors as errors
+
+    kinds = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.GikaiError)]
+    assert len(kinds) >= 7
+    for kind in kinds:
+        back = pickle.loads(pickle.dumps(kind("expected x, found y")))
+        assert type(back) is kind and str(back) == "expected x, found y"

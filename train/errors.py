@@ -9,7 +9,10 @@ from __future__ import annotations
 
 
 class GikaiError(Exception):
-    """Base class for every error the library raises on purpose."""
+    """Base class for every error the library raises on purpose.
+
+    Keep subclasses constructible from one message string: parallel fits send them back from worker
+    processes by pickling (tests/test_labels.py checks every subclass)."""
 
     exit_code = 1
 

@@ -99,31 +99,43 @@ def _fit_run(model: "TopicClassifier", tokens, texts, Y, vectors, tr, te):
     return model._probs(word, char, proj, W, b, [tokens[i] for i in te], [texts[i] for i in te])
 
 
-def _fit_run_caught(*args):
-    """:func:`_fit_run` in a worker process: our own errors come back as values, so that the parent raises the
-    one the sequential order would have met first, whichever process finished first."""
+def _fit_run_caught(index: int, *args):
+    """:func:`_fit_run` in a worker process, tagged with its index.  Our own errors come back as values, so that
+    the parent raises the one the sequential order would have met first, whichever process finished first."""
     try:
-        return _fit_run(*args)
+        return index, _fit_run(*args)
     except GikaiError as exc:
-        return exc
+        return index, exc
+    except MemoryError:
+        return index, ConfigError("n_jobs (--jobs): a fit process ran out of memory (each process holds the "
+                                  "features of the labels); use --jobs 1")
 
 
 def _parallel_fits(model: "TopicClassifier", tokens, texts, Y, vectors, folds, workers: int):
-    """The final fit and every threshold fold in ``workers`` processes: (final parts, [fold probabilities])."""
+    """The final fit and every threshold fold in ``workers`` processes: (final parts, [fold probabilities]).
+
+    An error is raised as soon as it is the first the sequential fit would have met (the folds in order, then
+    the final fit), without waiting for the other runs, which are then cancelled."""
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+    tasks = [delayed(_fit_run_caught)(0, model, tokens, texts, Y, vectors, None, None)]  # the longest run first
+    tasks += [delayed(_fit_run_caught)(k, model, tokens, texts, Y, vectors, tr, te)
+              for k, (tr, te) in enumerate(folds, start=1)]
+    sequential = list(range(1, len(folds) + 1)) + [0]
+    got: dict[int, object] = {}
     try:
-        runs = Parallel(n_jobs=workers)(  # the longest run (the final fit) first
-            [delayed(_fit_run_caught)(model, tokens, texts, Y, vectors, None, None)]
-            + [delayed(_fit_run_caught)(model, tokens, texts, Y, vectors, tr, te) for tr, te in folds])
+        for index, run in Parallel(n_jobs=workers, return_as="generator_unordered")(tasks):
+            got[index] = run
+            for k in sequential:
+                if k not in got:
+                    break
+                if isinstance(got[k], GikaiError):
+                    raise got[k]
     except TerminatedWorkerError:
         raise ConfigError(f"n_jobs (--jobs): a fit process was killed, most likely for want of memory (each of the "
                           f"{workers} processes holds the features of {len(tokens):,} texts); use --jobs 1") from None
-    for run in runs[1:] + runs[:1]:  # the order of the sequential fit: the folds, then the final fit
-        if isinstance(run, GikaiError):
-            raise run
-    return runs[0], runs[1:]
+    return got[0], [got[k] for k in range(1, len(folds) + 1)]
 
 
 def mean_vector_block(Xw, projection, weight: float):

@@ -194,23 +194,34 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names, loao_train = [], {}
+    loao_names, loao_train, loao_skipped = [], {}, {}
     if options.loao:
         # what each could be scored on; labels without a municipality train every held-out fold but are not an
         # assembly one can hold out (nor one whose text strict vectors could leave out)
         counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
-        loao_names = [name for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
-                      if n >= options.loao_min_labels and any(a != name for a in assemblies)]
+        loao_splits = {}
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if n < options.loao_min_labels:
+                continue
+            held = [i for i, a in enumerate(assemblies) if a == name]
+            held_groups = {groups[i] for i in held}
+            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in held_groups])
+            # a fit needs enough distinct utterances for its threshold folds; too few → not held out (it
+            # would fail after every CV fit, blaming --folds)
+            if len({groups[i] for i in tr}) < max(config.thresholds.folds, options.loao_min_labels):
+                loao_skipped[name] = (f"only {len(tr)} label(s) outside it to train on (at least "
+                                      f"{max(config.thresholds.folds, options.loao_min_labels)} distinct needed)")
+                say(f"not holding out {name}: {loao_skipped[name]}")
+                continue
+            loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
+        loao_names = list(loao_splits)
         held_out = {}
         if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors
 
             held_out = held_out_vectors(config, loao_names, options.corpus, n_jobs=options.n_jobs, progress=say)
         for name in loao_names:
-            held = [i for i, a in enumerate(assemblies) if a == name]
-            held_groups = {groups[i] for i in held}
-            te = np.asarray([i for i in held if not unscored[i]])
-            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in held_groups])
+            tr, te = loao_splits[name]
             jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
@@ -332,5 +343,7 @@ def cross_validate(
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
         }
+    if loao_skipped:
+        report["not_held_out"] = loao_skipped
     report["timing"]["total_seconds"] = round(time.perf_counter() - started, 2)
     return report

@@ -187,6 +187,8 @@ def to_markdown(report: dict) -> str:
                      "(`--score-model-chosen` scores them too)."), ""]
     parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
                                            [list(r) for r in headline_rows(report)]), ""]
+    for name, why in (report.get("not_held_out") or {}).items():
+        parts += [f"Not held out: {name}, {why}.", ""]
     if report.get("kind") == "test_set":
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
     else:
