@@ -24,3 +24,29 @@ def test_installed_console_script():
     assert r.returncode == 0, r.stderr
     r = subprocess.run([exe, "vectors", "info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "27,970 words x 100" in r.stdout, r.stderr  # the bundled vectors are installed
+
+
+def test_bentofile_includes_everything_the_inference_surface_imports(tmp_path, trained_model_dir):
+    """`bentoml build` packs only bentofile.yaml's `include` list: with exactly those files (and not the
+    installed package), the service module imports and a saved model loads and tags."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    spec = yaml.safe_load((root / "bentofile.yaml").read_text(encoding="utf-8"))
+    for rel in spec["include"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / rel, tmp_path / rel)
+    code = (
+        "import sys\n"
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')]\n"
+        "sys.path.insert(0, '.')\n"
+        "from train.inference import load_model\n"
+        f"tagger = load_model({str(trained_model_dir)!r})\n"
+        "print(tagger.tag(['防災訓練について伺います'])[0]['topics'])\n"
+        "import os, serve.service\n"
+        "ours = [m for m in sys.modules if m.split('.')[0] in ('train', 'serve')]\n"
+        "print('outside:', [m for m in ours if not os.path.abspath(sys.modules[m].__file__).startswith(os.getcwd())])\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "BENTOML_DO_NOT_TRACK": "true"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "outside: []" in r.stdout, r.stdout
