@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,17 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    """``rows`` as UTF-8 JSON lines (the labels' and the corpus's format)."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def fixture_label_rows() -> list[dict]:
+    """The fixture labels as dictionaries, to edit into variants."""
+    return [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The installed console script works (packaging mistakes fail here)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,6 @@ def test_bentofile_includes_everything_the_inference_surface_imports(tmp_path, t
         "ours = [m for m in sys.modules if m.split('.')[0] in ('train', 'serve')]\n"
         "print('outside:', [m for m in ours if not os.path.abspath(sys.modules[m].__file__).startswith(os.getcwd())])\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "BENTOML_DO_NOT_TRACK": "true"})
+                       env={**os.environ, "BENTOML_DO_NOT_TRACK": "true"})
     assert r.returncode == 0, r.stderr[-2000:]
     assert "outside: []" in r.stdout, r.stdout

@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 
+from conftest import write_jsonl
 from train.cli import main
 from train.corpus import group_key, normalize_text, read_corpus, read_jsonl, read_seed_text
 from train.corpus_tools import SampleFilter, corpus_stats, sample
@@ -59,7 +60,7 @@ def test_dedup_and_group_keys(fixtures):
 def test_near_duplicates_share_group(tmp_path):
     p = tmp_path / "a.jsonl"
     rows = [{"id": "1", "text": "子育て支援について伺います。"}, {"id": "2", "text": "子育て支援について 伺います"}]
-    p.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(p, rows)
     a, b = read_corpus([p])
     assert a.group == b.group
 

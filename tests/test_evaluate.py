@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, small_config
+from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
 from train.cli import main
 from train.evaluation.cv import EvalOptions, cross_validate
 from train.evaluation.report import write_reports
@@ -133,10 +133,10 @@ def test_evaluate_on_dask_local_cluster_matches(labels_dir, tmp_path):
 def test_model_chosen_labels_train_but_are_not_scored(tmp_path):
     """Labels that `labels pool` chose by a model's uncertainty train every fold but are left out
     of every test figure (CV folds, pooled, held-out assemblies) unless asked for."""
-    rows = [json.loads(l) for l in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = fixture_label_rows()
     for r in rows[::5]:
         r["selection"] = "uncertainty:urban (gikai-topics:test)"
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp_path / "l.jsonl", rows)
     labels, _ = read_labels(tmp_path / "l.jsonl")
     chosen = {e.id for e in labels.examples if e.model_chosen}
     tokyo_chosen = sum(1 for e in labels.examples if e.model_chosen and e.municipality == "東京都")
@@ -166,7 +166,7 @@ def test_model_chosen_labels_train_but_are_not_scored(tmp_path):
             r["selection"] = "uncertainty:urban (gikai-topics:test)"
     twin = next(r for r in rows if "selection" not in r)
     rows.append({**twin, "id": twin["id"] + "-copy", "selection": "uncertainty:dx (gikai-topics:test)"})
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp_path / "l.jsonl", rows)
     labels, _ = read_labels(tmp_path / "l.jsonl")
     rep = run(False)
     assert "東京都" not in rep["leave_one_assembly_out"]["assemblies"]
@@ -209,11 +209,11 @@ def test_an_assembly_with_almost_nothing_outside_it_is_not_held_out(tmp_path):
     the fit would fail after all the CV fits; it is skipped, and the report says why."""
     from train.cache import TokenCache
 
-    rows = [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = fixture_label_rows()
     for r in rows:
         r["municipality"] = "品川区"
     rows[0].pop("municipality")
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp_path / "l.jsonl", rows)
     labels, _ = read_labels(tmp_path / "l.jsonl")
     opts = EvalOptions(folds=2, loao_min_labels=5, baselines=False, learning_curve=False, error_analysis=False)
     said = []

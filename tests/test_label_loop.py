@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, write_jsonl
 from train.cli import main
 from train.corpus import read_jsonl
 from train.inference import load_model
@@ -77,8 +77,7 @@ def test_uncertainty_order_suggestions_never_preselected(tmp_path, labels_dir, t
     # already labeled: one by id, one by a near-duplicate copy of its text under another id
     extra = [{"id": pool[0].id, "text": pool[0].text, "topics": []},
              {"id": "copy-1", "text": pool[1].text + "。", "topics": ["urban"]}]
-    (labels_dir / "extra.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in extra),
-                                            encoding="utf-8")
+    write_jsonl(labels_dir / "extra.jsonl", extra)
     out = tmp_path / "al.jsonl"
     res, screen = _session(out, "\n" * 30, labels_dir=labels_dir, model=str(trained_model_dir))
     shown = _shown(screen)

@@ -2,16 +2,13 @@ import json
 
 import pytest
 
+from conftest import write_jsonl
 from train.cli import main
 from train.errors import LabelError
 from train.labeling.agreement import agreement
 from train.labeling.batches import write_batches
 from train.labeling.store import label_stats, read_labels
 from train.corpus import read_jsonl
-
-
-def _write(path, rows):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def test_fixture_labels_validate(labels_dir, capsys):
@@ -31,7 +28,7 @@ def test_validate_lists_every_problem_and_modifies_nothing(tmp_path, capsys):
         {"id": "e", "text": "ok", "topics": "dx"},  # wrong type
     ]
     f = d / "x.jsonl"
-    _write(f, rows)
+    write_jsonl(f, rows)
     with open(f, "a", encoding="utf-8") as fh:
         fh.write("{broken json\n")
     before = f.read_bytes()
@@ -57,11 +54,11 @@ def test_label_set_hash_ignores_order(tmp_path, labels_dir):
     rows = [json.loads(l) for l in (labels_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
     d = tmp_path / "rev"
     d.mkdir()
-    _write(d / "r.jsonl", rows[::-1])
+    write_jsonl(d / "r.jsonl", rows[::-1])
     b, _ = read_labels(d)
     assert a.sha256 == b.sha256
     rows[0]["topics"] = ["dx"] if rows[0]["topics"] != ["dx"] else []
-    _write(d / "r.jsonl", rows)
+    write_jsonl(d / "r.jsonl", rows)
     c, _ = read_labels(d)
     assert c.sha256 != a.sha256
 
@@ -106,7 +103,7 @@ def test_agreement_kappa(tmp_path, labels_dir):
         r["topics"] = [] if r["topics"] else ["urban"]
     d = tmp_path / "second"
     d.mkdir()
-    _write(d / "s.jsonl", rows)
+    write_jsonl(d / "s.jsonl", rows)
     b, _ = read_labels(d)
     res = agreement(a, b)
     assert res["items"] == 67 and len(res["disagreeing_ids"]) == 5
@@ -204,8 +201,8 @@ def test_agreement_kappa_is_undefined_not_perfect_where_neither_pass_varies(tmp_
     one = {"id": "k1", "text": "防災訓練について", "topics": ["disaster"]}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    _write(tmp_path / "a" / "x.jsonl", [one])
-    _write(tmp_path / "b" / "x.jsonl", [{**one, "topics": ["urban"]}])
+    write_jsonl(tmp_path / "a" / "x.jsonl", [one])
+    write_jsonl(tmp_path / "b" / "x.jsonl", [{**one, "topics": ["urban"]}])
     a, _ = read_labels(tmp_path / "a")
     b, _ = read_labels(tmp_path / "b")
     res = agreement(a, b)

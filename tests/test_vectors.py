@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, small_config
+from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
 from train.cli import main
 from train.corpus import read_corpus
 from train.errors import ConfigError, InputError
@@ -167,10 +167,10 @@ def test_labels_without_a_municipality_train_strict_held_out_folds_but_are_never
     from train.evaluation.report import write_reports
 
     path, _ = tiny_vectors
-    rows = [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = fixture_label_rows()
     for r in rows[:12]:
         r.pop("municipality", None)
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp_path / "l.jsonl", rows)
     labels, _ = read_labels(tmp_path / "l.jsonl")
     opts = EvalOptions(folds=2, loao_min_labels=5, baselines=False, learning_curve=False, error_analysis=False,
                        corpus=(str(FIXTURES / "labels.jsonl"),))
@@ -185,7 +185,7 @@ def test_labels_without_a_municipality_train_strict_held_out_folds_but_are_never
     for r in rows:
         if r.get("municipality") not in (None, "品川区"):
             r.pop("municipality")
-    (tmp_path / "l.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(tmp_path / "l.jsonl", rows)
     labels, _ = read_labels(tmp_path / "l.jsonl")
     rep = cross_validate(labels, small_config().replace(features={"vectors": str(path)}), opts,
                          cache=TokenCache(JapaneseAnalyzer(), None))

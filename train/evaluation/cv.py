@@ -208,9 +208,9 @@ def cross_validate(
             tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in held_groups])
             # a fit needs enough distinct utterances for its threshold folds; too few → not held out (it
             # would fail after every CV fit, blaming --folds)
-            if len({groups[i] for i in tr}) < max(config.thresholds.folds, options.loao_min_labels):
-                loao_skipped[name] = (f"only {len(tr)} label(s) outside it to train on (at least "
-                                      f"{max(config.thresholds.folds, options.loao_min_labels)} distinct needed)")
+            need = max(config.thresholds.folds, options.loao_min_labels)
+            if len({groups[i] for i in tr}) < need:
+                loao_skipped[name] = f"only {len(tr)} label(s) outside it to train on (at least {need} distinct needed)"
                 say(f"not holding out {name}: {loao_skipped[name]}")
                 continue
             loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
