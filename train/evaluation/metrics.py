@@ -3,31 +3,43 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, hamming_loss, precision_recall_fscore_support
+from sklearn.metrics import average_precision_score
 
 OVERALL = ("micro_f1", "macro_f1", "samples_f1", "subset_accuracy", "hamming_loss")
 PER_TOPIC = ("precision", "recall", "f1", "support", "average_precision")
 
 
 def compute(Y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, topic_ids: list[str]) -> dict:
-    """Metrics of one evaluation.  ``macro_f1`` averages the topics with support > 0."""
-    Y = np.asarray(Y).astype(int)
-    pred = np.asarray(pred).astype(int)
-    p, r, f, s = precision_recall_fscore_support(Y, pred, average=None, zero_division=0)
+    """Metrics of one evaluation.  ``macro_f1`` averages the topics with support > 0.
+
+    A figure with nothing to measure is ``None``, not 0: recall and F1 of a topic with no positives here, and
+    precision of a topic never predicted.  Fold means then leave such folds out, as ``macro_f1`` does.
+    Counted directly (not through sklearn), so a one-topic taxonomy is not mistaken for a binary target."""
+    Y = np.asarray(Y).astype(int).reshape(len(Y), len(topic_ids))
+    pred = np.asarray(pred).astype(int).reshape(len(pred), len(topic_ids))
+    tp = (Y & pred).sum(axis=0)
+    support = Y.sum(axis=0)
+    predicted = pred.sum(axis=0)
     per_topic = {}
     for j, t in enumerate(topic_ids):
         ap = None
-        if scores is not None and Y[:, j].sum() > 0:
+        if scores is not None and support[j] > 0:
             ap = float(average_precision_score(Y[:, j], scores[:, j]))
-        per_topic[t] = {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(s[j]),
-                        "predicted": int(pred[:, j].sum()), "average_precision": ap}
-    present = [j for j in range(len(topic_ids)) if s[j] > 0]
+        per_topic[t] = {"precision": float(tp[j] / predicted[j]) if predicted[j] else None,
+                        "recall": float(tp[j] / support[j]) if support[j] else None,
+                        "f1": float(2 * tp[j] / (support[j] + predicted[j])) if support[j] else None,
+                        "support": int(support[j]), "predicted": int(predicted[j]), "average_precision": ap}
+    present = [t for j, t in enumerate(topic_ids) if support[j] > 0]
+    denom = int(support.sum() + predicted.sum())
+    row_true, row_pred, row_tp = Y.sum(axis=1), pred.sum(axis=1), (Y & pred).sum(axis=1)
+    row_denom = row_true + row_pred
+    samples = np.where(row_denom > 0, 2 * row_tp / np.maximum(row_denom, 1), 1.0)  # nothing true, nothing said: 1
     overall = {
-        "micro_f1": float(f1_score(Y, pred, average="micro", zero_division=0)),
-        "macro_f1": float(np.mean([f[j] for j in present])) if present else 0.0,
-        "samples_f1": float(f1_score(Y, pred, average="samples", zero_division=1)),
+        "micro_f1": float(2 * tp.sum() / denom) if denom else 0.0,
+        "macro_f1": float(np.mean([per_topic[t]["f1"] for t in present])) if present else 0.0,
+        "samples_f1": float(samples.mean()) if len(Y) else 0.0,
         "subset_accuracy": float((Y == pred).all(axis=1).mean()) if len(Y) else 0.0,
-        "hamming_loss": float(hamming_loss(Y, pred)) if len(Y) else 0.0,
+        "hamming_loss": float((Y != pred).mean()) if Y.size else 0.0,
         "topics_with_support": len(present),
         "n": int(len(Y)),
     }
