@@ -28,6 +28,7 @@ from joblib import Parallel, delayed
 
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
+from ..errors import InputError
 from ..folds import stratified_group_folds
 from ..labeling.store import LabelSet, label_matrix
 from ..model import TopicClassifier, configured_vectors
@@ -121,11 +122,14 @@ def _prior_scores(Y_train: np.ndarray, n_test: int, rng: np.random.Generator) ->
     return scores, pred
 
 
-def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.random.Generator) -> np.ndarray:
+def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.random.Generator,
+                     minimum: int = 2) -> np.ndarray:
+    """About ``fraction`` of the near-duplicate groups of ``train_idx`` (at least ``minimum``: a fit needs one
+    group per threshold fold)."""
     if fraction >= 1.0:
         return train_idx
     keys = sorted({groups[i] for i in train_idx})
-    chosen = set(rng.permutation(keys)[: max(2, int(round(len(keys) * fraction)))])
+    chosen = set(rng.permutation(keys)[: max(minimum, int(round(len(keys) * fraction)))])
     return np.asarray([i for i in train_idx if groups[i] in chosen])
 
 
@@ -173,6 +177,11 @@ def cross_validate(
             return np.asarray([i for i in te[unscored[te]] if groups[i] not in kept], dtype=te.dtype)
 
         splits = [(rep, k, np.union1d(tr, _moved(te)), te[~unscored[te]]) for rep, k, tr, te in splits]
+        if any(len(te) == 0 for _, _, _, te in splits):
+            raise InputError(
+                f"--folds {options.folds}: expected every CV fold to keep labels to score, found a fold with none "
+                f"once the {int(unscored.sum()):,} model-chosen labels (of {len(examples):,}) moved to training; "
+                "use fewer --folds, label more at random, or pass --score-model-chosen")
     for _, _, tr, te in splits:  # the guarantee the report states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
 
@@ -180,14 +189,15 @@ def cross_validate(
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES,
                                            "vectors": "none", "general_vectors": "none"})
     rng = np.random.default_rng(options.seed)
-    jobs, keys = [], []
+    jobs, keys, curve_sizes = [], [], {}
     for rep, k, tr, te in splits:
         jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te,
                                           explain=options.error_analysis))
         keys.append(("model", rep, k, 1.0))
         if options.learning_curve:
             for frac in LEARNING_FRACTIONS[:-1]:
-                sub = _group_subsample(tr, groups, frac, rng)
+                sub = _group_subsample(tr, groups, frac, rng, minimum=max(2, config.thresholds.folds))
+                curve_sizes[(rep, k, frac)] = len(sub)
                 jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, sub, te, explain=False))
                 keys.append(("model", rep, k, frac))
         if options.baselines:
@@ -209,8 +219,10 @@ def cross_validate(
             # a fit needs enough distinct utterances for its threshold folds; too few → not held out (it
             # would fail after every CV fit, blaming --folds)
             need = max(config.thresholds.folds, options.loao_min_labels)
-            if len({groups[i] for i in tr}) < need:
-                loao_skipped[name] = f"only {len(tr)} label(s) outside it to train on (at least {need} distinct needed)"
+            distinct = len({groups[i] for i in tr})
+            if distinct < need:
+                loao_skipped[name] = (f"expected at least {need} distinct utterances outside it to train on, found "
+                                      f"{distinct}; label more in the other assemblies to hold it out")
                 say(f"not holding out {name}: {loao_skipped[name]}")
                 continue
             loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
@@ -310,8 +322,7 @@ def cross_validate(
             for rep, k, tr, te in splits:
                 res = by_key[("model", rep, k, frac)]
                 fms.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
-                sizes.append(len(tr) if frac >= 1 else len(_group_subsample(tr, groups, frac,
-                                                                            np.random.default_rng(0))))
+                sizes.append(curve_sizes.get((rep, k, frac), len(tr)))
             agg = metrics.aggregate(fms, ids, options.repeats)
             curve.append({"fraction": frac, "train_size": int(np.mean(sizes)),
                           "macro_f1": agg["overall"]["macro_f1"], "micro_f1": agg["overall"]["micro_f1"],

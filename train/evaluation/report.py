@@ -100,7 +100,8 @@ def plots(report: dict) -> dict[str, str]:
                        label="char n-gram baseline")
         loao = report.get("leave_one_assembly_out")
         if loao:
-            ax.scatter(topics, [loao["pooled"]["per_topic"][t]["f1"] for t in topics], marker="x", color="black",
+            held = [loao["pooled"]["per_topic"][t]["f1"] for t in topics]  # None: no positives held out
+            ax.scatter(topics, [np.nan if f is None else f for f in held], marker="x", color="black",
                        zorder=3, label="held-out assemblies")
         ax.set_ylim(0, 1)
         ax.set_ylabel("F1")
@@ -122,7 +123,8 @@ def plots(report: dict) -> dict[str, str]:
             ax.axis("off")
         fig.supxlabel("recall")
         fig.supylabel("precision")
-        fig.suptitle("Precision–recall curves (pooled out-of-fold scores)")
+        fig.suptitle("Precision–recall curves (" + ("scores on the test file" if report.get("kind") == "test_set"
+                                                     else "pooled out-of-fold scores") + ")")
         out["pr_curves"] = _png(fig)
 
         fig, axes = plt.subplots(1, 2, figsize=(13, 5.5))
@@ -174,21 +176,39 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def notes(report: dict) -> list[str]:
+    """What the figures leave out or how to read them: the same sentences in report.md and report.html."""
+    out = []
+    if report.get("kind") == "test_set":
+        out.append("Figures of a saved model on a labeled test file, at the model's own thresholds.")
+        overlap = report.get("overlap") or {}
+        if overlap.get("excluded"):
+            out.append(f"{overlap['excluded']:,} of the file's {overlap['test_items']:,} labels repeat utterances "
+                       "the model was trained on; they are not scored.")
+        return out
+    out.append("CV figures are mean ± standard deviation over folds; thresholds are tuned inside each training fold. "
+               "The held-out-assembly rows train on every other assembly: the honest figure for a council the model "
+               "has never seen.")
+    mc = report.get("model_chosen") or {}
+    if mc.get("labels"):
+        out.append(f"{mc['labels']:,} labels were chosen for labeling by a model's uncertainty (`labels pool`). "
+                   + ("They are scored like the rest." if mc.get("scored") else
+                      "They train every fold but are never scored: test figures are on the other labels "
+                      "(`--score-model-chosen` scores them too)."))
+    for name, why in (report.get("not_held_out") or {}).items():
+        out.append(f"Not held out: {name}, {why}.")
+    return out
+
+
 def to_markdown(report: dict) -> str:
     st = report["stamp"]
     parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
              f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
              f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
-    mc = report.get("model_chosen") or {}
-    if mc.get("labels"):
-        parts += [f"{mc['labels']:,} labels were chosen for labeling by a model's uncertainty (`labels pool`). "
-                  + ("They are scored like the rest." if mc.get("scored") else
-                     "They train every fold but are never scored: test figures are on the other labels "
-                     "(`--score-model-chosen` scores them too)."), ""]
     parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
                                            [list(r) for r in headline_rows(report)]), ""]
-    for name, why in (report.get("not_held_out") or {}).items():
-        parts += [f"Not held out: {name}, {why}.", ""]
+    for line in notes(report):
+        parts += [line, ""]
     if report.get("kind") == "test_set":
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
     else:
@@ -243,10 +263,8 @@ def to_html(report: dict, images: dict[str, str]) -> str:
              f"<h1>gikai-topics evaluation</h1><p class='muted'>{html.escape(report['created_at'])} · "
              f"{st['label_count']:,} labels (sha256 {st['label_set_sha256'][:12]}) · taxonomy "
              f"{st['taxonomy_sha256'][:12]}</p>",
-             "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report)),
-             "<p>CV figures are mean ± standard deviation over folds; thresholds are tuned inside each training fold. "
-             "The held-out-assembly rows train on every other assembly: the honest figure for a council the model "
-             "has never seen.</p>"]
+             "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report))]
+    parts += [f"<p>{html.escape(line)}</p>" for line in notes(report)]
     if "per_topic_f1" in images:
         parts.append(f"<img alt='per-topic F1' src='data:image/png;base64,{images['per_topic_f1']}'>")
     parts += ["<h2>Per topic</h2>", _html_table(md_header, per_topic_rows(report))]
