@@ -87,6 +87,20 @@ def test_reports_written_and_html_self_contained(cv_report, tmp_path):
     assert "## Per topic" in md and "held-out assemblies" in md
 
 
+#: real labels (round 17) that are not in the fixture: a saved model trained on the fixture never saw them
+HELD_BACK = [
+    {"id": "shinagawa:r05-20231002-4:0388", "municipality": "品川区", "date": "2023-10-02",
+     "text": "こちらに収入未済で記載されております金額につきましては、全額、すまいるスクールの利用料という形になっております。",
+     "topics": ["childcare", "finance"]},
+    {"id": "shinagawa:r04-20220308-3:0301", "municipality": "品川区", "date": "2022-03-08",
+     "text": "来年度の品川介護福祉専門学校の入学予定者数でございますが、現時点で１４名というふうに聞いております。",
+     "topics": ["welfare"]},
+    {"id": "shinagawa:r05-20230926-9:0024", "municipality": "品川区", "date": "2023-09-26",
+     "text": "１点だけ、メンバーですけれども、おおよそでいいので、どのくらいの平均年齢なのかを教えていただきたいと思います。",
+     "topics": []},
+]
+
+
 def test_cli_evaluate_quick_and_saved_model(labels_dir, tmp_path, trained_model_dir, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n")
@@ -96,10 +110,24 @@ def test_cli_evaluate_quick_and_saved_model(labels_dir, tmp_path, trained_model_
     assert "model, CV" in capsys.readouterr().out
     assert (out / "report.html").is_file()
     out2 = tmp_path / "rep2"
+    # the model's own training labels are refused: their figures would be training figures
     assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(FIXTURES / "labels.jsonl"),
-                 "--out", str(out2)]) == 0
+                 "--out", str(out2)]) == 1
+    assert "the very label set it was trained on" in capsys.readouterr().err
+    assert not out2.exists()
+    # held-back labels are scored; the ones that repeat training utterances are left out and the report says so
+    test = write_jsonl(tmp_path / "test.jsonl", HELD_BACK + fixture_label_rows()[:5])
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--out", str(out2)]) == 0
     data = json.loads((out2 / "report.json").read_text(encoding="utf-8"))
-    assert data["kind"] == "test_set" and data["test"]["overall"]["n"] == 67
+    assert data["kind"] == "test_set" and data["test"]["overall"]["n"] == len(HELD_BACK)
+    assert data["overlap"] == {"test_items": len(HELD_BACK) + 5, "excluded": 5, "checked": True}
+    assert "5 of the file's 8 labels repeat utterances the model was trained on" in \
+        (out2 / "report.md").read_text(encoding="utf-8")
+    assert "scores on the test file" not in (out2 / "report.md").read_text(encoding="utf-8")  # a plot title only
+    only_seen = write_jsonl(tmp_path / "seen.jsonl", fixture_label_rows()[:5])
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(only_seen), "--out",
+                 str(tmp_path / "rep3")]) == 1
+    assert "all 5 repeat utterances of its training labels" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(trained_model_dir)]) == 1  # --test missing
     assert main(["evaluate", "--labels", str(labels_dir), "--folds", "1"]) == 1
 
@@ -220,7 +248,61 @@ def test_an_assembly_with_almost_nothing_outside_it_is_not_held_out(tmp_path):
     rep = cross_validate(labels, small_config().replace(features={"vectors": "none", "general_vectors": "none"}),
                          opts, cache=TokenCache(JapaneseAnalyzer(), None), progress=said.append)
     assert "leave_one_assembly_out" not in rep
-    assert rep["not_held_out"] == {"品川区": "only 1 label(s) outside it to train on (at least 5 distinct needed)"}
+    assert rep["not_held_out"] == {"品川区": "expected at least 5 distinct utterances outside it to train on, found "
+                                          "1; label more in the other assemblies to hold it out"}
     assert any(s.startswith("not holding out 品川区") for s in said)
     md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
-    assert "Not held out: 品川区, only 1 label(s) outside it" in md
+    assert "Not held out: 品川区, expected at least 5 distinct utterances outside it" in md
+    html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "Not held out: 品川区" in html  # the HTML states the same caveats as the Markdown
+
+
+def test_topics_without_positives_in_a_fold_are_left_out_of_their_means():
+    """A topic absent from a fold has no recall or F1 there (None), so its fold mean is not dragged to 0.5 by a
+    fold that predicted it correctly as absent; the per-topic figures then agree with macro-F1."""
+    from train.evaluation import metrics
+
+    Y1 = np.array([[1, 1], [0, 0]]); Y2 = np.array([[1, 0], [0, 0]])
+    folds = [metrics.compute(Y, Y, Y.astype(float), ["a", "b"]) for Y in (Y1, Y2)]
+    assert folds[1]["per_topic"]["b"] == {"precision": None, "recall": None, "f1": None, "support": 0,
+                                          "predicted": 0, "average_precision": None}
+    agg = metrics.aggregate(folds, ["a", "b"])
+    assert agg["per_topic"]["b"]["f1"] == {"mean": 1.0, "std": 0.0}
+    assert agg["overall"]["macro_f1"] == {"mean": 1.0, "std": 0.0}
+
+
+def test_a_one_topic_taxonomy_is_measured_as_one_topic():
+    from train.evaluation import metrics
+
+    m = metrics.compute(np.array([[1], [0], [1]]), np.array([[1], [0], [0]]), None, ["a"])
+    assert m["per_topic"]["a"]["support"] == 2 and m["per_topic"]["a"]["recall"] == 0.5
+    assert m["overall"]["macro_f1"] == pytest.approx(2 / 3)
+
+
+def test_learning_curve_on_few_labels_keeps_a_group_per_threshold_fold(tmp_path):
+    """The smallest learning-curve subsample used to fall below the threshold folds and fail the whole run;
+    the sizes reported are the ones the fits used."""
+    from train.cache import TokenCache
+
+    write_jsonl(tmp_path / "l.jsonl", fixture_label_rows()[:40])  # 1/8 of a training fold: 2 of ~20 utterances
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    config = small_config().replace(thresholds={"folds": 4}, features={"vectors": "none", "general_vectors": "none"})
+    opts = EvalOptions(folds=2, loao=False, baselines=False, error_analysis=False)
+    rep = cross_validate(labels, config, opts, cache=TokenCache(JapaneseAnalyzer(), None))
+    sizes = [p["train_size"] for p in rep["learning_curve"]]
+    assert sizes[0] >= 4 and sizes == sorted(sizes)
+
+
+def test_a_fold_left_with_nothing_to_score_is_a_clear_error(tmp_path):
+    from train.cache import TokenCache
+    from train.errors import InputError
+
+    rows = fixture_label_rows()
+    for r in rows[1:]:
+        r["selection"] = "uncertainty:dx (model gikai-topics:x)"
+    write_jsonl(tmp_path / "l.jsonl", rows)
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    opts = EvalOptions(folds=2, loao=False, baselines=False, learning_curve=False, error_analysis=False)
+    with pytest.raises(InputError, match="found a fold with none.*--score-model-chosen"):
+        cross_validate(labels, small_config().replace(features={"vectors": "none", "general_vectors": "none"}),
+                       opts, cache=TokenCache(JapaneseAnalyzer(), None))

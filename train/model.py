@@ -228,6 +228,9 @@ class TopicClassifier:
         self.thresholds: np.ndarray | None = None
         self.oof_f1: dict[str, float] = {}
         self._feature_names: np.ndarray | None = None
+        #: near-duplicate group keys of the training labels, as sorted uint64 (set by train.training.fit_labels),
+        #: so that evaluating on a test file can leave out what the model was trained on
+        self.training_groups: np.ndarray | None = None
 
     # ---------------------------------------------------------------- features
     def _new_vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer | None]:
@@ -408,4 +411,5 @@ class TopicClassifier:
     def __setstate__(self, state: dict) -> None:
         state.setdefault("vector_projection", None)  # models saved before word vectors existed
         state.setdefault("vectors_info", None)
+        state.setdefault("training_groups", None)  # models saved before the sixth session
         self.__dict__.update(state)

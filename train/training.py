@@ -9,7 +9,7 @@ from typing import Callable
 
 from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
-from .labeling.store import LabelSet, label_matrix, read_labels
+from .labeling.store import LabelSet, group_fingerprints, label_matrix, read_labels
 from .model import TopicClassifier, configured_vectors, workers_for
 from .store import DEFAULT_NAME, check_export_dir, check_name, export_dir, save_to_bentoml
 from .taxonomy import Taxonomy, load_taxonomy
@@ -39,6 +39,7 @@ def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | Non
     model = TopicClassifier(config, ids)
     model.fit(tokens, label_matrix(labels.examples, ids), texts=texts, groups=[ex.group for ex in labels.examples],
               progress=progress, n_jobs=n_jobs)
+    model.training_groups = group_fingerprints(labels.examples)
     return model
 
 

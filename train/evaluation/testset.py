@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import LabelError
+import numpy as np
+
+from ..errors import InputError, LabelError
 from ..inference import Tagger
 from ..labeling.store import label_matrix, read_labels
 from ..taxonomy import parse_taxonomy
@@ -19,8 +21,19 @@ def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
     ids = tagger.topic_ids
     if ids != taxonomy.ids:
         raise LabelError("the model's topics differ from its taxonomy file; the model is damaged")
-    Y = label_matrix(labels.examples, ids)
-    scores = tagger.scores([ex.text for ex in labels.examples])
+    examples = labels.examples
+    if labels.sha256 == tagger.manifest.get("label_set_sha256"):
+        raise InputError(f"--test {test_file}: expected labels the model was not trained on, found the very label "
+                         "set it was trained on; pass held-back labels (or use `evaluate` without --model for CV)")
+    trained = getattr(tagger.model, "training_groups", None)  # None: a model saved before it was recorded
+    keys = np.array([int(ex.group, 16) for ex in examples], dtype=np.uint64)
+    seen = np.isin(keys, trained) if trained is not None else np.zeros(len(examples), dtype=bool)
+    if len(examples) and seen.all():
+        raise InputError(f"--test {test_file}: expected labels the model was not trained on, found that all "
+                         f"{len(examples):,} repeat utterances of its training labels; pass held-back labels")
+    examples = [ex for ex, s in zip(examples, seen) if not s]
+    Y = label_matrix(examples, ids)
+    scores = tagger.scores([ex.text for ex in examples])
     pred = scores >= tagger.model.thresholds
     return {
         "kind": "test_set",
@@ -32,6 +45,8 @@ def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
                   "model_label_set_sha256": tagger.manifest.get("label_set_sha256"),
                   "libraries": library_versions()},
         "topics": ids,
+        "overlap": {"test_items": len(labels), "excluded": int(seen.sum()),
+                    "checked": trained is not None},
         "test": metrics.compute(Y, pred, scores, ids),
         "_arrays": {"Y": Y, "scores": scores, "pred": pred},
     }

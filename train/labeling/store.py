@@ -213,6 +213,14 @@ def label_stats(labels: LabelSet) -> LabelStats:
     )
 
 
+def group_fingerprints(examples: Iterable[Example]):
+    """The examples' near-duplicate group keys (16 hex digits each) as sorted unique uint64: what a saved model
+    keeps of its training labels, so that a test file's overlap with them can be found."""
+    import numpy as np
+
+    return np.unique(np.array([int(ex.group, 16) for ex in examples], dtype=np.uint64))
+
+
 def label_matrix(examples: Iterable[Example], topic_ids: list[str]):
     """A dense 0/1 numpy matrix (n_examples x n_topics)."""
     import numpy as np
