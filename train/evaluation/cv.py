@@ -5,7 +5,10 @@
   included) and never sees its test fold;
 * leave-one-assembly-out: train on the other assemblies, test on one; when the
   model uses word vectors they are re-learned without the held-out assembly's
-  text ("strict"), so nothing of that assembly reaches the model;
+  text ("strict"), so no labeled or unlabeled text of that assembly trains the
+  model (the general-domain vectors were learned from web text; which words got a
+  row, and their PCA, used the whole corpus's vocabulary, but only words of the
+  training labels ever reach a fit);
 * baselines on the same folds: topic prior and character n-gram TF-IDF with the
   same classifier and threshold tuning;
 * learning curve: 1/8, 1/4, 1/2 and all of each training fold;
@@ -347,7 +350,7 @@ def cross_validate(
                   if options.loao_vectors == "strict" else
                   "shared: the configured word vectors (they include the held-out assembly's unlabeled text)"]
                  if config.features.vectors != "none" else [])
-                + (["general-domain vectors (chiVe, learned from no council's text) as configured"]
+                + (["general-domain vectors (chiVe, learned from web text, not minutes) as configured"]
                    if config.features.general_vectors != "none" else [])) or "none",
             "assemblies": per,
             "without_assembly": sum(a == UNKNOWN_ASSEMBLY for a in assemblies),
