@@ -13,6 +13,9 @@ Settings (environment variables):
 * ``GIKAI_TOPICS_MAX_EXPLAIN``: most terms per topic for ``explain`` (default 50);
 * ``GIKAI_TOPICS_WORKERS`` / ``GIKAI_TOPICS_THREADS``: processes and threads per process.
 
+They are read by ``train.inference.service_settings``, the same function ``gikai-topics serve`` checks
+them with; a variable set to the empty string counts as unset.
+
 This module imports only ``train.inference`` from the training package.
 """
 
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,16 +35,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from train.inference import InputError, Tagger, load_model
+from train.inference import InputError, Tagger, load_model, service_settings
 
 logger = logging.getLogger("gikai_topics.serve")
 
-MODEL_REF = os.environ.get("GIKAI_TOPICS_MODEL", "gikai-topics:latest")
-MAX_CHARS = int(os.environ.get("GIKAI_TOPICS_MAX_CHARS", "20000"))
-MAX_BATCH = int(os.environ.get("GIKAI_TOPICS_MAX_BATCH", "1000"))
-MAX_EXPLAIN = int(os.environ.get("GIKAI_TOPICS_MAX_EXPLAIN", "50"))
-WORKERS = int(os.environ.get("GIKAI_TOPICS_WORKERS", "1"))
-THREADS = int(os.environ.get("GIKAI_TOPICS_THREADS", "4"))
+SETTINGS = service_settings()  # raises InputError naming the variable when one is invalid
+MODEL_REF = SETTINGS.model
+MAX_CHARS = SETTINGS.max_chars
+MAX_BATCH = SETTINGS.max_batch
+MAX_EXPLAIN = SETTINGS.max_explain
+WORKERS = SETTINGS.workers
+THREADS = SETTINGS.threads
 
 _MODEL_IS_DIR = Path(MODEL_REF).is_dir()
 
