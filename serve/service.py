@@ -13,6 +13,9 @@ Settings (environment variables):
 * ``GIKAI_TOPICS_MAX_EXPLAIN``: most terms per topic for ``explain`` (default 50);
 * ``GIKAI_TOPICS_WORKERS`` / ``GIKAI_TOPICS_THREADS``: processes and threads per process.
 
+They are read by ``train.inference.service_settings``, the same function ``gikai-topics serve`` checks
+them with; a variable set to the empty string counts as unset.
+
 This module imports only ``train.inference`` from the training package.
 """
 
@@ -20,39 +23,66 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
-from pydantic import Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from train.inference import InputError, Tagger, load_model
+from train.inference import InputError, Tagger, load_model, service_settings
 
 logger = logging.getLogger("gikai_topics.serve")
 
-MODEL_REF = os.environ.get("GIKAI_TOPICS_MODEL", "gikai-topics:latest")
-MAX_CHARS = int(os.environ.get("GIKAI_TOPICS_MAX_CHARS", "20000"))
-MAX_BATCH = int(os.environ.get("GIKAI_TOPICS_MAX_BATCH", "1000"))
-MAX_EXPLAIN = int(os.environ.get("GIKAI_TOPICS_MAX_EXPLAIN", "50"))
-WORKERS = int(os.environ.get("GIKAI_TOPICS_WORKERS", "1"))
-THREADS = int(os.environ.get("GIKAI_TOPICS_THREADS", "4"))
+SETTINGS = service_settings()  # raises InputError naming the variable when one is invalid
+MODEL_REF = SETTINGS.model
+MAX_CHARS = SETTINGS.max_chars
+MAX_BATCH = SETTINGS.max_batch
+MAX_EXPLAIN = SETTINGS.max_explain
+WORKERS = SETTINGS.workers
+THREADS = SETTINGS.threads
 
 _MODEL_IS_DIR = Path(MODEL_REF).is_dir()
 
 EXAMPLE_TEXT = "マイナンバーカードを活用した行政手続のオンライン化について、区の今後の取組を伺います。"
 
 
+def found(value: Any) -> str:
+    """A value as the client wrote it, for error messages: JSON literals, the string quoted, and only a
+    description when long.  Always encodable: a lone surrogate is written as its JSON escape."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if len(text) <= 30 else f"a number {len(text):,} characters long"
+    if isinstance(value, str):
+        return f"the string {_quoted(value)}" if len(value) <= 30 else f"a string of {len(value):,} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value):,} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _quoted(value: str) -> str:
+    """``value`` in JSON quotes, non-ASCII kept readable unless it cannot be encoded (lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def check_text(text: Any, field: str) -> str:
     """The validation every text gets; raises InvalidArgument (HTTP 400) naming the field and the limit."""
     if not isinstance(text, str):
-        raise InvalidArgument(f"{field}: expected a string, found {type(text).__name__}")
+        raise InvalidArgument(f"{field}: expected a string, found {found(text)}")
     if not text.strip():
         raise InvalidArgument(f"{field}: must not be empty or whitespace only")
     if len(text) > MAX_CHARS:
@@ -62,8 +92,55 @@ def check_text(text: Any, field: str) -> str:
 
 def check_explain(explain: Any) -> int:
     if not isinstance(explain, int) or isinstance(explain, bool) or not 0 <= explain <= MAX_EXPLAIN:
-        raise InvalidArgument(f"explain: expected an integer from 0 to {MAX_EXPLAIN}, found {explain!r}")
+        raise InvalidArgument(f"explain: expected an integer from 0 to {MAX_EXPLAIN}, found {found(explain)}")
     return explain
+
+
+# The request bodies.  Strict: a JSON value of the wrong type is refused, never converted ("3", 2.0 and
+# true are not an explain of 3, 2 or 1), and a field the endpoint does not take (a misspelt optional field
+# such as "explian") is refused instead of ignored.  Each type check runs before pydantic's own, so the
+# 400 says what was expected and what was found; the values are checked by check_text / check_explain.
+
+
+def _json_type(expected: str, accepts) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not accepts(value):
+            # no context: the message is not a template, so braces in what was found stay as they are
+            raise PydanticCustomError("wrong_type", f"expected {expected}, found {found(value)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+JsonString = Annotated[str, _json_type("a string", lambda v: isinstance(v, str))]
+JsonStrings = Annotated[list[JsonString], _json_type("a list of strings", lambda v: isinstance(v, list))]
+JsonExplain = Annotated[int, _json_type(f"an integer from 0 to {MAX_EXPLAIN}", lambda v: type(v) is int)]
+EXPLAIN_DOC = "Top contributing terms per assigned topic (0 = none)."
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class TagRequest(StrictBody):
+    """The body of ``POST /tag``."""
+
+    text: Annotated[JsonString, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters).",
+                                      examples=[EXAMPLE_TEXT])]
+    explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC, examples=[0, 5])] = 0
+
+
+class TagBatchRequest(StrictBody):
+    """The body of ``POST /tag_batch``."""
+
+    texts: Annotated[JsonStrings, Field(description=f"1 to {MAX_BATCH:,} utterances, each 1 to {MAX_CHARS:,} "
+                                                    "characters; results come back in input order.",
+                                        examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]])]
+    explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC)] = 0
+
+
+# the fields each endpoint takes, for the message that refuses an unknown one
+INPUT_FIELDS = {"/tag": tuple(TagRequest.model_fields), "/tag_batch": tuple(TagBatchRequest.model_fields)}
 
 
 async def topics_endpoint(request: Request) -> JSONResponse:
@@ -85,7 +162,8 @@ class RequestGuard:
       type: BentoML's form decoder answers 500 on a malformed multipart body, a non-UTF-8 file part or a
       deeply nested field.  Pickle bodies are refused too.
     * Every 4xx JSON body becomes ``{"error": "<field>: <what is wrong>", "detail": "…"}``: BentoML
-      sends our own messages as a one-element list and pydantic's with ``detail`` as a list.
+      sends our own messages as a one-element list and pydantic's with ``detail`` as a list.  An unknown
+      field's error lists the fields the endpoint takes (``INPUT_FIELDS``, by path).
     """
 
     FORM_TYPES = ("application/x-www-form-urlencoded",)
@@ -114,7 +192,7 @@ class RequestGuard:
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [
                 (b"content-type", b"application/json")]
             receive = _replay(body)
-        await self.app(scope, receive, _normalise_errors(send))
+        await self.app(scope, receive, _normalise_errors(send, INPUT_FIELDS.get(scope.get("path", ""))))
 
     @staticmethod
     async def _refuse(media_type: str, scope, receive, send) -> None:
@@ -160,8 +238,9 @@ def _replay(body: bytes):
     return receive
 
 
-def error_body(payload) -> dict:
-    """One shape for every 4xx: ``{"error": str, "detail": str}``, the error naming the field."""
+def error_body(payload, fields: tuple[str, ...] | None = None) -> dict:
+    """One shape for every 4xx: ``{"error": str, "detail": str}``, the error naming the field.
+    ``fields``: the fields the endpoint takes, listed when the request has one it does not."""
     if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], dict):
         payload = payload[0]
     if not isinstance(payload, dict):
@@ -172,14 +251,24 @@ def error_body(payload) -> dict:
         for d in detail:
             if isinstance(d, dict):
                 loc = ".".join(str(x) for x in d.get("loc", ())) or "body"
-                parts.append(f"{loc}: {d.get('msg', 'invalid')}")
+                parts.append(f"{loc}: {_pydantic_message(d, fields)}")
         message = "; ".join(parts) or str(payload.get("error", "invalid request"))
         return {"error": message, "detail": str(payload.get("error", message))}
     message = str(payload.get("error", "invalid request"))
     return {"error": message, "detail": str(detail) if detail is not None else message}
 
 
-def _normalise_errors(send):
+def _pydantic_message(error: dict, fields: tuple[str, ...] | None) -> str:
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        takes = f"this endpoint takes only {', '.join(fields)}" if fields else "this endpoint does not take it"
+        return f"unknown field; {takes}: check the spelling, or remove it"
+    if kind == "missing":
+        return "required, but missing from the request body"
+    return str(error.get("msg", "invalid"))
+
+
+def _normalise_errors(send, fields: tuple[str, ...] | None = None):
     state = {"rewrite": False, "start": None, "body": []}
 
     async def wrapped(message):
@@ -196,7 +285,7 @@ def _normalise_errors(send):
                 return
             raw = b"".join(state["body"])
             try:
-                body = json.dumps(error_body(json.loads(raw)), ensure_ascii=False).encode("utf-8")
+                body = json.dumps(error_body(json.loads(raw), fields), ensure_ascii=False).encode("utf-8")
             except ValueError:
                 body = raw
             start = state["start"]
@@ -256,28 +345,16 @@ class TopicTagger:
             r["model"] = tagger.tag_name
         return results
 
-    @bentoml.api(route="/tag")
-    def tag(
-        self,
-        text: Annotated[str, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters).",
-                                   examples=[EXAMPLE_TEXT])],
-        explain: Annotated[int, Field(description="Top contributing terms per assigned topic (0 = none).",
-                                      examples=[0, 5])] = 0,
-    ) -> dict:
+    @bentoml.api(route="/tag", input_spec=TagRequest)
+    def tag(self, text: str, explain: int = 0) -> dict:
         """Topics over threshold, a score per topic and, with ``explain``, the terms behind each topic."""
         return self._tag([check_text(text, "text")], check_explain(explain))[0]
 
-    @bentoml.api(route="/tag_batch")
-    def tag_batch(
-        self,
-        texts: Annotated[list[str], Field(description=f"1 to {MAX_BATCH:,} utterances, each 1 to {MAX_CHARS:,} "
-                                                      "characters; results come back in input order.",
-                                          examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]])],
-        explain: Annotated[int, Field(description="Top contributing terms per assigned topic (0 = none).")] = 0,
-    ) -> list[dict]:
+    @bentoml.api(route="/tag_batch", input_spec=TagBatchRequest)
+    def tag_batch(self, texts: list[str], explain: int = 0) -> list[dict]:
         """Tag many utterances in one call (results in input order)."""
         if not isinstance(texts, list):
-            raise InvalidArgument(f"texts: expected a list of strings, found {type(texts).__name__}")
+            raise InvalidArgument(f"texts: expected a list of strings, found {found(texts)}")
         if not texts:
             raise InvalidArgument("texts: must contain at least one text")
         if len(texts) > MAX_BATCH:

@@ -47,7 +47,7 @@ def service_module(trained_model_dir, monkeypatch):
 def test_serve_imports_only_inference_surface():
     source = (ROOT / "serve" / "service.py").read_text(encoding="utf-8")
     imports = [l for l in source.splitlines() if l.startswith(("from train", "import train"))]
-    assert imports == ["from train.inference import InputError, Tagger, load_model"]
+    assert imports == ["from train.inference import InputError, Tagger, load_model, service_settings"]
 
 
 def test_direct_call(service_module):

@@ -6,21 +6,76 @@
     tagger = load_model("gikai-topics:latest")      # or a model directory
     tagger.tag(["…"], explain=5)
     # [{"topics": ["dx"], "scores": {"dx": 0.93, ...}, "terms": {"dx": [["オンライン", 0.41], ...]}}]
+
+It also reads the HTTP service's settings (``service_settings``): ``gikai-topics serve`` checks them with
+this same function before starting the server, so the value it checked is the value the service uses.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InputError, ModelError
-from .store import load
+from .store import DEFAULT_NAME, load
 from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
 
-__all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES"]
+__all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES", "ServiceSettings",
+           "service_settings", "SERVICE_INTEGERS"]
+
+# The service's integer settings: variable -> (default, lowest accepted value).
+SERVICE_INTEGERS: dict[str, tuple[int, int]] = {
+    "GIKAI_TOPICS_MAX_CHARS": (20_000, 1),
+    "GIKAI_TOPICS_MAX_BATCH": (1_000, 1),
+    "GIKAI_TOPICS_MAX_EXPLAIN": (50, 0),
+    "GIKAI_TOPICS_WORKERS": (1, 1),
+    "GIKAI_TOPICS_THREADS": (4, 1),
+}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    model: str  # a BentoML tag or a model directory
+    max_chars: int
+    max_batch: int
+    max_explain: int
+    workers: int
+    threads: int
+
+
+def service_settings(env: Mapping[str, str] | None = None) -> ServiceSettings:
+    """The HTTP service's ``GIKAI_TOPICS_*`` settings from ``env`` (default ``os.environ``), each checked.
+
+    A variable set to the empty string counts as unset and takes its default, as ``GIKAI_TOPICS_CACHE``
+    does; any other value must be valid or this raises InputError naming the variable."""
+    env = os.environ if env is None else env
+    ints = {var: _env_int(env, var, default, low) for var, (default, low) in SERVICE_INTEGERS.items()}
+    return ServiceSettings(
+        model=env.get("GIKAI_TOPICS_MODEL") or f"{DEFAULT_NAME}:latest",
+        max_chars=ints["GIKAI_TOPICS_MAX_CHARS"],
+        max_batch=ints["GIKAI_TOPICS_MAX_BATCH"],
+        max_explain=ints["GIKAI_TOPICS_MAX_EXPLAIN"],
+        workers=ints["GIKAI_TOPICS_WORKERS"],
+        threads=ints["GIKAI_TOPICS_THREADS"],
+    )
+
+
+def _env_int(env: Mapping[str, str], var: str, default: int, low: int) -> int:
+    raw = env.get(var)
+    if raw is None or raw == "":
+        return default
+    fix = f"set a whole number >= {low}, or unset it for the default ({default})"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{var}: expected an integer, found {raw!r}; {fix}") from None
+    if value < low:
+        raise InputError(f"{var}: expected an integer >= {low}, found {raw!r}; {fix}")
+    return value
 
 
 class Tagger:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+from .inference import service_settings
 from .store import resolve
 
 SERVICE = "serve.service:TopicTagger"
@@ -17,37 +18,25 @@ def server_command(host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
 
 
-_LIMITS = {"GIKAI_TOPICS_MAX_CHARS": 1, "GIKAI_TOPICS_MAX_BATCH": 1, "GIKAI_TOPICS_MAX_EXPLAIN": 0}
-
-
 def server_env(model: str | None, workers: int | None, threads: int | None) -> dict[str, str]:
-    """The service's environment: options first, then GIKAI_TOPICS_* variables, each checked here so that a
-    bad value is a one-line error instead of a server that fails to start or refuses every request."""
+    """The service's environment: options first, then GIKAI_TOPICS_* variables, checked here by the very
+    function the service reads them with (``service_settings``), so that a bad value is a one-line error
+    instead of a server that fails to start or refuses every request."""
     env = dict(os.environ)
-    for var, given, default in (("GIKAI_TOPICS_WORKERS", workers, 1), ("GIKAI_TOPICS_THREADS", threads, 4)):
-        value = given if given is not None else _env_int(env, var, default)
-        if value < 1:
-            raise InputError(f"{'--' + var.split('_')[-1].lower()} / {var}: expected an integer >= 1, found {value}")
-        env[var] = str(value)
-    for var, low in _LIMITS.items():
-        if var in env and _env_int(env, var, 0) < low:
-            raise InputError(f"{var}: expected an integer >= {low}, found {env[var]!r}")
-    ref = model or env.get("GIKAI_TOPICS_MODEL")
-    if ref:  # bentoml runs from the project root: a relative model folder must be made absolute
-        path = Path(ref)
-        env["GIKAI_TOPICS_MODEL"] = str(path.resolve()) if path.is_dir() else ref
-    resolve(env.get("GIKAI_TOPICS_MODEL"))  # fail fast, with our message, if the model does not exist
+    for var, given in (("GIKAI_TOPICS_WORKERS", workers), ("GIKAI_TOPICS_THREADS", threads)):
+        if given is not None:
+            if given < 1:
+                raise InputError(f"{'--' + var.split('_')[-1].lower()} / {var}: expected an integer >= 1, "
+                                 f"found {given}")
+            env[var] = str(given)
+    settings = service_settings(env)
+    env["GIKAI_TOPICS_WORKERS"], env["GIKAI_TOPICS_THREADS"] = str(settings.workers), str(settings.threads)
+    # bentoml runs from the project root: a relative model folder must be made absolute
+    ref = model or settings.model
+    path = Path(ref)
+    env["GIKAI_TOPICS_MODEL"] = str(path.resolve()) if path.is_dir() else ref
+    resolve(env["GIKAI_TOPICS_MODEL"])  # fail fast, with our message, if the model does not exist
     return env
-
-
-def _env_int(env: dict[str, str], var: str, default: int) -> int:
-    raw = env.get(var)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(f"{var}: expected an integer, found {raw!r}") from None
 
 
 def check_port_free(host: str, port: int) -> None:
