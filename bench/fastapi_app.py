@@ -13,17 +13,14 @@ beyond FastAPI's own.
 from __future__ import annotations
 
 import contextlib
-import os
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from train.inference import InputError, load_model
+from train.inference import InputError, load_model, service_settings
 
-MODEL_REF = os.environ.get("GIKAI_TOPICS_MODEL", "gikai-topics:latest")
-MAX_CHARS = int(os.environ.get("GIKAI_TOPICS_MAX_CHARS", "20000"))
-MAX_BATCH = int(os.environ.get("GIKAI_TOPICS_MAX_BATCH", "1000"))
-THREADS = int(os.environ.get("GIKAI_TOPICS_THREADS", "4"))
+SETTINGS = service_settings()  # the same GIKAI_TOPICS_* reading and checks as the BentoML service
+MODEL_REF, MAX_CHARS, MAX_BATCH, THREADS = SETTINGS.model, SETTINGS.max_chars, SETTINGS.max_batch, SETTINGS.threads
 
 tagger = load_model(MODEL_REF)
 
