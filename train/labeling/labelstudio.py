@@ -67,21 +67,55 @@ class ImportResult:
 
 
 def _annotation_topics(ann: object, where: str, problems: list[str]) -> list[str] | None:
-    """Topics of one annotation (None if cancelled or malformed)."""
+    """Topics of one annotation (None if cancelled or malformed).
+
+    An empty ``result`` is what Label Studio records when the reader chose nothing: zero topics.  A result
+    with items must hold the ``topics`` choices: anything else (a renamed control, another control type)
+    would otherwise turn the reader's choice into a zero-topic label.
+    """
     if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
         problems.append(f"{where}: expected an annotation object with a 'result' list")
         return None
     if ann.get("was_cancelled"):
         return None
+    items = ann.get("result", [])
     topics: list[str] = []
-    for item in ann.get("result", []):
-        if not isinstance(item, dict) or item.get("from_name") != FROM_NAME or item.get("type") != "choices":
-            continue  # other controls of a richer config are not ours
+    ok, found_ours = True, False
+    for item in items:
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected each result item to be an object, found {item!r:.60}")
+            ok = False
+            continue
+        name, kind = item.get("from_name"), item.get("type")
+        if kind == "choices" and name != FROM_NAME:
+            problems.append(f"{where}: expected choices from the {FROM_NAME!r} control (the labeling config "
+                            f"`gikai-topics labels export --config-out` writes), found choices from {name!r:.40}; "
+                            f"if that control holds the topics, name it {FROM_NAME!r} in this file (from_name) "
+                            "and in the project's labeling config, then import again")
+            ok = False
+            continue
+        if name == FROM_NAME and kind != "choices":
+            problems.append(f"{where}: expected the {FROM_NAME!r} control to be of type 'choices', found {kind!r:.40}; "
+                            "use the labeling config `gikai-topics labels export --config-out` writes")
+            ok = False
+            continue
+        if name != FROM_NAME:
+            continue  # another control of a richer config (a comment box...): not a topic
+        found_ours = True
         choices = (item.get("value") or {}).get("choices") if isinstance(item.get("value"), dict) else None
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             problems.append(f"{where}: expected value.choices to be a list of topic ids, found {choices!r:.60}")
             return None
         topics.extend(c for c in choices if c not in topics)
+    if not ok:
+        return None
+    if items and not found_ours:
+        others = sorted({f"{i.get('from_name')}/{i.get('type')}"[:60] for i in items})
+        problems.append(f"{where}: expected the result to hold the {FROM_NAME!r} choices, found only {others}; "
+                        "a reader who chose no topic leaves the result empty. Check the project uses the labeling "
+                        "config `gikai-topics labels export --config-out` writes (a Choices named "
+                        f"{FROM_NAME!r})")
+        return None
     return topics
 
 
@@ -138,6 +172,15 @@ def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, t
     return by_id, by_group
 
 
+def _control_names(tasks: list) -> set:
+    """``from_name`` of every result item of every annotation (empty if no reader chose anything)."""
+    return {str(item.get("from_name"))[:40] for task in tasks if isinstance(task, dict)
+            for ann in (task.get("annotations") if isinstance(task.get("annotations"), list) else [])
+            if isinstance(ann, dict) and not ann.get("was_cancelled")
+            for item in (ann.get("result") if isinstance(ann.get("result"), list) else [])
+            if isinstance(item, dict)}
+
+
 def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | None]) -> ImportResult:
     """Validate a Label Studio JSON export; raise :class:`LabelError` listing every problem."""
     try:
@@ -186,6 +229,12 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
             seen_ids[rec["id"]] = where
             seen_groups.setdefault(g, (where, topics))
             result.records.append({**rec, "source": f"label-studio:{path.name}"})
+    names = _control_names(tasks)
+    if names and FROM_NAME not in names:  # every per-task problem has this one cause: say it first
+        problems.insert(0, f"{path}: no annotation result names the {FROM_NAME!r} control, found only "
+                           f"{sorted(names)}; expected a project set up with the labeling config "
+                           "`gikai-topics labels export --config-out` writes (a Choices named "
+                           f"{FROM_NAME!r}): rename the control there and in this file, then import again")
     if problems:
         shown = "\n".join(problems[:50]) + (f"\n... and {len(problems) - 50} more" if len(problems) > 50 else "")
         raise LabelError(f"{len(problems)} problem(s) in {path}; nothing was written:\n{shown}")

@@ -1,0 +1,90 @@
+"""Labels must never be lost or changed on the way in: Label Studio import/export, `labels batch` and
+`labels merge`, and the `selection` note of the terminal session (review 7)."""
+
+import gzip
+import io
+import json
+
+import pytest
+
+from conftest import FIXTURES, write_jsonl
+from train.cli import main
+from train.corpus import read_jsonl
+from train.errors import InputError, LabelError
+from train.labeling.labelstudio import parse_label_studio
+from train.labeling.store import read_labels
+from train.taxonomy import load_taxonomy
+
+POOL = FIXTURES / "corpus_sample.jsonl"
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def empty_dir(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
+
+
+# --------------------------------------------------------------------------- Label Studio: what a result must hold
+
+def _task(uid, result, text="避難所の備蓄物資について伺います。"):
+    return {"id": 1, "data": {"utt_id": uid, "text": text}, "annotations": [{"result": result}]}
+
+
+def _choices(choices, from_name="topics", kind="choices"):
+    return {"from_name": from_name, "to_name": "text", "type": kind, "value": {"choices": choices}}
+
+
+def _import(tmp_path, empty_dir, tasks, capsys):
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "ls.jsonl"
+    capsys.readouterr()
+    code = main(["labels", "import", str(src), "--out", str(out), "--labels", str(empty_dir)])
+    return code, out, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("result, says", [
+    ([_choices(["disaster"], from_name="topic")], "found choices from 'topic'"),
+    ([_choices(["disaster"]), _choices(["dx"], from_name="second")], "found choices from 'second'"),
+    ([{"from_name": "topics", "to_name": "text", "type": "taxonomy", "value": {"taxonomy": [["dx"]]}}],
+     "type 'choices', found 'taxonomy'"),
+    ([{"from_name": "comment", "to_name": "text", "type": "textarea", "value": {"text": ["防災"]}}],
+     "found only ['comment/textarea']"),
+    (["disaster"], "expected each result item to be an object"),
+])
+def test_label_studio_result_without_the_topics_choices_is_refused(tmp_path, empty_dir, capsys, result, says):
+    """A renamed or retyped control used to import as a zero-topic label: the reader's choice was lost."""
+    code, out, err = _import(tmp_path, empty_dir, [_task("z1", result)], capsys)
+    assert code == 1 and says in err and "task 1" in err and "nothing was written" in err
+    assert "labels export --config-out" in err or "object" in err  # says how to fix
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_label_studio_file_that_never_names_topics_says_so_once(tmp_path, capsys, empty_dir):
+    tasks = [_task("z1", [_choices(["disaster"], from_name="topic")]),
+             _task("z2", [_choices(["dx"], from_name="topic")], text="マイナンバーカードについて伺います。")]
+    code, out, err = _import(tmp_path, empty_dir, tasks, capsys)
+    assert code == 1 and not out.exists()
+    assert "no annotation result names the 'topics' control, found only ['topic']" in err
+
+
+def test_label_studio_empty_result_is_still_zero_topics(tmp_path, empty_dir, capsys):
+    """What Label Studio records when the reader chose nothing, and what export writes for zero topics."""
+    tasks = [_task("z1", [_choices(["disaster"]),
+                          {"from_name": "comment", "to_name": "text", "type": "textarea", "value": {"text": ["x"]}}]),
+             _task("z2", [], text="マイナンバーカードについて伺います。")]
+    code, out, err = _import(tmp_path, empty_dir, tasks, capsys)
+    assert code == 0, err
+    assert [(r["id"], r["topics"]) for r in _rows(out)] == [("z1", ["disaster"]), ("z2", [])]
+
+
+def test_label_studio_refusals_raise_label_error(tmp_path, empty_dir):
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps([_task("z1", [_choices(["disaster"], from_name="topic")])]), encoding="utf-8")
+    with pytest.raises(LabelError, match="task 1"):
+        parse_label_studio(src, load_taxonomy(), [empty_dir])
