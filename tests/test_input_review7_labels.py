@@ -88,3 +88,38 @@ def test_label_studio_refusals_raise_label_error(tmp_path, empty_dir):
     src.write_text(json.dumps([_task("z1", [_choices(["disaster"], from_name="topic")])]), encoding="utf-8")
     with pytest.raises(LabelError, match="task 1"):
         parse_label_studio(src, load_taxonomy(), [empty_dir])
+
+
+# --------------------------------------------------------------------------- labels batch / labels merge
+
+def _batch(pool, out_dir, *extra):
+    return main(["labels", "batch", str(pool), "--out-dir", str(out_dir), *extra])
+
+
+def _keys(batch):
+    return [r["key"] for r in _rows(batch)]
+
+
+def _answer_all(path, keys, topics="dx"):
+    path.write_text("".join(f"{k}\t{topics}\n" for k in keys), encoding="utf-8")
+    return path
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_prefix_with_a_dot_keeps_every_batch_and_a_path_is_refused(tmp_path, capsys):
+    pool = write_jsonl(tmp_path / "p.jsonl", [r.to_dict() for r in list(read_jsonl(POOL))[:8]])
+    out_dir = tmp_path / "b"
+    assert _batch(pool, out_dir, "--prefix", "round1.6", "--max-chars", "1500") == 0
+    names = sorted(p.name for p in out_dir.iterdir())
+    n = len(names) // 2
+    assert n >= 2 and names == sorted(f"round1.6-{i:02d}.{ext}" for i in range(1, n + 1) for ext in ("jsonl", "txt"))
+    assert sum(len(_rows(out_dir / f"round1.6-{i:02d}.jsonl")) for i in range(1, n + 1)) == 8
+    for bad in ("a/b", "../b", "", "a b", "a|b"):
+        capsys.readouterr()
+        assert _batch(pool, tmp_path / "c", "--prefix", bad) == 1, bad
+        err = capsys.readouterr().err
+        assert "--prefix: expected a short name without path separators" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "b.txt").exists()

@@ -19,6 +19,14 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 
 
+def check_prefix(prefix: str) -> None:
+    """A prefix names files in --out-dir and starts every key a reader types back into a TSV line."""
+    bad = [c for c in prefix if c in "/\\|" or c.isspace() or c == "\0"]
+    if not prefix or bad or prefix in (".", ".."):
+        raise InputError(f"--prefix: expected a short name without path separators, spaces or '|' (e.g. 'b' or "
+                         f"'round7'), found {prefix!r}")
+
+
 def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_chars: int = 30000,
                   selection: dict[str, str] | None = None) -> list[Path]:
     """Split records into reading files of at most ``max_chars`` characters each.
@@ -28,6 +36,7 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
     file never shows it) per batch.  Returns the reading files.
     """
     selection = selection or {}
+    check_prefix(prefix)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir}: is a file; expected a folder for the reading files")
     for rid, note in selection.items():
@@ -46,19 +55,19 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
         size += len(rec.text) + 60
     written = []
     for i, batch in enumerate(b for b in batches if b):
-        stem = out_dir / f"{prefix}-{i + 1:02d}"
+        reading, records_file = out_dir / f"{prefix}-{i + 1:02d}.txt", out_dir / f"{prefix}-{i + 1:02d}.jsonl"
         lines = []
         for key, rec in batch:
             lines.append(f"### {key} | {rec.municipality or '-'} | {rec.date or '-'} | {rec.speaker or '-'}")
             lines.append(rec.text)
             lines.append("")
-        atomic_write_text(stem.with_suffix(".txt"), "\n".join(lines))
+        atomic_write_text(reading, "\n".join(lines))
         atomic_write_text(
-            stem.with_suffix(".jsonl"),
+            records_file,
             "".join(json.dumps({"key": k, **r.to_dict(), **({"selection": selection[r.id]} if r.id in selection else {})},
                        ensure_ascii=False) + "\n" for k, r in batch),
         )
-        written.append(stem.with_suffix(".txt"))
+        written.append(reading)
     return written
 
 
