@@ -123,3 +123,19 @@ def test_a_prefix_with_a_dot_keeps_every_batch_and_a_path_is_refused(tmp_path, c
         err = capsys.readouterr().err
         assert "--prefix: expected a short name without path separators" in err and "Traceback" not in err
     assert not (tmp_path / "c").exists() and not (tmp_path / "b.txt").exists()
+
+
+@pytest.mark.parametrize("rows, says", [
+    ([{"key": "b-0001", "id": "q1"}], "expected a batch record with 'key', 'id' (strings) and a non-empty 'text'"),
+    ([{"key": "b-0001", "id": "q1", "text": 5}], "non-empty 'text'"),
+    ([{"key": "b-0001", "id": "q1", "text": "abc"}, {"key": "b-0001", "id": "q2", "text": "def"}],
+     "key 'b-0001' again (first on line 1)"),
+])
+def test_merge_refuses_a_batch_without_text_or_with_a_key_twice(tmp_path, capsys, rows, says):
+    batch = write_jsonl(tmp_path / "b-01.jsonl", rows)
+    answers = _answer_all(tmp_path / "a.tsv", ["b-0001"])
+    out = tmp_path / "labels" / "m.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 1
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err and not out.exists()

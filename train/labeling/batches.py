@@ -105,18 +105,34 @@ def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str],
     return answers
 
 
-def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annotator: str, batch: str) -> list[dict]:
-    """Join one batch's records with a reader's answers into label records."""
-    answers = parse_answers(answers_tsv, set(topic_order))
+def read_batch(batch_jsonl: Path) -> list[dict]:
+    """The records of a batch file, checked: each with a string ``key``, ``id`` and non-empty ``text`` and no key twice."""
     records = []
+    first: dict[str, int] = {}
     for lineno, line in enumerate(_read_text(batch_jsonl, "batch").splitlines(), 1):
         if not line.strip():
             continue
         r = loads_line(line, f"{batch_jsonl}:{lineno}", LabelError)
-        if not isinstance(r, dict) or not isinstance(r.get("key"), str) or not isinstance(r.get("id"), str):
-            raise LabelError(f"{batch_jsonl}:{lineno}: expected a batch record with 'key' and 'id' "
-                             "(as written by `labels batch`)")
+        if (not isinstance(r, dict) or not isinstance(r.get("key"), str) or not isinstance(r.get("id"), str)
+                or not isinstance(r.get("text"), str) or not r["text"].strip()):
+            found = (f"a {type(r).__name__}" if not isinstance(r, dict) else
+                     ", ".join(f"{f}={r.get(f)!r:.30}" for f in ("key", "id", "text")))
+            raise LabelError(f"{batch_jsonl}:{lineno}: expected a batch record with 'key', 'id' (strings) and a "
+                             f"non-empty 'text' (as written by `labels batch`), found {found}; write the batch "
+                             "again with `labels batch`")
+        if r["key"] in first:
+            raise LabelError(f"{batch_jsonl}:{lineno}: key {r['key']!r} again (first on line {first[r['key']]}); "
+                             "expected each key once, or one answer would label two utterances: write the batch "
+                             "again with `labels batch`")
+        first[r["key"]] = lineno
         records.append(r)
+    return records
+
+
+def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annotator: str, batch: str) -> list[dict]:
+    """Join one batch's records with a reader's answers into label records."""
+    answers = parse_answers(answers_tsv, set(topic_order))
+    records = read_batch(batch_jsonl)
     keys = {r["key"] for r in records}
     missing = [r["key"] for r in records if r["key"] not in answers]
     extra = sorted(set(answers) - keys)
