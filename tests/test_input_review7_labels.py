@@ -109,6 +109,49 @@ def _snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def test_second_batch_run_into_the_same_folder_is_refused_and_changes_nothing(tmp_path, capsys):
+    recs = list(read_jsonl(POOL))
+    first, second = write_jsonl(tmp_path / "a.jsonl", [r.to_dict() for r in recs[:4]]), \
+        write_jsonl(tmp_path / "b.jsonl", [r.to_dict() for r in recs[4:8]])
+    out_dir = tmp_path / "batches"
+    assert _batch(first, out_dir, "--max-chars", "1500") == 0
+    before = _snapshot(out_dir)
+    capsys.readouterr()
+    assert _batch(second, out_dir) == 1
+    err = capsys.readouterr().err
+    assert "expected no batch files of prefix 'b'" in err and "b-01.jsonl" in err
+    assert "choose another --out-dir or --prefix" in err and "Traceback" not in err
+    assert _snapshot(out_dir) == before
+    # another prefix in the same folder is fine, and so is a prefix that merely starts the same way
+    assert _batch(second, out_dir, "--prefix", "b2") == 0 and _batch(second, out_dir, "--prefix", "b-x") == 0
+    assert {p.name for p in out_dir.iterdir()} >= {"b2-01.txt", "b-x-01.jsonl"}
+
+
+def test_answers_to_one_run_never_merge_onto_another_runs_batch(tmp_path, capsys):
+    """Two runs write b-01.jsonl in two folders: keys carry the hash of the batch's utterances, so answers
+    written for the first cannot land on the second's utterances."""
+    recs = list(read_jsonl(POOL))
+    first, second = write_jsonl(tmp_path / "a.jsonl", [r.to_dict() for r in recs[:3]]), \
+        write_jsonl(tmp_path / "b.jsonl", [r.to_dict() for r in recs[3:6]])
+    assert _batch(first, tmp_path / "one") == 0 and _batch(second, tmp_path / "two") == 0
+    keys1, keys2 = _keys(tmp_path / "one" / "b-01.jsonl"), _keys(tmp_path / "two" / "b-01.jsonl")
+    assert not set(keys1) & set(keys2)
+    assert all(k.startswith("b-") and k.endswith(f"-{n:04d}") for n, k in enumerate(keys1, 1))
+    reading = (tmp_path / "one" / "b-01.txt").read_text(encoding="utf-8")
+    assert [line.split(" | ")[0][4:] for line in reading.splitlines() if line.startswith("### ")] == keys1
+    answers = _answer_all(tmp_path / "a.tsv", keys1)
+    out = tmp_path / "labels" / "m.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "merge", str(tmp_path / "two" / "b-01.jsonl"), str(answers), "--out", str(out),
+                 "--annotator", "t"]) == 1
+    err = capsys.readouterr().err
+    assert "expected one answer for each of the 3 items" in err and "another run of `labels batch`" in err
+    assert not out.exists()
+    assert main(["labels", "merge", str(tmp_path / "one" / "b-01.jsonl"), str(answers), "--out", str(out),
+                 "--annotator", "t"]) == 0
+    assert [r["id"] for r in _rows(out)] == [r.id for r in recs[:3]]
+
+
 def test_a_prefix_with_a_dot_keeps_every_batch_and_a_path_is_refused(tmp_path, capsys):
     pool = write_jsonl(tmp_path / "p.jsonl", [r.to_dict() for r in list(read_jsonl(POOL))[:8]])
     out_dir = tmp_path / "b"
@@ -139,3 +182,27 @@ def test_merge_refuses_a_batch_without_text_or_with_a_key_twice(tmp_path, capsys
     assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 1
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err and not out.exists()
+
+
+def test_merge_refuses_a_batch_file_whose_records_no_longer_match_its_keys(tmp_path, capsys):
+    pool = write_jsonl(tmp_path / "p.jsonl", [r.to_dict() for r in list(read_jsonl(POOL))[:4]])
+    assert _batch(pool, tmp_path / "b") == 0
+    batch = tmp_path / "b" / "b-01.jsonl"
+    rows = _rows(batch)
+    rows[1]["id"], rows[1]["text"] = "other", "学校給食の無償化について伺います。"  # another utterance under the key
+    write_jsonl(batch, rows)
+    answers = _answer_all(tmp_path / "a.tsv", [r["key"] for r in rows])
+    out = tmp_path / "labels" / "m.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 1
+    err = capsys.readouterr().err
+    assert "expected every key to carry the hash of this batch's utterances" in err and not out.exists()
+
+
+def test_merge_still_reads_a_batch_written_before_keys_had_a_hash(tmp_path):
+    recs = list(read_jsonl(POOL))[:2]
+    batch = write_jsonl(tmp_path / "b-01.jsonl", [{"key": f"b-{i:04d}", **r.to_dict()} for i, r in enumerate(recs, 1)])
+    answers = _answer_all(tmp_path / "a.tsv", ["b-0001", "b-0002"], topics="finance")
+    out = tmp_path / "labels" / "m.jsonl"
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
+    assert [(r["id"], r["topics"], r["batch"]) for r in _rows(out)] == [(r.id, ["finance"], "b-01") for r in recs]
