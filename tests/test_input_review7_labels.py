@@ -206,3 +206,22 @@ def test_merge_still_reads_a_batch_written_before_keys_had_a_hash(tmp_path):
     out = tmp_path / "labels" / "m.jsonl"
     assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
     assert [(r["id"], r["topics"], r["batch"]) for r in _rows(out)] == [(r.id, ["finance"], "b-01") for r in recs]
+
+
+def test_batch_reads_a_gzipped_pool_with_its_selection_notes(tmp_path, capsys):
+    rows = [{**r.to_dict(), "selection": f"uncertainty:dx (m:{i})"} for i, r in enumerate(list(read_jsonl(POOL))[:3])]
+    pool = tmp_path / "pool.jsonl.gz"
+    with gzip.open(pool, "wt", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    assert _batch(pool, tmp_path / "b") == 0, capsys.readouterr().err
+    assert [(r["id"], r["selection"]) for r in _rows(tmp_path / "b" / "b-01.jsonl")] == \
+        [(r["id"], r["selection"]) for r in rows]
+
+
+def test_read_selection_turns_bad_bytes_into_an_input_error(tmp_path):
+    from train.labeling.pool import read_selection
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_bytes(b'{"id": "a", "text": "x", "selection": "random"}\n{"id": "b", "text": "\xff"}\n')
+    with pytest.raises(InputError, match=r"pool.jsonl:2: invalid UTF-8 at byte"):
+        read_selection(pool)
