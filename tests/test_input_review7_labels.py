@@ -225,3 +225,39 @@ def test_read_selection_turns_bad_bytes_into_an_input_error(tmp_path):
     pool.write_bytes(b'{"id": "a", "text": "x", "selection": "random"}\n{"id": "b", "text": "\xff"}\n')
     with pytest.raises(InputError, match=r"pool.jsonl:2: invalid UTF-8 at byte"):
         read_selection(pool)
+
+
+# --------------------------------------------------------------------------- the terminal session's selection note
+
+def _session(out, keys, labels_dir, **kw):
+    from train.labeling.session import run_label_session
+
+    return run_label_session([POOL], out, labels_dir=labels_dir, annotator="tester", stdin=io.StringIO(keys),
+                             stdout=io.StringIO(), **kw)
+
+
+def test_session_in_uncertainty_order_records_a_model_chosen_selection(tmp_path, empty_dir, trained_model_dir):
+    """Labels read because the model was unsure must not be scored as if drawn at random."""
+    from train.inference import load_model
+    from train.labeling.session import Item
+
+    out = tmp_path / "al.jsonl"
+    _session(out, "y\ny\ny\nq\n", empty_dir, model=str(trained_model_dir))
+    tagger = load_model(trained_model_dir)
+    by_id = {r.id: r for r in read_jsonl(POOL)}
+    rows = _rows(out)
+    assert len(rows) == 3
+    for r in rows:
+        scores = dict(zip(tagger.topic_ids, map(float, tagger.scores([r["text"]])[0])))
+        nearest = Item(by_id[r["id"]], scores).nearest_topic(tagger.thresholds)
+        assert r["selection"] == f"uncertainty:{nearest} ({tagger.tag_name})"
+    labels, _ = read_labels(out)
+    assert all(ex.model_chosen for ex in labels.examples)
+
+
+def test_session_in_random_order_records_random(tmp_path, empty_dir, trained_model_dir):
+    for model, name in ((str(trained_model_dir), "with-model.jsonl"), ("none", "no-model.jsonl")):
+        out = tmp_path / name
+        _session(out, "y\ny\nq\n", empty_dir, model=model, strategy="random")
+        assert [r["selection"] for r in _rows(out)] == ["random", "random"]
+        assert not any(ex.model_chosen for ex in read_labels(out)[0].examples)
