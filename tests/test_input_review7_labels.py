@@ -261,3 +261,61 @@ def test_session_in_random_order_records_random(tmp_path, empty_dir, trained_mod
         _session(out, "y\ny\nq\n", empty_dir, model=model, strategy="random")
         assert [r["selection"] for r in _rows(out)] == ["random", "random"]
         assert not any(ex.model_chosen for ex in read_labels(out)[0].examples)
+
+
+# --------------------------------------------------------------------------- Label Studio: a round trip keeps every field
+
+def _rich_labels(labels_dir):
+    """The fixture labels with the other fields real label records carry, in every combination."""
+    from conftest import fixture_label_rows
+
+    rows = fixture_label_rows()[:8]
+    rows[0].update(selection="uncertainty:dx (gikai-topics:abc)", annotator="reader-31", batch="r7-01",
+                   note="予算の話が中心")
+    rows[1].update(selection="random", annotator="reader-32", batch="r7-01")
+    rows[2].update(annotator="me", source="label-session", model=None, suggested={"dx": 0.61},
+                   selection="uncertainty:finance (gikai-topics:abc)")
+    rows[3].update(annotator="reader-40", batch="r9-02", previous_topics=["urban"], reread_by="reader-41",
+                   adjudicated="2024-06-01", relabeled="guidelines §4")
+    for r in rows[4:6]:
+        r.update(annotator="reader-33", batch="r7-02")  # rows 6 and 7: the bare fixture records
+    return write_jsonl(labels_dir / "rich.jsonl", rows), rows
+
+
+def test_label_studio_round_trip_keeps_every_field(tmp_path, empty_dir):
+    src_dir = tmp_path / "src"
+    src_dir.mkdir()
+    _, rows = _rich_labels(src_dir)
+    tasks = tmp_path / "tasks.json"
+    assert main(["labels", "export", "--labels", str(src_dir), "--out", str(tasks)]) == 0
+    data = json.loads(tasks.read_text(encoding="utf-8"))
+    assert data[0]["data"]["meta"] == {"selection": "uncertainty:dx (gikai-topics:abc)", "annotator": "reader-31",
+                                       "batch": "r7-01", "note": "予算の話が中心"}
+    assert "meta" not in data[7]["data"]  # nothing beyond the core fields: the task is as before
+    out = tmp_path / "back" / "ls.jsonl"
+    assert main(["labels", "import", str(tasks), "--out", str(out), "--labels", str(empty_dir)]) == 0
+    back = _rows(out)
+    assert back == [{**r, "source": r.get("source", "label-studio:tasks.json")} for r in rows]
+    original, imported = read_labels(src_dir)[0], read_labels(out)[0]
+    fields = lambda ex: (ex.id, ex.text, ex.topics, ex.municipality, ex.date, ex.speaker, ex.selection,  # noqa: E731
+                         ex.model_chosen)
+    assert [fields(ex) for ex in imported.examples] == [fields(ex) for ex in original.examples]
+    assert [ex.model_chosen for ex in imported.examples][:3] == [True, False, True]
+
+
+@pytest.mark.parametrize("meta, says", [
+    (["reader-31"], "data.meta must be an object"),
+    ({"topics": ["dx"]}, "data.meta must not hold ['topics']"),
+    ({"selection": 3}, "data.meta.selection must be a string"),
+    ({"previous_topics": ["dx\ud800"]}, "data.meta holds a lone surrogate"),
+])
+def test_label_studio_import_checks_data_meta(tmp_path, empty_dir, capsys, meta, says):
+    task = _task("z1", [_choices(["disaster"])])
+    task["data"]["meta"] = meta
+    src = tmp_path / "export.json"
+    src.write_text(json.dumps([task]), encoding="utf-8")  # ASCII escapes: a lone surrogate survives the file
+    out = tmp_path / "ls.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "import", str(src), "--out", str(out), "--labels", str(empty_dir)]) == 1
+    err = capsys.readouterr().err
+    assert says in err and "task 1" in err and "Traceback" not in err and not out.exists()
