@@ -19,7 +19,7 @@ POOL = FIXTURES / "corpus_sample.jsonl"
 
 
 def _rows(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 @pytest.fixture
@@ -319,3 +319,16 @@ def test_label_studio_import_checks_data_meta(tmp_path, empty_dir, capsys, meta,
     assert main(["labels", "import", str(src), "--out", str(out), "--labels", str(empty_dir)]) == 1
     err = capsys.readouterr().err
     assert says in err and "task 1" in err and "Traceback" not in err and not out.exists()
+
+
+def test_merge_reads_a_batch_whose_text_holds_unicode_line_separators(tmp_path):
+    """Batch files keep non-ASCII text as it is; U+2028, U+0085 or U+001C inside a text is not a line break."""
+    rec = list(read_jsonl(POOL))[0].to_dict()
+    rec["text"] = rec["text"][:40] + "\u2028" + rec["text"][40:80] + "\x85\x1c" + rec["text"][80:]
+    pool = write_jsonl(tmp_path / "p.jsonl", [rec])
+    assert _batch(pool, tmp_path / "b") == 0
+    batch = tmp_path / "b" / "b-01.jsonl"
+    answers = _answer_all(tmp_path / "a.tsv", _keys(batch))
+    out = tmp_path / "labels" / "m.jsonl"
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
+    assert read_labels(out)[0].examples[0].text == rec["text"]

@@ -149,7 +149,7 @@ def read_batch(batch_jsonl: Path) -> list[dict]:
     and keys whose hash matches the records (a batch file from before keys had a hash is read as it is)."""
     records = []
     first: dict[str, int] = {}
-    for lineno, line in enumerate(_read_text(batch_jsonl, "batch").splitlines(), 1):
+    for lineno, line in enumerate(_read_text(batch_jsonl, "batch").split("\n"), 1):  # not at U+2028 in a text
         if not line.strip():
             continue
         r = loads_line(line, f"{batch_jsonl}:{lineno}", LabelError)
