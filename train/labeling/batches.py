@@ -26,7 +26,7 @@ from ..jsonline import loads_line, lone_surrogate
 
 HASH_CHARS = 6
 #: a key as ``labels batch`` writes it: ``<prefix>-<hash of the batch's utterances>-<number>``
-_KEY = re.compile(r"(?P<stem>.+)-(?P<hash>[0-9a-f]{6})-(?P<n>[0-9]{4,})")
+_KEY = re.compile(rf"(?P<stem>.+)-(?P<hash>[0-9a-f]{{{HASH_CHARS}}})-(?P<n>[0-9]{{4,}})")
 
 
 def batch_hash(records: Iterable[tuple[str, str]]) -> str:
