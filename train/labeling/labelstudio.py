@@ -4,6 +4,10 @@ Export writes the labels as Label Studio tasks (JSON, one annotation per task)
 plus the matching labeling config; import reads a Label Studio JSON export back,
 validates every task against the taxonomy and the labels already made, and
 writes all of it atomically or nothing.
+
+Every other field of a label record (``selection``, ``annotator``, ``batch``, ``note``...) travels in
+``data.meta`` and comes back on import, so a round trip loses nothing: a model-chosen label stays
+model-chosen.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from xml.sax.saxutils import quoteattr
 from ..atomic import atomic_write_text
 from ..corpus import group_key
 from ..errors import InputError, LabelError
-from ..jsonline import loads_line
+from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
 from .editing import check_label_out
 from .store import LabelSet, _check_record, read_labels
 
 FROM_NAME, TO_NAME = "topics", "text"
 DATA_FIELDS = ("municipality", "date", "speaker")
+#: the fields of a label record that have their own place in a task; every other one goes in ``data.meta``
+CORE_FIELDS = ("id", "text", "topics", *DATA_FIELDS)
+#: fields of ``data.meta`` that label records always hold as text
+TEXT_META = ("selection", "annotator", "batch", "note", "source")
 
 
 def labeling_config(taxonomy: Taxonomy) -> str:
@@ -41,11 +49,31 @@ def _result(topics: list[str]) -> list[dict]:
     return [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices", "value": {"choices": topics}}]
 
 
-def to_tasks(labels: LabelSet) -> list[dict]:
-    """One task per label, numbered from 1, each with its annotation."""
+def label_extras(labels: LabelSet) -> dict[str, dict]:
+    """``id -> {field: value}`` of every field of the label records beyond :data:`CORE_FIELDS` (records of a
+    label set that validated; records without such fields are left out)."""
+    out: dict[str, dict] = {}
+    for f in labels.files:
+        for lineno, line in enumerate(f.read_text(encoding="utf-8").split("\n"), 1):  # as read_labels: not at U+2028
+            if not line.strip():
+                continue
+            obj = loads_line(line, f"{f}:{lineno}", LabelError)
+            extra = {k: v for k, v in obj.items() if k not in CORE_FIELDS}
+            if lone_surrogate(json.dumps(extra, ensure_ascii=False)) is not None:
+                raise LabelError(f"{f}:{lineno}: a field holds a lone surrogate; expected valid Unicode text")
+            if extra:
+                out[obj["id"]] = extra
+    return out
+
+
+def to_tasks(labels: LabelSet, extras: dict[str, dict] | None = None) -> list[dict]:
+    """One task per label, numbered from 1, each with its annotation (and ``data.meta``: ``extras`` of its id)."""
+    extras = extras or {}
     tasks = []
     for n, ex in enumerate(labels.examples, 1):
         data = {"text": ex.text, "utt_id": ex.id, **{f: getattr(ex, f) for f in DATA_FIELDS}}
+        if extras.get(ex.id):
+            data["meta"] = extras[ex.id]
         tasks.append({"id": n, "data": data, "annotations": [{"result": _result(list(ex.topics))}]})
     return tasks
 
@@ -53,7 +81,7 @@ def to_tasks(labels: LabelSet) -> list[dict]:
 def export_label_studio(labels_path: Path, taxonomy: Taxonomy) -> tuple[str, str, int]:
     """(tasks JSON, labeling config XML, task count) for a labels folder or file (must validate)."""
     labels, _ = read_labels(labels_path, taxonomy)
-    tasks = to_tasks(labels)
+    tasks = to_tasks(labels, label_extras(labels))
     return json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", labeling_config(taxonomy), len(tasks)
 
 
@@ -67,21 +95,55 @@ class ImportResult:
 
 
 def _annotation_topics(ann: object, where: str, problems: list[str]) -> list[str] | None:
-    """Topics of one annotation (None if cancelled or malformed)."""
+    """Topics of one annotation (None if cancelled or malformed).
+
+    An empty ``result`` is what Label Studio records when the reader chose nothing: zero topics.  A result
+    with items must hold the ``topics`` choices: anything else (a renamed control, another control type)
+    would otherwise turn the reader's choice into a zero-topic label.
+    """
     if not isinstance(ann, dict) or not isinstance(ann.get("result", []), list):
         problems.append(f"{where}: expected an annotation object with a 'result' list")
         return None
     if ann.get("was_cancelled"):
         return None
+    items = ann.get("result", [])
     topics: list[str] = []
-    for item in ann.get("result", []):
-        if not isinstance(item, dict) or item.get("from_name") != FROM_NAME or item.get("type") != "choices":
-            continue  # other controls of a richer config are not ours
+    ok, found_ours = True, False
+    for item in items:
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected each result item to be an object, found {item!r:.60}")
+            ok = False
+            continue
+        name, kind = item.get("from_name"), item.get("type")
+        if kind == "choices" and name != FROM_NAME:
+            problems.append(f"{where}: expected choices from the {FROM_NAME!r} control (the labeling config "
+                            f"`gikai-topics labels export --config-out` writes), found choices from {name!r:.40}; "
+                            f"if that control holds the topics, name it {FROM_NAME!r} in this file (from_name) "
+                            "and in the project's labeling config, then import again")
+            ok = False
+            continue
+        if name == FROM_NAME and kind != "choices":
+            problems.append(f"{where}: expected the {FROM_NAME!r} control to be of type 'choices', found {kind!r:.40}; "
+                            "use the labeling config `gikai-topics labels export --config-out` writes")
+            ok = False
+            continue
+        if name != FROM_NAME:
+            continue  # another control of a richer config (a comment box...): not a topic
+        found_ours = True
         choices = (item.get("value") or {}).get("choices") if isinstance(item.get("value"), dict) else None
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             problems.append(f"{where}: expected value.choices to be a list of topic ids, found {choices!r:.60}")
             return None
         topics.extend(c for c in choices if c not in topics)
+    if not ok:
+        return None
+    if items and not found_ours:
+        others = sorted({f"{i.get('from_name')}/{i.get('type')}"[:60] for i in items})
+        problems.append(f"{where}: expected the result to hold the {FROM_NAME!r} choices, found only {others}; "
+                        "a reader who chose no topic leaves the result empty. Check the project uses the labeling "
+                        "config `gikai-topics labels export --config-out` writes (a Choices named "
+                        f"{FROM_NAME!r})")
+        return None
     return topics
 
 
@@ -98,6 +160,25 @@ def _task_topics(task: dict, where: str, problems: list[str]) -> list[str] | Non
     return found[0] if found else None
 
 
+def _task_meta(data: dict, where: str, problems: list[str]) -> dict:
+    """The label record's other fields, as :func:`to_tasks` put them in ``data.meta`` (checked)."""
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        problems.append(f"{where}: data.meta must be an object of the label's other fields (as `labels export` "
+                        f"writes it), found {type(meta).__name__}")
+        return {}
+    clash = [k for k in meta if k in CORE_FIELDS]
+    if clash:
+        problems.append(f"{where}: data.meta must not hold {clash}: the topics come from the annotation and the "
+                        "rest from data (text, utt_id, municipality, date, speaker); remove them from data.meta")
+    for field in TEXT_META:
+        if field in meta and not isinstance(meta[field], str):
+            problems.append(f"{where}: data.meta.{field} must be a string, found {meta[field]!r:.40}")
+    if lone_surrogate(json.dumps(meta, ensure_ascii=False)) is not None:
+        problems.append(f"{where}: data.meta holds a lone surrogate; expected valid Unicode text")
+    return meta
+
+
 def _task_record(task: object, where: str, ids: list[str], problems: list[str]) -> tuple[dict | None, bool]:
     """(record or None, annotated?) for one task; problems appended."""
     data = task.get("data") if isinstance(task, dict) else None
@@ -112,6 +193,7 @@ def _task_record(task: object, where: str, ids: list[str], problems: list[str]) 
     for field in DATA_FIELDS:
         if data.get(field) is not None and not isinstance(data[field], str):
             problems.append(f"{where}: data.{field} must be a string or null, found {data[field]!r:.40}")
+    meta = _task_meta(data, where, problems)
     topics = _task_topics(task, where, problems)
     if topics is not None:
         unknown = [t for t in topics if t not in ids]
@@ -121,7 +203,7 @@ def _task_record(task: object, where: str, ids: list[str], problems: list[str]) 
         return None, topics is not None
     order = {t: i for i, t in enumerate(ids)}
     rec = {"id": data["utt_id"], **{f: data.get(f) for f in DATA_FIELDS}, "text": data["text"],
-           "topics": sorted(topics, key=order.__getitem__)}
+           "topics": sorted(topics, key=order.__getitem__), **meta}
     return rec, True
 
 
@@ -136,6 +218,15 @@ def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, t
             by_id.setdefault(ex.id, ex.topics)
             by_group.setdefault(ex.group, ex.topics)
     return by_id, by_group
+
+
+def _control_names(tasks: list) -> set:
+    """``from_name`` of every result item of every annotation (empty if no reader chose anything)."""
+    return {str(item.get("from_name"))[:40] for task in tasks if isinstance(task, dict)
+            for ann in (task.get("annotations") if isinstance(task.get("annotations"), list) else [])
+            if isinstance(ann, dict) and not ann.get("was_cancelled")
+            for item in (ann.get("result") if isinstance(ann.get("result"), list) else [])
+            if isinstance(item, dict)}
 
 
 def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | None]) -> ImportResult:
@@ -185,7 +276,13 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
         else:
             seen_ids[rec["id"]] = where
             seen_groups.setdefault(g, (where, topics))
-            result.records.append({**rec, "source": f"label-studio:{path.name}"})
+            result.records.append({**rec, "source": rec.get("source") or f"label-studio:{path.name}"})
+    names = _control_names(tasks)
+    if names and FROM_NAME not in names:  # every per-task problem has this one cause: say it first
+        problems.insert(0, f"{path}: no annotation result names the {FROM_NAME!r} control, found only "
+                           f"{sorted(names)}; expected a project set up with the labeling config "
+                           "`gikai-topics labels export --config-out` writes (a Choices named "
+                           f"{FROM_NAME!r}): rename the control there and in this file, then import again")
     if problems:
         shown = "\n".join(problems[:50]) + (f"\n... and {len(problems) - 50} more" if len(problems) > 50 else "")
         raise LabelError(f"{len(problems)} problem(s) in {path}; nothing was written:\n{shown}")

@@ -23,7 +23,7 @@ from typing import IO, Sequence
 import numpy as np
 
 from ..atomic import atomic_write_text
-from ..corpus import Record
+from ..corpus import Record, _open_lines
 from ..errors import InputError
 from ..taxonomy import Taxonomy
 from .store import MODEL_CHOSEN_PREFIX
@@ -125,12 +125,16 @@ def write_pool(selected: list[tuple[Record, str]], path: Path) -> None:
 
 
 def read_selection(pool: Path) -> dict[str, str]:
-    """``id -> selection`` of a pool file's lines that have one (lines are checked by the corpus reader)."""
+    """``id -> selection`` of a pool file's lines that have one (JSONL or JSONL.gz; lines are checked by the
+    corpus reader, which ``labels batch`` runs first)."""
     out = {}
-    for line in pool.read_text(encoding="utf-8").splitlines():
+    for lineno, raw in _open_lines(pool):
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{pool}:{lineno}: invalid UTF-8 at byte {exc.start}; expected a UTF-8 pool "
+                             "(JSONL, or JSONL.gz named *.gz)") from None
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict) and isinstance(obj.get("selection"), str) and "id" in obj:
             out[str(obj["id"])] = obj["selection"]

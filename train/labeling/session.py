@@ -26,7 +26,7 @@ from ..atomic import append_line_durably, atomic_write_bytes
 from ..corpus import Record
 from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy, load_taxonomy
-from .store import read_labels
+from .store import MODEL_CHOSEN_PREFIX, read_labels
 
 KEYS = "1234567890abcdefghijklmnoprtvwxz"  # no q, s, u, y: those are commands
 STRATEGIES = ("uncertainty", "random")
@@ -57,6 +57,10 @@ class Item:
     def margin(self, thresholds: dict[str, float]) -> float:
         """How close the model is to changing its mind: min over topics of |score - threshold|."""
         return min(abs(s - thresholds[t]) for t, s in self.scores.items())
+
+    def nearest_topic(self, thresholds: dict[str, float]) -> str:
+        """The topic whose threshold gives :meth:`margin` (the first in model order on a tie)."""
+        return min(self.scores, key=lambda t: abs(self.scores[t] - thresholds[t]))
 
 
 @dataclasses.dataclass
@@ -251,10 +255,18 @@ class LabelSession:
         row = {"id": rec.id, "municipality": rec.municipality, "date": rec.date, "speaker": rec.speaker,
                "text": rec.text, "topics": topics, "annotator": self.annotator, "source": "label-session",
                "model": self.model_tag,
-               "suggested": item.suggestions(self.thresholds) if item.scores is not None else None}
+               "suggested": item.suggestions(self.thresholds) if item.scores is not None else None,
+               "selection": self._selection(item)}
         append_line_durably(self.out, json.dumps(row, ensure_ascii=False))
         self.history.append((i, topics))
         self.result.accepted += 1
+
+    def _selection(self, item: Item) -> str:
+        """How the utterance came to be read, in the form ``labels pool`` writes (see :mod:`.pool`): model-chosen
+        labels are told apart from random ones by evaluation."""
+        if self.strategy == "uncertainty" and item.scores is not None:
+            return f"{MODEL_CHOSEN_PREFIX}{item.nearest_topic(self.thresholds)} ({self.model_tag})"
+        return "random"
 
     def _undo(self) -> tuple[int, set[str]] | None:
         if not self.history:
