@@ -236,11 +236,11 @@ def tag_corpus(
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"--jobs: expected an integer >= 1, found {jobs!r}")
-    check_writable(out, "--out")
+    parts = out.with_name(out.name + ".parts")
+    check_writable(out, "--out", inputs=inputs, scratch=[parts])
     model_dir, model_tag = resolve(model)
     _worker_tagger(str(model_dir))  # verify the model here, before any work starts
     manifest = _fingerprint(list(inputs), model_tag, chunk_size)
-    parts = out.with_name(out.name + ".parts")
     pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
     try:
         _prepare_parts(parts, manifest, restart)

@@ -61,9 +61,10 @@ def sample_cmd(
 ) -> None:
     """A random sample of utterances as JSONL, one per near-duplicate group."""
     where = corpus_tools.SampleFilter(assembly=assembly, grep=grep, min_len=min_len, max_len=max_len)
+    paths = _paths(paths)
     if out is not None:
-        check_writable(out, "--out")
-    records = corpus_tools.sample(_paths(paths), n, where=where, seed=seed, exclude=exclude, lenient=lenient)
+        check_writable(out, "--out", inputs=[*paths, *exclude])
+    records = corpus_tools.sample(paths, n, where=where, seed=seed, exclude=exclude, lenient=lenient)
     lines = corpus_tools.records_to_jsonl(records)
     if out is None:
         sys.stdout.writelines(line + "\n" for line in lines)

@@ -50,7 +50,7 @@ def predict_cmd(
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
     if output is not None:
-        check_writable(output)
+        check_writable(output, inputs=[input] if input is not None else ())
     items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
     tagger = load_model(model)
     if output is None:
