@@ -162,3 +162,90 @@ def test_a_worker_refuses_a_model_other_than_the_runs(tmp_path, trained_model_di
     manifest = json.loads((trained_model_dir / "gikai.json").read_text(encoding="utf-8"))
     assert tagging.tag_chunk(str(trained_model_dir), rows, str(tmp_path / "p.jsonl"), "jsonl",
                              files_digest(manifest)) == 1
+
+
+# --------------------------------------------------------------------------- 3, 4, 6, 10: the corpus readers
+
+
+def test_an_empty_file_is_a_bad_input_in_lenient_mode_whatever_came_before(tmp_path):
+    from train.corpus import ReadStats, read_corpus
+
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": "1", "text": "防災訓練"}])
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"id": "2"}\n', encoding="utf-8")  # one bad line
+    empty = tmp_path / "c.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    seed = tmp_path / "d.txt"
+    seed.write_text("", encoding="utf-8")
+    for order in ([a, empty, seed], [bad, empty, a, seed]):  # a bad line in an earlier file changes nothing
+        stats = ReadStats()
+        assert [r.id for r in read_corpus(order, lenient=True, stats=stats)] == ["1"]
+        assert sum("file is empty" in m for m in stats.bad_lines) == 2
+    with pytest.raises(Exception, match="c.jsonl: file is empty"):
+        list(read_corpus([a, empty]))  # strict mode: still an error
+
+
+def test_corrupt_gzip_is_a_corpus_error_with_file_and_line(fixtures, tmp_path, capsys):
+    import gzip
+
+    from train.corpus import read_jsonl
+    from train.errors import CorpusError
+
+    data = gzip.compress((fixtures / "corpus_sample.jsonl").read_bytes() * 20)
+    corrupt = tmp_path / "c.jsonl.gz"
+    corrupt.write_bytes(data[:2000] + bytes(b ^ 0x55 for b in data[2000:4000]) + data[4000:])
+    truncated = tmp_path / "t.jsonl.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    for p in (corrupt, truncated):
+        with pytest.raises(CorpusError, match=rf"{p.name}:\d+: cannot read the file from this line on: not intact gzip"):
+            list(read_jsonl(p))
+        assert main(["corpus", "stats", "--lenient", str(p)]) == 1
+        err = capsys.readouterr().err
+        assert "intact gzip" in err and "Traceback" not in err
+
+
+def test_seed_files_with_one_name_in_two_folders_are_refused(fixtures, tmp_path, trained_model_dir):
+    from train.corpus import read_corpus
+    from train.errors import CorpusError
+
+    for year in ("2023", "2024"):
+        (tmp_path / "c" / year).mkdir(parents=True)
+        (tmp_path / "c" / year / "minutes.txt").write_bytes((fixtures / "seed_sample.txt").read_bytes())
+    with pytest.raises(CorpusError, match=r"2023/minutes.txt and .*2024/minutes.txt: .*same ids.*rename one"):
+        list(read_corpus([tmp_path / "c"], lenient=True))
+    with pytest.raises(CorpusError, match="rename one"):
+        _tag([tmp_path / "c"], tmp_path / "t.jsonl", trained_model_dir)
+    assert not (tmp_path / "t.jsonl.parts").exists()
+    (tmp_path / "c" / "2024" / "minutes.txt").rename(tmp_path / "c" / "2024" / "minutes-2024.txt")
+    ids = [r.id for r in read_corpus([tmp_path / "c"], dedupe=False)]
+    assert len(ids) == len(set(ids)) == 42 and "seed:minutes:2" in ids  # the id form is unchanged
+    # the same file named twice is no clash of names (its records are repeated ids, reported as such)
+    one = tmp_path / "c" / "2023" / "minutes.txt"
+    with pytest.raises(CorpusError, match="duplicate record id"):
+        list(read_corpus([one, one], dedupe=False))
+
+
+def test_bom_on_the_first_line_is_accepted_by_the_corpus_reader(tmp_path):
+    from train.corpus import read_jsonl
+    from train.errors import CorpusError
+
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + '{"id": "a", "text": "防災訓練"}\n'.encode("utf-8"))
+    assert [r.id for r in read_jsonl(p)] == ["a"]
+    # a BOM anywhere else is still an error, as before
+    p.write_bytes('{"id": "a", "text": "防災"}\n'.encode() + b"\xef\xbb\xbf" + b'{"id": "b", "text": "x"}\n')
+    with pytest.raises(CorpusError, match="bom.jsonl:2: malformed JSON"):
+        list(read_jsonl(p))
+
+
+def test_duplicate_id_message_names_file_and_line_of_both(tmp_path):
+    from train.corpus import ReadStats, read_corpus
+    from train.errors import CorpusError
+
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "text": "一つ目"}, {"id": "y", "text": "二つ目"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": "z", "text": "三つ目"}, {"id": "y", "text": "四つ目"}])
+    with pytest.raises(CorpusError, match=r"b.jsonl:2: duplicate record id 'y', first read at .*a.jsonl:2: .*unique"):
+        list(read_corpus([a, b]))
+    stats = ReadStats()
+    assert [r.id for r in read_corpus([a, b], lenient=True, stats=stats)] == ["x", "y", "z"]
+    assert stats.bad_lines == [f"{b}:2: duplicate record id 'y', first read at {a}:2 (skipped)"]
