@@ -249,3 +249,71 @@ def test_duplicate_id_message_names_file_and_line_of_both(tmp_path):
     stats = ReadStats()
     assert [r.id for r in read_corpus([a, b], lenient=True, stats=stats)] == ["x", "y", "z"]
     assert stats.bad_lines == [f"{b}:2: duplicate record id 'y', first read at {a}:2 (skipped)"]
+
+
+# --------------------------------------------------------------------------- 3, 5: tag-corpus reading
+
+
+def test_tag_corpus_skips_an_empty_file_and_reports_it(corpus, tmp_path, trained_model_dir, capsys):
+    (corpus / "empty.jsonl").write_bytes(b"")
+    out = tmp_path / "t.jsonl"
+    assert main(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir), "--jobs", "1"]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 47
+    err = capsys.readouterr().err
+    assert "skipped 1 bad record(s)" in err and "empty.jsonl: file is empty" in err
+
+
+def test_a_read_failure_before_any_part_leaves_no_parts_and_a_fixed_rerun_needs_no_restart(
+        corpus, fixtures, tmp_path, trained_model_dir):
+    import gzip
+
+    from train.errors import CorpusError
+
+    good = gzip.compress((fixtures / "corpus_sample.jsonl").read_bytes())
+    gz = corpus / "b.jsonl.gz"
+    gz.write_bytes(good[:40])  # truncated
+    out = tmp_path / "t.jsonl"
+    with pytest.raises(CorpusError, match="b.jsonl.gz:1: .*intact gzip"):
+        _tag([corpus], out, trained_model_dir)
+    assert not (tmp_path / "t.jsonl.parts").exists() and not out.exists()
+    gz.write_bytes(gzip.compress((fixtures / "corpus_sample.jsonl").read_bytes().replace(b'"id": "', b'"id": "gz-')))
+    s = _tag([corpus], out, trained_model_dir)  # no --restart needed
+    assert s.records == 47 + 26 and s.chunks_reused == 0
+
+
+def test_unknown_format_is_refused_before_the_parts_folder(fixtures, tmp_path, trained_model_dir):
+    from train.errors import CorpusError
+
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,text\n1,防災\n", encoding="utf-8")
+    jl = tmp_path / "a.jsonl"
+    jl.write_bytes((fixtures / "corpus_sample.jsonl").read_bytes())
+    with pytest.raises(CorpusError, match="c.csv: unknown format"):
+        _tag([jl, csv], tmp_path / "t.jsonl", trained_model_dir)
+    assert not (tmp_path / "t.jsonl.parts").exists()
+
+
+def test_a_parts_folder_without_parts_is_replaced_not_a_reason_for_restart(corpus, tmp_path, trained_model_dir):
+    parts = tmp_path / "t.jsonl.parts"
+    parts.mkdir()
+    (parts / "manifest.json").write_text('{"key": "an earlier, failed run"}', encoding="utf-8")
+    assert _tag([corpus], tmp_path / "t.jsonl", trained_model_dir).records == 47
+    assert not parts.exists()
+    blocker = tmp_path / "u.jsonl.parts"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="u.jsonl.parts: is a file"):
+        _tag([corpus], tmp_path / "u.jsonl", trained_model_dir)
+
+
+def test_tag_corpus_tags_every_record_repeated_texts_too(tmp_path, trained_model_dir, capsys):
+    rows = [{"id": "a", "text": "ほかにございますか。"}, {"id": "b", "text": "防災訓練について伺います。"},
+            {"id": "c", "text": "ほかにございますか。"}, {"id": "d", "text": "ほかにございますか。"}]
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "t.jsonl"
+    assert main(["tag-corpus", str(inp), "--out", str(out), "--model", str(trained_model_dir), "--jobs", "1",
+                 "--chunk-size", "3"]) == 0
+    assert "tagged 4 utterances" in capsys.readouterr().out
+    tagged = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [t["id"] for t in tagged] == ["a", "b", "c", "d"]
+    same = [{k: v for k, v in t.items() if k != "id"} for t in tagged if t["text"] == rows[0]["text"]]
+    assert len(same) == 3 and same[0] == same[1] == same[2]

@@ -139,9 +139,18 @@ def _fingerprint(inputs: list[Path], model_tag: str, model_files: str, chunk_siz
             "chunk_size": chunk_size, "key": hashlib.sha256(blob.encode()).hexdigest()}
 
 
+def _holds_no_parts(parts: Path) -> bool:
+    """Only what a run writes before its first part (the manifest, temporary files): nothing to resume."""
+    return all(p.name == "manifest.json" or (p.name.startswith(".") and p.name.endswith(".tmp"))
+               for p in parts.iterdir())
+
+
 def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
     mpath = parts / "manifest.json"
-    if parts.exists() and restart:
+    if parts.exists() and not parts.is_dir():
+        raise InputError(f"{parts}: is a file, where tag-corpus keeps its unfinished parts; expected a folder or "
+                         "nothing there: move the file or choose another --out")
+    if parts.exists() and (restart or _holds_no_parts(parts)):
         shutil.rmtree(parts)
     if parts.exists():
         try:
@@ -266,8 +275,11 @@ def tag_corpus(
     read = ReadStats()
     stats = TagStats(model=model_tag, out=str(out))
     pending: dict = {}
+    submitted = False
     try:
-        for index, rows in enumerate(_chunks(read_corpus(inputs, lenient=True, stats=read), chunk_size)):
+        # every record is tagged, repeated texts too: each row of the output is one record of the input
+        records = read_corpus(inputs, lenient=True, dedupe=False, stats=read)
+        for index, rows in enumerate(_chunks(records, chunk_size)):
             stats.chunks += 1
             part = parts / f"part-{index:06d}.{fmt}"
             if part.exists():
@@ -283,6 +295,7 @@ def tag_corpus(
                     if progress:
                         progress(stats.records, read.records)
             pending[pool.submit(str(model_dir), rows, str(part), fmt, model_files)] = index
+            submitted = True
         while pending:
             for fut in pool.wait_some(pending):
                 stats.records += fut.result()
@@ -291,6 +304,9 @@ def tag_corpus(
                     progress(stats.records, read.records)
     except BaseException:
         pool.close(cancel=True)
+        # failed before any work (an unreadable input, say): nothing to resume, so no --restart after a fix
+        if not submitted and parts.is_dir() and _holds_no_parts(parts):
+            shutil.rmtree(parts, ignore_errors=True)
         raise
     pool.close()
     if stats.chunks == 0:  # nothing readable: an error, not an empty output file
