@@ -317,3 +317,69 @@ def test_tag_corpus_tags_every_record_repeated_texts_too(tmp_path, trained_model
     assert [t["id"] for t in tagged] == ["a", "b", "c", "d"]
     same = [{k: v for k, v in t.items() if k != "id"} for t in tagged if t["text"] == rows[0]["text"]]
     assert len(same) == 3 and same[0] == same[1] == same[2]
+
+
+# --------------------------------------------------------------------------- 8: shown scores agree with the topics
+
+# thresholds whose neighbourhood rounding gets wrong: rounding 4 or 5 decimals down across them, or up across them,
+# and ones where gikai.json's 6-decimal figure lies on the other side of a rounded score than the exact threshold
+_HARD_THRESHOLDS = [0.62504, 0.62506, 0.625049, 0.6251004, 0.62509996, 0.500005, 0.5000049999, 0.7, 0.41234996]
+
+
+def _forced(tagger, monkeypatch, deltas=(-1e-9, 0.0, 1e-9, -3e-7, 3e-7)):
+    """The tagger's model with the thresholds above (cycled over its topics) and scores forced next to them."""
+    import numpy as np
+
+    k = len(tagger.topic_ids)
+    t = np.array([_HARD_THRESHOLDS[j % len(_HARD_THRESHOLDS)] for j in range(k)])
+    monkeypatch.setattr(tagger.model, "thresholds", t)
+    probs = np.array([t + d for d in deltas])
+    monkeypatch.setattr(tagger.model, "scores", lambda X: probs[: X.shape[0]])
+    monkeypatch.setattr(tagger.model, "predict_proba", lambda texts: probs[: len(texts)])
+    return t, probs
+
+
+def _check_invariant(topics, shown, thresholds, probs, topic_ids, step):
+    for j, tid in enumerate(topic_ids):
+        t = float(thresholds[j])
+        listed = tid in topics
+        assert listed == (probs[j] >= t)  # decided on the raw score, as before
+        assert listed == (shown[tid] >= t) == (shown[tid] >= round(t, 6)), (tid, t, probs[j], shown[tid])
+        assert abs(shown[tid] - probs[j]) <= step + 5e-7 + 1e-9  # a step, and the threshold's own 6-decimal rounding
+
+
+def test_predict_scores_never_contradict_the_topics(trained_model_dir, monkeypatch):
+    from train.inference import load_model
+    from train.predict import predict_lines
+
+    tagger = load_model(trained_model_dir)
+    t, probs = _forced(tagger, monkeypatch)
+    items = [(i, f"text {i}") for i in range(len(probs))]
+    for i, line in enumerate(predict_lines(tagger, items)):
+        res = json.loads(line)  # what a reader of the JSONL sees
+        assert set(res) == {"id", "topics", "scores"}
+        assert all(len(repr(v).split(".")[-1]) <= 4 for v in res["scores"].values())  # still 4 decimals
+        _check_invariant(res["topics"], res["scores"], t, probs[i], tagger.topic_ids, 1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_tag_corpus_scores_never_contradict_the_topics(trained_model_dir, tmp_path, monkeypatch, fmt):
+    import pyarrow.parquet as pq
+
+    from train.inference import load_model
+    from train.store import files_digest
+
+    tagger = load_model(trained_model_dir)
+    t, probs = _forced(tagger, monkeypatch)
+    monkeypatch.setattr(tagging, "_WORKER_TAGGER", tagger)
+    monkeypatch.setattr(tagging, "_WORKER_MODEL_DIR", str(trained_model_dir))
+    rows = [{"id": str(i), "text": f"text {i}"} for i in range(len(probs))]
+    part = tmp_path / f"p.{fmt}"
+    tagging.tag_chunk(str(trained_model_dir), rows, str(part), fmt, files_digest(tagger.manifest))
+    if fmt == "jsonl":
+        got = [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()]
+    else:
+        got = pq.read_table(part).to_pylist()  # float32 scores, as stored
+    for i, row in enumerate(got):
+        shown = {tid: row[f"score_{tid}"] for tid in tagger.topic_ids}
+        _check_invariant(row["topics"], shown, t, probs[i], tagger.topic_ids, 1e-5)

@@ -21,6 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from .atomic import atomic_open, atomic_write_text, check_writable
 from .corpus import ReadStats, Record, expand_paths, read_corpus
 from .errors import InputError, ModelError
@@ -76,16 +78,19 @@ def _worker_tagger(model_dir: str, model_files: str | None = None):
 
 def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str, model_files: str | None = None) -> int:
     """Tag one chunk and write its part file atomically; returns the number of rows."""
+    from .inference import shown_scores
+
     tagger = _worker_tagger(model_dir, model_files)
     scores = tagger.scores([r["text"] for r in rows]) if rows else None
     topic_ids = tagger.topic_ids
     thresholds = tagger.model.thresholds
+    shown = shown_scores(scores, thresholds, 5, np.float32 if fmt == "parquet" else np.float64) if rows else None
     out_rows = []
     for i, r in enumerate(rows):
         row = {k: r.get(k) for k in RECORD_FIELDS}
         row["topics"] = [t for j, t in enumerate(topic_ids) if scores[i, j] >= thresholds[j]]
         for j, t in enumerate(topic_ids):
-            row[f"score_{t}"] = round(float(scores[i, j]), 5)
+            row[f"score_{t}"] = float(shown[i, j])  # on the topic's side of its threshold, as stored
         out_rows.append(row)
     _write_part(out_rows, Path(part_path), fmt, topic_ids)
     return len(rows)
