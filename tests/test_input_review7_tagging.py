@@ -383,3 +383,48 @@ def test_tag_corpus_scores_never_contradict_the_topics(trained_model_dir, tmp_pa
     for i, row in enumerate(got):
         shown = {tid: row[f"score_{tid}"] for tid in tagger.topic_ids}
         _check_invariant(row["topics"], shown, t, probs[i], tagger.topic_ids, 1e-5)
+
+
+# --------------------------------------------------------------------------- 9: timeline input
+
+_LINE = '{"municipality": "品川区", "date": "2024-01-05", "topics": ["dx"]}\n'
+
+
+def test_timeline_refuses_topics_that_are_not_strings(tmp_path, capsys):
+    bad = tmp_path / "a.jsonl"
+    bad.write_text(_LINE + '{"municipality":"品川区","date":"2024-01-05","topics":[["dx"]]}\n', encoding="utf-8")
+    assert main(["timeline", str(bad), "--out", str(tmp_path / "tl")]) == 1
+    err = capsys.readouterr().err
+    assert "a.jsonl:2: not a tag-corpus output line" in err and "Traceback" not in err
+    assert not (tmp_path / "tl").exists()
+
+
+def test_timeline_parquet_with_wrong_column_types_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.timeline import read_tagged
+
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"municipality": ["品川区"], "date": ["2024-01-05"], "topics": [[["dx"]]]}), p)
+    with pytest.raises(InputError, match="expected a string and a list of strings"):
+        list(read_tagged(p))
+    pq.write_table(pa.table({"municipality": [3], "date": ["2024-01-05"], "topics": [["dx"]]}), p)
+    with pytest.raises(InputError, match="expected a string and a list of strings"):
+        list(read_tagged(p))
+
+
+def test_timeline_jsonl_blank_lines_upper_case_suffix_and_bom(tmp_path):
+    from train.timeline import read_tagged
+
+    want = [("品川区", "2024-01-05", ["dx"])] * 2
+    trailing = tmp_path / "c.jsonl"
+    trailing.write_text(_LINE + "\n" + _LINE + "\n\n", encoding="utf-8")
+    upper = tmp_path / "D.JSONL"
+    upper.write_text(_LINE * 2, encoding="utf-8")
+    bom = tmp_path / "b.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + (_LINE * 2).encode("utf-8"))
+    for p in (trailing, upper, bom):
+        assert list(read_tagged(p)) == want
+    assert main(["timeline", str(upper), "--out", str(tmp_path / "tl")]) == 0
+    assert "品川区,2024-01,2," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8")
