@@ -428,3 +428,51 @@ def test_timeline_jsonl_blank_lines_upper_case_suffix_and_bom(tmp_path):
         assert list(read_tagged(p)) == want
     assert main(["timeline", str(upper), "--out", str(tmp_path / "tl")]) == 0
     assert "品川区,2024-01,2," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- 10: predict input and UTF-8 stdout
+
+
+def test_predict_refuses_an_empty_input_file_or_stdin(trained_model_dir, tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    for content in (b"", b"\n  \n"):
+        inp = tmp_path / "in.jsonl"
+        inp.write_bytes(content)
+        out = tmp_path / "out.jsonl"
+        assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "in.jsonl: no input lines; expected at least one JSON line" in err and not out.exists()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert main(["predict", "--model", str(trained_model_dir), "--input", "-"]) == 1
+    captured = capsys.readouterr()
+    assert "<stdin>: no input lines" in captured.err and captured.out == ""
+
+
+def test_predict_accepts_a_bom_on_the_first_line(trained_model_dir, tmp_path):
+    inp = tmp_path / "bom.jsonl"
+    inp.write_bytes(b"\xef\xbb\xbf" + '{"id": "a", "text": "防災訓練"}\n{"id": "b", "text": "学校給食"}\n'.encode())
+    out = tmp_path / "o.jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", str(out)]) == 0
+    assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["a", "b"]
+
+
+def test_jsonl_to_stdout_is_utf8_whatever_the_locale(fixtures, trained_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    cli = [sys.executable, "-c", "from train.cli import entrypoint; entrypoint()"]
+    sample = subprocess.run([*cli, "corpus", "sample", str(fixtures / "corpus_sample.jsonl"), "--n", "3"],
+                            capture_output=True, env=env, cwd=ROOT, timeout=300)
+    assert sample.returncode == 0, sample.stderr
+    rows = [json.loads(line) for line in sample.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == 3 and all(any(ord(c) > 0xFF for c in r["text"]) for r in rows)  # not Latin-1
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": "議会-1", "text": "防災訓練"}])
+    pred = subprocess.run([*cli, "predict", "--model", str(trained_model_dir), "--input", str(inp)],
+                          capture_output=True, env=env, cwd=ROOT, timeout=300)
+    assert pred.returncode == 0, pred.stderr
+    assert json.loads(pred.stdout.decode("utf-8"))["id"] == "議会-1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +11,7 @@ from rich.table import Table
 from .. import corpus_tools
 from ..atomic import atomic_open, check_writable
 from . import app
-from ._common import console, default_path, err_console
+from ._common import console, default_path, err_console, utf8_stdout
 
 corpus_app = typer.Typer(help="Inspect the raw corpus and sample utterances.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -67,7 +66,8 @@ def sample_cmd(
     records = corpus_tools.sample(paths, n, where=where, seed=seed, exclude=exclude, lenient=lenient)
     lines = corpus_tools.records_to_jsonl(records)
     if out is None:
-        sys.stdout.writelines(line + "\n" for line in lines)
+        with utf8_stdout() as fh:
+            fh.writelines(line + "\n" for line in lines)
     else:
         with atomic_open(out) as fh:
             fh.writelines(line + "\n" for line in lines)
