@@ -93,7 +93,7 @@ def _open_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             else:
                 what, fix = "a read error", "check the disk and the file"
             raise CorpusError(f"{path}:{lineno + 1}: cannot read the file from this line on: {what} "
-                              f"({type(exc).__name__}: {exc}); {fix}") from None
+                              f"({exc}); {fix}") from None
 
 
 def _record_from_obj(obj: object, where: str) -> Record:
