@@ -20,8 +20,8 @@ import dataclasses
 import gzip
 import hashlib
 import re
-import zlib
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -182,7 +182,7 @@ def _seed_records(path: Path, lenient: bool, errors: list[str] | None) -> Iterat
     for lineno, raw in _open_lines(path):
         where = f"{path}:{lineno}"
         try:
-            line = decode_line(raw, lineno).strip()
+            line = decode_line(raw, lineno).strip().lstrip("\ufeff")  # (a mark inside: concatenated files)
         except UnicodeDecodeError as exc:
             bad += 1
             _skip(CorpusError(f"{where}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8 encoded"), lenient,
