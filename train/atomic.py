@@ -92,8 +92,8 @@ def check_apart_from_inputs(path: str | os.PathLike, inputs: Iterable[str | os.P
                                  "another output path")
         if given.is_dir() and any(w == real or w.is_relative_to(real) for w in [out, *(r for _, r in work)]):
             raise InputError(f"{option} {path}: lies inside the input folder {given}, so what is written there "
-                             "would be read back as input (by this run or the next). Expected an output path outside the input "
-                             "folders: choose one elsewhere")
+                             "would be read back as input (by this run or the next). Expected an output path "
+                             "outside the input folders: choose one elsewhere")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -31,9 +31,9 @@ def shown_scores(probs: np.ndarray, thresholds: np.ndarray, decimals: int, dtype
     Topics are decided on the raw scores (``probs >= thresholds``); the shown score keeps the decision visible:
     it is >= the threshold (as the model holds it, and as gikai.json shows it, to 6 decimals) for a listed topic
     and below both for any other.  A rounded score that would land on the wrong side is replaced by the nearest
-    rounded value on its side, so it moves at most one step of the last decimal (and, when the raw score lies
-    between the exact threshold and its 6-decimal figure, by that difference, below a millionth).  ``dtype`` is the type the score
-    is stored as (float32 in Parquet); its own rounding is put right too."""
+    rounded value on its side, so it moves at most one step of the last decimal (plus, when the raw score lies
+    between the exact threshold and its 6-decimal figure, that difference: under a millionth).  ``dtype`` is the
+    type the score is stored as (float32 in Parquet); its own rounding is put right too."""
     p = np.asarray(probs, dtype=np.float64)
     t = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), p.shape)
     t6 = np.round(t, THRESHOLD_DECIMALS)
