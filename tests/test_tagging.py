@@ -26,7 +26,7 @@ def test_local_parquet_output(corpus, tmp_path, trained_model_dir):
     out = tmp_path / "t.parquet"
     s = tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=2, chunk_size=7)
     rows = _rows(out)
-    assert s.records == len(rows) == 43 and s.chunks == 7 and s.bad_records == 0
+    assert s.records == len(rows) == 47 and s.chunks == 7 and s.bad_records == 0  # repeated texts tagged too
     assert {"id", "municipality", "date", "text", "topics", "score_dx", "score_culture_sports"} <= set(rows[0])
     assert not (tmp_path / "t.parquet.parts").exists()
     assert pq.read_schema(out).metadata[b"gikai_topics_model"].decode() == str(trained_model_dir)
@@ -71,6 +71,7 @@ def test_changed_inputs_refuse_stale_parts(corpus, tmp_path, trained_model_dir):
     parts = tmp_path / "x.jsonl.parts"
     parts.mkdir()
     (parts / "manifest.json").write_text('{"key": "something else"}')
+    (parts / "part-000000.jsonl").write_text("{}\n")  # work of that other run (without parts: just replaced)
     with pytest.raises(InputError, match="--restart"):
         tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1)
     tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, restart=True)
@@ -82,7 +83,7 @@ def test_bad_records_are_counted_not_fatal(corpus, tmp_path, trained_model_dir, 
         fh.write(b'{"id": "broken"\n{"id": "x9", "text": ""}\n\xff\xfe\n')
     out = tmp_path / "t.jsonl"
     assert main(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir), "--jobs", "1"]) == 0
-    assert len(out.read_text(encoding="utf-8").splitlines()) == 43
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 47
     assert "skipped 3 bad record(s)" in capsys.readouterr().err
 
 
@@ -91,7 +92,7 @@ def test_undecodable_records_are_skipped_not_a_traceback(corpus, tmp_path, train
         fh.write('{"id": "s1", "text": "防災\\ud800"}\n{"id": ' + "9" * 5000 + ', "text": "防災"}\n')
     out = tmp_path / "t.jsonl"
     assert main(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir), "--jobs", "1"]) == 0
-    assert len(out.read_text(encoding="utf-8").splitlines()) == 43
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 47
     err = capsys.readouterr().err
     assert "skipped 2 bad record(s)" in err and "lone surrogate" in err
 
@@ -150,7 +151,7 @@ def test_timeline_cli_writes_csv_and_png(corpus, tmp_path, trained_model_dir):
     tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1)
     assert main(["timeline", str(out), "--by", "year", "--out", str(tmp_path / "tl")]) == 0
     csv_text = (tmp_path / "tl" / "timeline-year.csv").read_text(encoding="utf-8")
-    assert "高崎市,2024,17," in csv_text
+    assert "高崎市,2024,21," in csv_text  # every utterance of the seed file, repeated texts too
     assert (tmp_path / "tl" / "timeline-year.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["timeline", str(tmp_path / "missing.parquet")]) == 1
 

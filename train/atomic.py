@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 
 def _umask() -> int:
@@ -40,8 +40,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
         raise
 
 
-def check_writable(path: str | os.PathLike, option: str = "--output") -> None:
-    """Fail before any work when ``path`` cannot become a file: a folder, a path under a file, no permission.
+def check_writable(path: str | os.PathLike, option: str = "--output", *, inputs: Iterable[str | os.PathLike] = (),
+                   scratch: Iterable[str | os.PathLike] = ()) -> None:
+    """Fail before any work when ``path`` cannot become a file: a folder, a path under a file, no permission;
+    or when writing it would destroy or feed back into one of the command's ``inputs`` (files or folders read):
+    see :func:`check_apart_from_inputs`.  ``scratch``: folders the command also writes and removes next to
+    ``path`` (tag-corpus's parts), checked against the inputs the same way.
 
     Missing folders are fine: :func:`atomic_open` creates them."""
     from .errors import InputError
@@ -56,6 +60,40 @@ def check_writable(path: str | os.PathLike, option: str = "--output") -> None:
         raise InputError(f"{option} {path}: {parent} is a file, so nothing can be written under it")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{option} {path}: no permission to write in {parent}")
+    check_apart_from_inputs(path, inputs, option, scratch=scratch)
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def check_apart_from_inputs(path: str | os.PathLike, inputs: Iterable[str | os.PathLike], option: str = "--output",
+                            *, scratch: Iterable[str | os.PathLike] = ()) -> None:
+    """Refuse an output that is one of the inputs (the same file, also through a link), or lies inside an input
+    folder (a later run would read it back, and files written beside it would be read as input), or a scratch
+    folder that holds an input (it is removed when the command ends).  ``-`` (standard input) is no path."""
+    from .errors import InputError
+
+    path = Path(path)
+    out = _real(path)
+    work = [(Path(s), _real(Path(s))) for s in scratch]
+    for given in inputs:
+        if str(given) == "-":
+            continue
+        given = Path(given)
+        real = _real(given)
+        if real == out or (given.exists() and path.exists() and os.path.samefile(given, path)):
+            raise InputError(f"{option} {path}: is the input {given}; writing it would destroy the input. "
+                             "Expected an output path that is not one of the inputs: choose another one")
+        for shown, w in work:
+            if real == w or real.is_relative_to(w):
+                raise InputError(f"{option} {path}: the input {given} lies in {shown}, the work folder this "
+                                 "command fills and then removes. Move the input or choose "
+                                 "another output path")
+        if given.is_dir() and any(w == real or w.is_relative_to(real) for w in [out, *(r for _, r in work)]):
+            raise InputError(f"{option} {path}: lies inside the input folder {given}, so what is written there "
+                             "would be read back as input (by this run or the next). Expected an output path "
+                             "outside the input folders: choose one elsewhere")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

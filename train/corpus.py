@@ -21,11 +21,12 @@ import gzip
 import hashlib
 import re
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
-from .jsonline import check_unicode, loads_line
+from .jsonline import check_unicode, decode_line, loads_line
 
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt")
 
@@ -74,13 +75,25 @@ _OPTIONAL_FIELDS = ("municipality", "date", "meeting", "speaker", "source")
 
 
 def _open_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
+    gz = path.name.endswith(".gz")
+    opener = gzip.open if gz else open
     try:
-        with opener(path, "rb") as fh:
+        fh = opener(path, "rb")
+    except OSError as exc:  # unreadable file
+        raise CorpusError(f"{path}: cannot read file: {exc}") from None
+    lineno = 0
+    with fh:
+        try:
             for lineno, raw in enumerate(fh, 1):
                 yield lineno, raw
-    except (OSError, EOFError) as exc:  # truncated gzip, unreadable file
-        raise CorpusError(f"{path}: cannot read file: {exc}") from None
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip data, an I/O error
+            if gz and isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)):
+                what = "not intact gzip data (damaged or truncated)"
+                fix = "expected an intact gzip file: restore it or compress it again"
+            else:
+                what, fix = "a read error", "check the disk and the file"
+            raise CorpusError(f"{path}:{lineno + 1}: cannot read the file from this line on: {what} "
+                              f"({exc}); {fix}") from None
 
 
 def _record_from_obj(obj: object, where: str) -> Record:
@@ -110,29 +123,41 @@ def read_jsonl(path: str | Path, *, lenient: bool = False, errors: list[str] | N
 
     A bad line raises :class:`CorpusError` naming file and line; with
     ``lenient=True`` it is skipped and its message appended to ``errors``.
+    An empty file (no line at all, or only blank ones) is an error too, or in
+    lenient mode one message in ``errors``.
     """
-    path = Path(path)
-    seen_any = False
+    return (rec for _, rec in _jsonl_records(Path(path), lenient, errors))
+
+
+def _skip(err: CorpusError, lenient: bool, errors: list[str] | None) -> None:
+    """A bad line: raised, or (lenient) noted in ``errors``."""
+    if not lenient:
+        raise err
+    if errors is not None:
+        errors.append(str(err))
+
+
+def _jsonl_records(path: Path, lenient: bool, errors: list[str] | None) -> Iterator[tuple[int, Record]]:
+    """``(line number, record)`` of a JSONL file (see :func:`read_jsonl`)."""
+    good = bad = 0
     for lineno, raw in _open_lines(path):
         where = f"{path}:{lineno}"
         if not raw.strip():
             continue
         try:
             try:
-                line = raw.decode("utf-8")
+                line = decode_line(raw, lineno)
             except UnicodeDecodeError as exc:
                 raise CorpusError(f"{where}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8 encoded") from None
             record = _record_from_obj(loads_line(line, where, CorpusError), where)
         except CorpusError as exc:
-            if not lenient:
-                raise
-            if errors is not None:
-                errors.append(str(exc))
+            bad += 1
+            _skip(exc, lenient, errors)
             continue
-        seen_any = True
-        yield record
-    if not seen_any and not (lenient and errors):
-        raise CorpusError(f"{path}: file is empty: expected at least one utterance")
+        good += 1
+        yield lineno, record
+    if not good and not bad:  # a file whose lines were all bad has had them reported
+        _skip(CorpusError(f"{path}: file is empty: expected at least one utterance"), lenient, errors)
 
 
 # --------------------------------------------------------------------------- seed plain text
@@ -145,20 +170,23 @@ _LINE_RE = re.compile(r"^\s*(?:(?P<num>\d+)\s+)?(?:【(?P<speaker>[^】]*)】\s*
 
 
 def read_seed_text(path: str | Path, *, lenient: bool = False, errors: list[str] | None = None) -> Iterator[Record]:
-    """Yield records of the seed's plain-text format (one utterance per line)."""
-    path = Path(path)
+    """Yield records of the seed's plain-text format (one utterance per line).
+
+    Ids are ``seed:<file name without .txt>:<line>``; bad lines and empty files as in :func:`read_jsonl`."""
+    return (rec for _, rec in _seed_records(Path(path), lenient, errors))
+
+
+def _seed_records(path: Path, lenient: bool, errors: list[str] | None) -> Iterator[tuple[int, Record]]:
     municipality = date = meeting = None
-    seen_any = False
+    good = bad = 0
     for lineno, raw in _open_lines(path):
         where = f"{path}:{lineno}"
         try:
-            line = raw.decode("utf-8").strip().lstrip("\ufeff")
+            line = decode_line(raw, lineno).strip().lstrip("\ufeff")  # (a mark inside: concatenated files)
         except UnicodeDecodeError as exc:
-            err = CorpusError(f"{where}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8 encoded")
-            if not lenient:
-                raise err from None
-            if errors is not None:
-                errors.append(str(err))
+            bad += 1
+            _skip(CorpusError(f"{where}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8 encoded"), lenient,
+                  errors)
             continue
         if not line:
             continue
@@ -171,8 +199,8 @@ def read_seed_text(path: str | Path, *, lenient: bool = False, errors: list[str]
         text = m["text"]
         if not text:
             continue
-        seen_any = True
-        yield Record(
+        good += 1
+        yield lineno, Record(
             id=f"seed:{path.stem}:{lineno}",
             text=text,
             municipality=municipality,
@@ -181,14 +209,17 @@ def read_seed_text(path: str | Path, *, lenient: bool = False, errors: list[str]
             speaker=(m["speaker"] or None),
             source=f"seed:{path.name}",
         )
-    if not seen_any:
-        raise CorpusError(f"{path}: file is empty: expected at least one utterance line")
+    if not good and not bad:
+        _skip(CorpusError(f"{path}: file is empty: expected at least one utterance line"), lenient, errors)
 
 
 # --------------------------------------------------------------------------- many files
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, plus corpus files found (sorted) in directories named."""
+    """Files named, plus corpus files found (sorted) in directories named.
+
+    Checked here, before anything is read: every path exists, a folder holds corpus files, a file named is of
+    a known format, and no two seed text files share a name (their record ids would be the same)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -197,18 +228,38 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                 raise CorpusError(f"{p}: no corpus files found (expected *.jsonl, *.jsonl.gz or *.txt)")
             out.extend(found)
         elif p.is_file():
+            _reader(p)
             out.append(p)
         else:
             raise CorpusError(f"{p}: no such file or directory")
+    _check_seed_names(out)
     return out
 
 
-def read_file(path: Path, *, lenient: bool = False, errors: list[str] | None = None) -> Iterator[Record]:
+def _check_seed_names(files: list[Path]) -> None:
+    """Seed text files are told apart by name alone (ids ``seed:<name>:<line>``, used by existing labels):
+    refuse two different files with one name."""
+    by_name: dict[str, Path] = {}
+    for f in files:
+        if not f.name.endswith(".txt"):
+            continue
+        first = by_name.setdefault(f.stem, f)
+        if first is not f and first.resolve() != f.resolve():
+            raise CorpusError(
+                f"{first} and {f}: two seed text files named {f.name!r}; their utterances would get the same ids "
+                f"(seed:{f.stem}:LINE). Expected seed files with distinct names: rename one of them")
+
+
+def _reader(path: Path):
     if path.name.endswith((".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")):
-        return read_jsonl(path, lenient=lenient, errors=errors)
+        return _jsonl_records
     if path.name.endswith(".txt"):
-        return read_seed_text(path, lenient=lenient, errors=errors)
+        return _seed_records
     raise CorpusError(f"{path}: unknown format: expected a .jsonl, .jsonl.gz or .txt file")
+
+
+def read_file(path: Path, *, lenient: bool = False, errors: list[str] | None = None) -> Iterator[Record]:
+    return (rec for _, rec in _reader(Path(path))(Path(path), lenient, errors))
 
 
 @dataclasses.dataclass
@@ -224,29 +275,33 @@ def read_corpus(
 ) -> Iterator[Record]:
     """Yield records from files and directories, dropping exact duplicate texts.
 
-    Exact duplicates (the same text) are removed, first occurrence kept.  Bad
-    lines raise :class:`CorpusError` unless ``lenient``; then they are counted
-    in ``stats.bad_lines``.
+    Exact duplicates (the same text) are removed, first occurrence kept, unless
+    ``dedupe=False``.  Bad lines (and empty files, and repeated record ids)
+    raise :class:`CorpusError` unless ``lenient``; then they are counted in
+    ``stats.bad_lines``.
     """
     stats = stats if stats is not None else ReadStats()
     seen_text: set[bytes] = set()
-    seen_ids: set[str] = set()
-    for path in expand_paths(paths):
+    first_seen: dict[str, int] = {}  # record id -> where it was read: file index << 32 | line
+    files = expand_paths(paths)
+    for index, path in enumerate(files):
         stats.files += 1
-        for rec in read_file(path, lenient=lenient, errors=stats.bad_lines):
+        for lineno, rec in _reader(path)(path, lenient, stats.bad_lines):
             if dedupe:
                 digest = hashlib.blake2b(rec.text.encode("utf-8"), digest_size=12).digest()
                 if digest in seen_text:
                     stats.duplicates += 1
                     continue
                 seen_text.add(digest)
-            if rec.id in seen_ids:
+            first = first_seen.get(rec.id)
+            if first is not None:
+                said = (f"{path}:{lineno}: duplicate record id {rec.id!r}, first read at "
+                        f"{files[first >> 32]}:{first & 0xFFFFFFFF}")
                 if lenient:
-                    stats.bad_lines.append(f"{path}: duplicate record id {rec.id!r} (skipped)")
+                    stats.bad_lines.append(said + " (skipped)")
                     continue
-                raise CorpusError(
-                    f"{path}: duplicate record id {rec.id!r}: ids must be unique across the files read together"
-                )
-            seen_ids.add(rec.id)
+                raise CorpusError(said + ": ids must be unique across the files read together; give one of them "
+                                  "another id")
+            first_seen[rec.id] = index << 32 | lineno
             stats.records += 1
             yield rec

@@ -24,8 +24,8 @@ from .errors import InputError, ModelError
 from .store import DEFAULT_NAME, load
 from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
 
-__all__ = ["Tagger", "load_model", "InputError", "ModelError", "SUDACHI_MAX_BYTES", "ServiceSettings",
-           "service_settings", "SERVICE_INTEGERS"]
+__all__ = ["Tagger", "load_model", "shown_scores", "InputError", "ModelError", "SUDACHI_MAX_BYTES",
+           "ServiceSettings", "service_settings", "SERVICE_INTEGERS"]
 
 # The service's integer settings: variable -> (default, lowest accepted value).
 SERVICE_INTEGERS: dict[str, tuple[int, int]] = {
@@ -78,6 +78,36 @@ def _env_int(env: Mapping[str, str], var: str, default: int, low: int) -> int:
     return value
 
 
+THRESHOLD_DECIMALS = 6  # the thresholds as a model's gikai.json shows them (train.training.build_manifest)
+
+
+def shown_scores(probs: np.ndarray, thresholds: np.ndarray, decimals: int, dtype: type = np.float64) -> np.ndarray:
+    """``probs`` rounded to ``decimals`` for output, never across a topic's threshold.
+
+    Topics are decided on the raw scores (``probs >= thresholds``); the shown score keeps the decision visible:
+    it is >= the threshold (as the model holds it, and as gikai.json shows it, to 6 decimals) for a listed topic
+    and below both for any other.  A rounded score that would land on the wrong side is replaced by the nearest
+    rounded value on its side, so it moves at most one step of the last decimal (plus, when the raw score lies
+    between the exact threshold and its 6-decimal figure, that difference: under a millionth).  ``dtype`` is the
+    type the score is stored as (float32 in Parquet); its own rounding is put right too."""
+    p = np.asarray(probs, dtype=np.float64)
+    t = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), p.shape)
+    t6 = np.round(t, THRESHOLD_DECIMALS)
+    high, low = np.maximum(t, t6), np.minimum(t, t6)  # a listed score is shown >= both, another one < both
+    listed = p >= t
+    scale = 10.0 ** decimals
+    shown = np.round(p, decimals)
+    above = np.ceil(high * scale) / scale
+    below = np.floor(low * scale) / scale
+    below = np.round(np.where(below >= low, below - 1 / scale, below), decimals)
+    shown = np.where(listed & (shown < high), above, shown)
+    shown = np.where(~listed & (shown >= low), below, shown)
+    shown = shown.astype(dtype)
+    wide = shown.astype(np.float64)  # float error above, or float32's own rounding: one representable step fixes it
+    shown = np.where(listed & (wide < high), np.nextafter(shown, dtype(np.inf)), shown)
+    return np.where(~listed & (wide >= low), np.nextafter(shown, dtype(-np.inf)), shown)
+
+
 class Tagger:
     """A loaded, verified model ready to tag texts.  Thread-safe."""
 
@@ -122,12 +152,13 @@ class Tagger:
         X = m.transform(tokens, texts)
         probs = m.scores(X)
         decided = probs >= m.thresholds
+        shown = shown_scores(probs, m.thresholds, 4)
         results = []
         for r in range(len(texts)):
             picked = [self.topic_ids[j] for j in np.flatnonzero(decided[r])]
             res = {
                 "topics": picked,
-                "scores": {t: round(float(p), 4) for t, p in zip(self.topic_ids, probs[r])},
+                "scores": {t: float(p) for t, p in zip(self.topic_ids, shown[r])},
             }
             if explain:
                 idx = list(np.flatnonzero(decided[r])) or [int(np.argmax(probs[r]))]

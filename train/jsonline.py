@@ -30,6 +30,12 @@ def loads_line(line: str | bytes, where: str, error: type[GikaiError]) -> object
         raise error(f"{where}: malformed JSON ({reason})") from None
 
 
+def decode_line(raw: bytes, lineno: int) -> str:
+    """One line of a UTF-8 file (raises ``UnicodeDecodeError``).  A byte-order mark opening the file (line 1)
+    is dropped: Windows editors write one, and it is no part of the JSON."""
+    return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+
+
 def lone_surrogate(text: str) -> int | None:
     """Index of the first lone surrogate in ``text`` (not encodable as UTF-8), or None."""
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import InputError
-from .jsonline import check_unicode, finite_number, loads_line
+from .jsonline import check_unicode, decode_line, finite_number, loads_line
 from .inference import Tagger
 
 BATCH = 256
@@ -26,9 +26,11 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
         where = f"{source}:{lineno}"
         if isinstance(line, bytes):
             try:
-                line = line.decode("utf-8")
+                line = decode_line(line, lineno)
             except UnicodeDecodeError as exc:
                 raise InputError(f"{where}: invalid UTF-8 at byte {exc.start}; input must be UTF-8 JSONL") from None
+        elif lineno == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark opening the input
         if not line.strip():
             continue
         obj = loads_line(line, where, InputError)
@@ -48,17 +50,23 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
 
 
 def load_inputs(path: str) -> list[tuple[object, str]]:
-    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale)."""
+    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale).
+
+    An input without any line (an empty file or stdin) is refused, as the corpus readers refuse empty files."""
     if path == "-":
-        return list(read_inputs(sys.stdin.buffer, "<stdin>"))
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{path}: no such input file")
-    try:
-        with open(p, "rb") as fh:
-            return list(read_inputs(fh, path))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the input file ({exc.strerror})") from None
+        items, source = list(read_inputs(sys.stdin.buffer, "<stdin>")), "<stdin>"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{path}: no such input file")
+        try:
+            with open(p, "rb") as fh:
+                items, source = list(read_inputs(fh, path)), path
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read the input file ({exc.strerror})") from None
+    if not items:
+        raise InputError(f"{source}: no input lines; expected at least one JSON line {{\"id\": ..., \"text\": ...}}")
+    return items
 
 
 def check_text(text: str, where: str = "--text") -> str:

@@ -143,12 +143,21 @@ def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -
     return tag
 
 
-def _verify(directory: Path) -> dict:
+def files_digest(manifest: dict) -> str:
+    """One SHA-256 over the digests of a model's files (the manifest's ``files``): it names the model's content
+    whatever its path or tag, so a model directory replaced by another model gets another digest."""
+    return hashlib.sha256(json.dumps(manifest.get("files") or {}, sort_keys=True).encode()).hexdigest()
+
+
+def read_manifest(directory: Path) -> dict:
+    """The manifest of a model directory, checked for form (not yet against the files: see :func:`_verify`)."""
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"{manifest_path}: cannot read the manifest ({exc.strerror})") from None
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ModelError(f"{manifest_path}: damaged manifest ({exc}); retrain or restore the model") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict) or not all(
@@ -160,6 +169,12 @@ def _verify(directory: Path) -> dict:
             f"{directory}: model format {manifest.get('format_version')!r}, expected {FORMAT_VERSION}; "
             "retrain it with this version of gikai-topics"
         )
+    return manifest
+
+
+def _verify(directory: Path) -> dict:
+    manifest = read_manifest(directory)
+    manifest_path = directory / MANIFEST
     files = manifest.get("files") or {}
     if set(files) != {MODEL_FILE, TAXONOMY_FILE}:
         raise ModelError(f"{manifest_path}: expected digests for {MODEL_FILE} and {TAXONOMY_FILE}, found {sorted(files)}")

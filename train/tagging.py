@@ -21,10 +21,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from .atomic import atomic_open, atomic_write_text, check_writable
 from .corpus import ReadStats, Record, expand_paths, read_corpus
-from .errors import InputError
-from .store import resolve
+from .errors import InputError, ModelError
+from .store import files_digest, read_manifest, resolve
 
 RECORD_FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
 FORMAT = 1
@@ -52,29 +54,43 @@ _WORKER_TAGGER = None
 _WORKER_MODEL_DIR = None
 
 
-def _worker_tagger(model_dir: str):
-    """The model, loaded once per worker process (and verified)."""
+def _worker_tagger(model_dir: str, model_files: str | None = None):
+    """The model, loaded once per worker process (and verified).
+
+    ``model_files``: the :func:`~train.store.files_digest` of the model the run was fingerprinted with (default:
+    the one in ``model_dir`` now).  A model cached for the same folder but with other files (the folder was
+    replaced by another model) is loaded again, and one that still differs is refused: a part is never tagged
+    by another model than the one its run's fingerprint names."""
     global _WORKER_TAGGER, _WORKER_MODEL_DIR
-    if _WORKER_TAGGER is None or _WORKER_MODEL_DIR != model_dir:
+    want = model_files or files_digest(read_manifest(Path(model_dir)))
+    tagger = _WORKER_TAGGER if _WORKER_MODEL_DIR == model_dir else None
+    if tagger is None or files_digest(tagger.manifest) != want:
         from .inference import load_model
 
-        _WORKER_TAGGER = load_model(model_dir)
-        _WORKER_MODEL_DIR = model_dir
-    return _WORKER_TAGGER
+        tagger = load_model(model_dir)
+        _WORKER_TAGGER, _WORKER_MODEL_DIR = tagger, model_dir
+    if files_digest(tagger.manifest) != want:
+        raise ModelError(f"{model_dir}: the model was replaced while tagging (its files' digest is "
+                         f"{files_digest(tagger.manifest)[:12]}, the run started with {want[:12]}); run tag-corpus "
+                         "again with --restart to tag everything with one model")
+    return tagger
 
 
-def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str) -> int:
+def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str, model_files: str | None = None) -> int:
     """Tag one chunk and write its part file atomically; returns the number of rows."""
-    tagger = _worker_tagger(model_dir)
+    from .inference import shown_scores
+
+    tagger = _worker_tagger(model_dir, model_files)
     scores = tagger.scores([r["text"] for r in rows]) if rows else None
     topic_ids = tagger.topic_ids
     thresholds = tagger.model.thresholds
+    shown = shown_scores(scores, thresholds, 5, np.float32 if fmt == "parquet" else np.float64) if rows else None
     out_rows = []
     for i, r in enumerate(rows):
         row = {k: r.get(k) for k in RECORD_FIELDS}
         row["topics"] = [t for j, t in enumerate(topic_ids) if scores[i, j] >= thresholds[j]]
         for j, t in enumerate(topic_ids):
-            row[f"score_{t}"] = round(float(scores[i, j]), 5)
+            row[f"score_{t}"] = float(shown[i, j])  # on the topic's side of its threshold, as stored
         out_rows.append(row)
     _write_part(out_rows, Path(part_path), fmt, topic_ids)
     return len(rows)
@@ -116,19 +132,30 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[dict]]:
         yield buf
 
 
-def _fingerprint(inputs: list[Path], model_tag: str, chunk_size: int) -> dict:
+def _fingerprint(inputs: list[Path], model_tag: str, model_files: str, chunk_size: int) -> dict:
+    """What a run's parts depend on: the input files, the model (its tag or folder, and its files' digest: a
+    folder holding another model is another model), the chunk size."""
     files = []
     for p in expand_paths(inputs):
         st = p.stat()
         files.append([str(p.resolve()), st.st_size, int(st.st_mtime)])
-    blob = json.dumps([files, model_tag, chunk_size], sort_keys=True)
-    return {"format": FORMAT, "files": files, "model": model_tag, "chunk_size": chunk_size,
-            "key": hashlib.sha256(blob.encode()).hexdigest()}
+    blob = json.dumps([files, model_tag, model_files, chunk_size], sort_keys=True)
+    return {"format": FORMAT, "files": files, "model": model_tag, "model_files": model_files,
+            "chunk_size": chunk_size, "key": hashlib.sha256(blob.encode()).hexdigest()}
+
+
+def _holds_no_parts(parts: Path) -> bool:
+    """Only what a run writes before its first part (the manifest, temporary files): nothing to resume."""
+    return all(p.name == "manifest.json" or (p.name.startswith(".") and p.name.endswith(".tmp"))
+               for p in parts.iterdir())
 
 
 def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
     mpath = parts / "manifest.json"
-    if parts.exists() and restart:
+    if parts.exists() and not parts.is_dir():
+        raise InputError(f"{parts}: is a file, where tag-corpus keeps its unfinished parts; expected a folder or "
+                         "nothing there: move the file or choose another --out")
+    if parts.exists() and (restart or _holds_no_parts(parts)):
         shutil.rmtree(parts)
     if parts.exists():
         try:
@@ -145,7 +172,7 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
     atomic_write_text(mpath, json.dumps(manifest, ensure_ascii=False, indent=1))
 
 
-def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str) -> None:
+def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str, model_files: dict) -> None:
     paths = [parts / f"part-{i:06d}.{fmt}" for i in range(n_chunks)]
     if fmt == "jsonl":
         with atomic_open(out) as fh:
@@ -161,6 +188,7 @@ def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str)
             return
         meta = dict(schema.metadata or {})
         meta[b"gikai_topics_model"] = model_tag.encode()
+        meta[b"gikai_topics_model_files"] = json.dumps(model_files, sort_keys=True).encode()  # as in its gikai.json
         writer = pq.ParquetWriter(fh, schema.with_metadata(meta))
         for p in paths:
             writer.write_table(pq.read_table(p).replace_schema_metadata(meta))
@@ -236,11 +264,12 @@ def tag_corpus(
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"--jobs: expected an integer >= 1, found {jobs!r}")
-    check_writable(out, "--out")
-    model_dir, model_tag = resolve(model)
-    _worker_tagger(str(model_dir))  # verify the model here, before any work starts
-    manifest = _fingerprint(list(inputs), model_tag, chunk_size)
     parts = out.with_name(out.name + ".parts")
+    check_writable(out, "--out", inputs=inputs, scratch=[parts])
+    model_dir, model_tag = resolve(model)
+    tagger = _worker_tagger(str(model_dir))  # verify the model here, before any work starts
+    model_files = files_digest(tagger.manifest)
+    manifest = _fingerprint(list(inputs), model_tag, model_files, chunk_size)
     pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
     try:
         _prepare_parts(parts, manifest, restart)
@@ -251,8 +280,11 @@ def tag_corpus(
     read = ReadStats()
     stats = TagStats(model=model_tag, out=str(out))
     pending: dict = {}
+    submitted = False
     try:
-        for index, rows in enumerate(_chunks(read_corpus(inputs, lenient=True, stats=read), chunk_size)):
+        # every record is tagged, repeated texts too: each row of the output is one record of the input
+        records = read_corpus(inputs, lenient=True, dedupe=False, stats=read)
+        for index, rows in enumerate(_chunks(records, chunk_size)):
             stats.chunks += 1
             part = parts / f"part-{index:06d}.{fmt}"
             if part.exists():
@@ -267,7 +299,8 @@ def tag_corpus(
                     del pending[fut]
                     if progress:
                         progress(stats.records, read.records)
-            pending[pool.submit(str(model_dir), rows, str(part), fmt)] = index
+            pending[pool.submit(str(model_dir), rows, str(part), fmt, model_files)] = index
+            submitted = True
         while pending:
             for fut in pool.wait_some(pending):
                 stats.records += fut.result()
@@ -276,6 +309,9 @@ def tag_corpus(
                     progress(stats.records, read.records)
     except BaseException:
         pool.close(cancel=True)
+        # failed before any work (an unreadable input, say): nothing to resume, so no --restart after a fix
+        if not submitted and parts.is_dir() and _holds_no_parts(parts):
+            shutil.rmtree(parts, ignore_errors=True)
         raise
     pool.close()
     if stats.chunks == 0:  # nothing readable: an error, not an empty output file
@@ -284,7 +320,7 @@ def tag_corpus(
         raise InputError("no readable utterances in " + ", ".join(map(str, inputs))
                          + (f": {len(bad)} bad record(s), e.g. {bad[0]}" if bad else "")
                          + "; nothing was written")
-    _join_parts(parts, stats.chunks, out, fmt, model_tag)
+    _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)
     stats.bad_examples = read.bad_lines[:5]

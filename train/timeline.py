@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_bytes, atomic_write_text, check_writable
 from .errors import InputError
-from .jsonline import loads_line
+from .jsonline import decode_line, loads_line
 
 PERIODS = ("month", "quarter", "year")
 
@@ -36,18 +36,10 @@ def read_tagged(path: Path):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
-    if path.name.endswith(".jsonl"):
-        with open(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                try:
-                    r = loads_line(raw.decode("utf-8"), f"{path}:{lineno}", InputError)
-                    muni, topics = r.get("municipality"), r["topics"]
-                    if not (muni is None or isinstance(muni, str)) or not isinstance(topics, list):
-                        raise TypeError
-                    yield muni, r.get("date"), topics
-                except (InputError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-                    raise InputError(f"{path}:{lineno}: not a tag-corpus output line") from None
+    if path.name.lower().endswith(".jsonl"):
+        yield from _read_tagged_jsonl(path)
         return
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -57,9 +49,34 @@ def read_tagged(path: Path):
     missing = {"municipality", "date", "topics"} - set(pf.schema_arrow.names)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
+    types = {name: pf.schema_arrow.field(name).type for name in ("municipality", "topics")}
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_null)
+    if not any(is_(types["municipality"]) for is_ in text) or not (
+            (pa.types.is_list(types["topics"]) or pa.types.is_large_list(types["topics"]))
+            and any(is_(types["topics"].value_type) for is_ in text)):
+        raise InputError(f"{path}: columns municipality: {types['municipality']}, topics: {types['topics']}; "
+                         "expected a string and a list of strings (a tag-corpus output)")
     for batch in pf.iter_batches(columns=["municipality", "date", "topics"], batch_size=20000):
         cols = batch.to_pydict()
         yield from zip(cols["municipality"], cols["date"], cols["topics"])
+
+
+def _read_tagged_jsonl(path: Path):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = f"{path}:{lineno}"
+            if not raw.strip():  # blank lines are skipped, as by the other JSONL readers
+                continue
+            try:
+                r = loads_line(decode_line(raw, lineno), where, InputError)
+            except (InputError, UnicodeDecodeError):
+                r = None
+            muni, topics = (r.get("municipality"), r.get("topics")) if isinstance(r, dict) else (None, None)
+            if not (isinstance(muni, str) or muni is None) or not isinstance(topics, list) or not all(
+                    isinstance(t, str) for t in topics):
+                raise InputError(f"{where}: not a tag-corpus output line (expected a JSON object with 'topics', "
+                                 "a list of topic ids, and 'municipality', a string or null)")
+            yield muni, r.get("date"), topics
 
 
 def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None) -> list[dict]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import sys
 import time
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
 
 from rich.console import Console
 
@@ -66,3 +68,20 @@ def progress_counter(label: str):
             show(f"{label}: {done:,} done / {read:,} read  ({done / elapsed if elapsed else 0:,.0f}/s)")
 
         yield progress
+
+
+@contextlib.contextmanager
+def utf8_stdout() -> Iterator[IO[str]]:
+    """Standard output for JSONL lines: UTF-8 whatever the locale, like the files written and the input read
+    (a Latin-1 or ASCII terminal would otherwise stop at the first Japanese character)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (e.g. an in-process capture): its own encoding
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    out = io.TextIOWrapper(buffer, encoding="utf-8", newline="\n")
+    try:
+        yield out
+        out.flush()
+    finally:
+        out.detach()  # leaves sys.stdout's buffer open

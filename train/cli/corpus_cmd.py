@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +11,7 @@ from rich.table import Table
 from .. import corpus_tools
 from ..atomic import atomic_open, check_writable
 from . import app
-from ._common import console, default_path, err_console
+from ._common import console, default_path, err_console, utf8_stdout
 
 corpus_app = typer.Typer(help="Inspect the raw corpus and sample utterances.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -61,12 +60,14 @@ def sample_cmd(
 ) -> None:
     """A random sample of utterances as JSONL, one per near-duplicate group."""
     where = corpus_tools.SampleFilter(assembly=assembly, grep=grep, min_len=min_len, max_len=max_len)
+    paths = _paths(paths)
     if out is not None:
-        check_writable(out, "--out")
-    records = corpus_tools.sample(_paths(paths), n, where=where, seed=seed, exclude=exclude, lenient=lenient)
+        check_writable(out, "--out", inputs=[*paths, *exclude])
+    records = corpus_tools.sample(paths, n, where=where, seed=seed, exclude=exclude, lenient=lenient)
     lines = corpus_tools.records_to_jsonl(records)
     if out is None:
-        sys.stdout.writelines(line + "\n" for line in lines)
+        with utf8_stdout() as fh:
+            fh.writelines(line + "\n" for line in lines)
     else:
         with atomic_open(out) as fh:
             fh.writelines(line + "\n" for line in lines)

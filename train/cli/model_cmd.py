@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -15,7 +14,7 @@ from ..errors import InputError
 from ..inference import load_model
 from ..training import train
 from . import app
-from ._common import console, default_path, err_console, progress_printer, summary_table
+from ._common import console, default_path, err_console, progress_printer, summary_table, utf8_stdout
 
 MODEL = typer.Option(None, "--model", help="BentoML tag NAME[:VERSION] or a model directory (default gikai-topics:latest).")
 
@@ -50,11 +49,12 @@ def predict_cmd(
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
     if output is not None:
-        check_writable(output)
+        check_writable(output, inputs=[input] if input is not None else ())
     items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
     tagger = load_model(model)
     if output is None:
-        predict_mod.write_predictions(tagger, items, sys.stdout)
+        with utf8_stdout() as out:
+            predict_mod.write_predictions(tagger, items, out)
         return
     with atomic_open(output) as fh:
         n = predict_mod.write_predictions(tagger, items, fh)
