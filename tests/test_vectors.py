@@ -156,8 +156,8 @@ def test_cv_report_states_strict_held_out_vectors(tiny_vectors):
                        corpus=(str(FIXTURES / "labels.jsonl"),))
     rep = cross_validate(labels, cfg, opts, cache=TokenCache(JapaneseAnalyzer(), None))
     assert rep["leave_one_assembly_out"]["vectors"].startswith("strict")
-    assert rep["leave_one_assembly_out"]["vectors"].endswith("general-domain vectors (chiVe, learned from no "
-                                                             "council's text) as configured")
+    assert rep["leave_one_assembly_out"]["vectors"].endswith("general-domain vectors (chiVe, learned from web "
+                                                             "text, not minutes) as configured")
     assert json.dumps(rep["stamp"]["config"]["features"]["vectors"]) == json.dumps(str(path))
 
 
