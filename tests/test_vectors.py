@@ -215,3 +215,28 @@ def test_unknown_assembly_or_too_high_min_count_refused():
         build_vectors(recs, AnalyzerSettings(), TINY, exclude_assemblies=["品川"])  # a typo of 品川区
     with pytest.raises(InputError, match="no word occurs 100000"):
         build_vectors(recs, AnalyzerSettings(), VectorSettings(dim=16, epochs=1, min_count=100000))
+
+
+def test_new_council_workflow_vectors_from_its_minutes_then_train_and_tag(tmp_path, capsys, monkeypatch):
+    """README, "A council the labels do not cover": vectors built from the corpus plus the new council's
+    minutes, a config pointing features.vectors at them, train, tag the new minutes."""
+    rows = fixture_label_rows()
+    new = [r for r in rows if r.get("municipality") == "東京都"]
+    corpus, minutes = tmp_path / "corpus", tmp_path / "new-council"
+    corpus.mkdir(), minutes.mkdir()
+    write_jsonl(corpus / "c.jsonl", [r for r in rows if r.get("municipality") != "東京都"])
+    write_jsonl(minutes / "m.jsonl", [{k: r[k] for k in ("id", "municipality", "date", "text")} for r in new])
+    monkeypatch.chdir(tmp_path)
+    assert main(["vectors", "build", "corpus", "new-council", "--out", "council-vectors.npz", "--dim", "8",
+                 "--min-count", "1", "--epochs", "2"]) == 0
+    assert f"from {len(rows)} utterances" in capsys.readouterr().out
+    (tmp_path / "council.toml").write_text('[features]\nvectors = "council-vectors.npz"\nmin_df = 1\n'
+                                           '[thresholds]\nfolds = 2\n', encoding="utf-8")
+    assert main(["train", "--labels", str(FIXTURES / "labels.jsonl"), "--config", "council.toml",
+                 "--out", "model"]) == 0
+    manifest = json.loads((tmp_path / "model" / "gikai.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["features"]["vectors"] == "council-vectors.npz"
+    assert manifest["vectors"]["words"] > 0
+    assert main(["tag-corpus", "new-council", "--model", "model", "--out", "tagged.jsonl"]) == 0
+    tagged = (tmp_path / "tagged.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(tagged) == len(new)
