@@ -1,0 +1,136 @@
+"""Seventh review, analyzer: texts that grow on Sudachi's input normalisation, the token cache's
+dictionary versions, ``normalize_numbers = false``."""
+
+import json
+import re
+import sys
+import unicodedata
+
+import pytest
+
+import train.text as text_mod
+from train.errors import InputError
+from train.text import (CHUNK_BYTES, NORMALIZED_CHUNK_BYTES, SUDACHI_MAX_NORMALIZED_BYTES, AnalyzerSettings,
+                        JapaneseAnalyzer, split_for_sudachi, sudachi_input_bytes)
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return JapaneseAnalyzer()
+
+
+# -- 1. texts that grow on normalisation ('㍿' → '株式会社': 3 bytes → 12)
+
+def test_default_analyzer_key_is_the_one_saved_models_and_bundled_vectors_carry():
+    assert AnalyzerSettings().key == "1be0af9f744c"
+
+
+@pytest.mark.parametrize("n", [5462, 20000])
+def test_text_that_expands_past_sudachis_limit_is_split_not_refused(analyzer, n):
+    text = "㍿" * n  # 16,386 bytes → 65,544 once normalised: Sudachi refused it
+    assert len(text.encode()) < CHUNK_BYTES or n == 20000
+    assert analyzer(text) == ["株式会社"] * n
+    pieces = split_for_sudachi(text)
+    assert "".join(pieces) == text and len(pieces) > 1
+    assert all(sudachi_input_bytes(p) <= NORMALIZED_CHUNK_BYTES for p in pieces)
+
+
+def test_mixed_long_text_splits_at_sentence_ends_and_keeps_every_token(analyzer):
+    sentence = "㍿" * 400 + "の防災訓練について、ＤＸ推進課に伺います。"
+    text = sentence * 40  # ~50 KB of UTF-8, ~195 KB once normalised: the normalised size decides the cuts
+    pieces = split_for_sudachi(text)
+    assert "".join(pieces) == text and len(pieces) > 2
+    assert all(p.endswith("。") for p in pieces)  # cut at sentence ends only
+    assert all(len(p.encode()) <= CHUNK_BYTES and sudachi_input_bytes(p) <= NORMALIZED_CHUNK_BYTES
+               for p in pieces)
+    assert analyzer(text) == analyzer(sentence) * 40
+    assert analyzer(sentence).count("株式会社") == 400 and "防災" in analyzer(sentence)
+
+
+def test_ordinary_long_text_splits_exactly_as_the_byte_limit_alone_would():
+    text = "区の防災対策について、ＩＣＴとＤＸの推進を質問します。㈱①\n" * 6000
+    assert len(text.encode()) > 3 * CHUNK_BYTES
+    assert split_for_sudachi(text) == split_for_sudachi(text, max_normalized_bytes=10 ** 9)
+
+
+def test_estimate_is_never_below_what_sudachi_reports(analyzer):
+    """Sudachi names the normalised size it refuses; our estimate must be at least that."""
+    from sudachipy import Dictionary
+
+    raw = Dictionary(dict="core").tokenizer()
+    for ch in ["㍿", "ﷺ", "İ", "㌖", "Ǆ", "ﬃ", "㋿"]:
+        n = SUDACHI_MAX_NORMALIZED_BYTES // max(1, sudachi_input_bytes(ch) - 1)
+        text = ch * min(n, 49149 // len(ch.encode()))
+        try:
+            raw.tokenize(text)
+        except Exception as exc:  # the only way to read Sudachi's own count
+            reported = int(re.search(r"was (\d+)", str(exc)).group(1))
+            assert reported <= sudachi_input_bytes(text), (ch, reported)
+        assert isinstance(analyzer(text), list)  # and ours never refuses it
+
+
+def test_no_character_grows_past_the_constant_the_fast_path_trusts():
+    worst = max(text_mod._normalized_char_bytes(chr(cp)) for cp in range(sys.maxunicode + 1)
+                if not 0xD800 <= cp <= 0xDFFF)
+    assert worst == text_mod._MAX_NORMALIZED_CHAR_BYTES
+    assert unicodedata.unidata_version  # computed with this Python's tables; Sudachi's may be newer (see below)
+
+
+def test_too_long_from_sudachi_halves_the_piece_and_retries(analyzer, monkeypatch):
+    """The safety net for an estimate that lags behind Sudachi's Unicode tables: with no splitting at
+    all, Sudachi's 'too long' is answered by analysing halves."""
+    expected = analyzer("㍿" * 20000 + "。防災訓練。")
+    monkeypatch.setattr(text_mod, "split_for_sudachi", lambda t: [t])
+    assert analyzer("㍿" * 20000 + "。防災訓練。") == expected
+    sentences = "".join(f"第{i}回の防災訓練を実施した。" + "㍿" * 300 for i in range(60))
+    assert analyzer(sentences).count("防災") == 60
+
+
+class _FakeTokenizer:
+    def __init__(self, limit, message="Input is too long, it can't be more than 65535 bytes, was 99999"):
+        self.limit, self.message, self.calls = limit, message, []
+
+    def tokenize(self, piece):
+        from sudachipy.errors import SudachiError
+
+        self.calls.append(piece)
+        if len(piece) > self.limit:
+            raise SudachiError(self.message)
+        return list(piece)
+
+
+def test_halving_cuts_at_the_sentence_end_nearest_the_middle(analyzer):
+    from sudachipy.errors import SudachiError
+
+    fake = _FakeTokenizer(limit=8)
+    piece = "あいう。えおかきく。けこ"
+    out = analyzer._tokenize_halves(fake, piece, SudachiError(fake.message))
+    assert "".join(out) == piece
+    assert fake.calls == ["あいう。", "えおかきく。けこ"]  # the sentence end nearest the middle (4 vs 10 of 12)
+    fake = _FakeTokenizer(limit=2)
+    out = analyzer._tokenize_halves(fake, "あいうえお", SudachiError(fake.message))
+    assert out == list("あいうえお") and fake.calls == ["あい", "うえお", "う", "えお"]  # no sentence end: middle
+
+
+def test_a_character_sudachi_still_refuses_is_an_input_error_not_a_traceback(analyzer):
+    from sudachipy.errors import SudachiError
+
+    fake = _FakeTokenizer(limit=0)
+    with pytest.raises(InputError, match="expected any character to be analysable"):
+        analyzer._tokenize_halves(fake, "㍿㍿", SudachiError(fake.message))
+
+
+def test_other_sudachi_errors_are_not_hidden_by_halving(analyzer):
+    from sudachipy.errors import SudachiError
+
+    fake = _FakeTokenizer(limit=0, message="something else entirely")
+    with pytest.raises(SudachiError, match="something else"):
+        analyzer._tokenize_halves(fake, "防災", SudachiError(fake.message))
+    assert fake.calls == []
+
+
+def test_service_answers_200_for_an_expanding_text_under_its_character_limit(asgi_client):
+    r = asgi_client.post("/tag", content=json.dumps({"text": "㍿" * 5462}),
+                         headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert set(r.json()) >= {"topics", "scores"}
