@@ -134,3 +134,38 @@ def test_service_answers_200_for_an_expanding_text_under_its_character_limit(asg
                          headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     assert set(r.json()) >= {"topics", "scores"}
+
+
+# -- 2. the token cache depends on the Sudachi and dictionary versions, not only on the settings
+
+def test_token_cache_file_names_the_sudachi_and_dictionary_versions(tmp_path, analyzer, monkeypatch):
+    import train.cache as cache_mod
+    from importlib import metadata
+
+    versions = cache_mod.sudachi_versions("core")
+    assert versions == f"sudachipy {metadata.version('sudachipy')}; sudachidict-core {metadata.version('sudachidict-core')}"
+    assert cache_mod.sudachi_versions("small").startswith("sudachipy ")  # a missing package still names itself
+
+    old = cache_mod.TokenCache(analyzer, tmp_path)
+    assert old.tokens(["防災訓練を実施"]) == [("防災", "訓練")]
+    old.save()
+    assert old.path.is_file() and analyzer.settings.key in old.path.name
+
+    monkeypatch.setattr(cache_mod, "sudachi_versions", lambda dictionary: versions.replace("sudachidict-core ", "sudachidict-core 1"))
+    bumped = cache_mod.TokenCache(analyzer, tmp_path)
+    assert bumped.path != old.path and analyzer.settings.key in bumped.path.name
+    bumped.tokens(["防災訓練を実施"])
+    assert (bumped.hits, bumped.misses) == (0, 1)  # the old dictionary's tokens are not reused
+
+    monkeypatch.setattr(cache_mod, "sudachi_versions", lambda dictionary: versions)
+    same = cache_mod.TokenCache(analyzer, tmp_path)
+    same.tokens(["防災訓練を実施"])
+    assert same.path == old.path and (same.hits, same.misses) == (1, 0)  # same versions: still warm
+
+
+def test_analyzer_key_leaves_the_versions_out(monkeypatch):
+    import train.cache as cache_mod
+
+    before = AnalyzerSettings().key
+    monkeypatch.setattr(cache_mod, "sudachi_versions", lambda dictionary: "sudachipy 9; sudachidict-core 9")
+    assert AnalyzerSettings().key == before == "1be0af9f744c"

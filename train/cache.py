@@ -3,7 +3,9 @@
 Cross-validation folds, learning curves and parameter searches all ask for the
 tokens of the same texts; the cache answers them without running Sudachi
 again.  It lives in memory and, when a folder is given, on disk
-(``<dir>/tokens-<settings key>.pkl``) so repeated runs start warm.
+(``<dir>/tokens-<settings key>-<sudachi versions key>.pkl``) so repeated runs start warm.  The versions
+of SudachiPy and of the dictionary package are part of the file name: after either is upgraded the
+tokens come from the new dictionary, as serving's do, not from a cache of the old one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,6 +30,18 @@ def default_cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gikai-topics"
 
 
+def sudachi_versions(dictionary: str) -> str:
+    """The installed SudachiPy and ``sudachidict-<dictionary>`` versions, e.g.
+    ``"sudachipy 0.7.0; sudachidict-core 20261015"``: what a cached token list also depends on."""
+    out = []
+    for name in ("sudachipy", f"sudachidict-{dictionary}"):
+        try:
+            out.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name} not installed")
+    return "; ".join(out)
+
+
 def _key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -35,6 +50,7 @@ class TokenCache:
     def __init__(self, analyzer: JapaneseAnalyzer, directory: Path | None = None) -> None:
         self.analyzer = analyzer
         self.directory = directory
+        self.versions = sudachi_versions(analyzer.settings.dictionary)
         self._mem: dict[bytes, tuple[str, ...]] = {}
         self._dirty = False
         self.hits = 0
@@ -49,7 +65,8 @@ class TokenCache:
     @property
     def path(self) -> Path:
         assert self.directory is not None
-        return self.directory / f"tokens-{self.analyzer.settings.key}.pkl"
+        versions = hashlib.sha1(self.versions.encode()).hexdigest()[:8]
+        return self.directory / f"tokens-{self.analyzer.settings.key}-{versions}.pkl"
 
     def tokens(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[tuple[str, ...]]:
         out = []
