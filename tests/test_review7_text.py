@@ -169,3 +169,23 @@ def test_analyzer_key_leaves_the_versions_out(monkeypatch):
     before = AnalyzerSettings().key
     monkeypatch.setattr(cache_mod, "sudachi_versions", lambda dictionary: "sudachipy 9; sudachidict-core 9")
     assert AnalyzerSettings().key == before == "1be0af9f744c"
+
+
+# -- 3. normalize_numbers = false keeps numbers (as Sudachi's normalised form) instead of dropping them
+
+def test_normalize_numbers_false_keeps_the_numbers_themselves(analyzer):
+    text = "避難所は１２３か所、百二十三人、3.5倍です。"
+    assert analyzer(text) == ["避難", "<num>", "箇所", "<num>", "<num>", "倍"]  # the default: unchanged
+    kept = JapaneseAnalyzer(normalize_numbers=False)(text)
+    assert kept == ["避難", "123", "箇所", "123", "3.5", "倍"]  # was ['避難', '箇所', '倍']
+    assert "<num>" not in kept
+
+
+def test_keeping_numbers_is_a_new_analyzer_key_but_the_default_key_stays():
+    assert AnalyzerSettings().key == "1be0af9f744c"
+    # 1e0dcdc2e542 named the number-dropping tokens: caches and vectors built on them are not taken for these
+    assert AnalyzerSettings(normalize_numbers=False).key not in ("1e0dcdc2e542", "1be0af9f744c")
+    keys = {AnalyzerSettings(split_mode=m, stop_words=s, normalize_numbers=n).key
+            for m in "ABC" for s in (True, False) for n in (True, False)}
+    assert len(keys) == 12  # every combination still names its own tokens
+    assert AnalyzerSettings(normalize_numbers=False).key != AnalyzerSettings().key

@@ -77,6 +77,10 @@ class AnalyzerSettings:
     def key(self) -> str:
         """A short hash identifying what this analyzer produces (for caches)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + f"|v2|{sorted(COUNCIL_STOP_WORDS)}"
+        if not self.normalize_numbers:
+            # Numbers used to be dropped here, and are kept now: a new key, so no cache or vectors built
+            # on the old tokens are taken for these.  The default settings' key is unchanged.
+            blob += "|numbers-kept"
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -295,8 +299,8 @@ class JapaneseAnalyzer:
                     form = m.normalized_form()
                     if form not in stop:
                         out.append(form)
-                elif pid in number and norm_numbers:
-                    out.append(NUMBER_TOKEN)
+                elif pid in number:  # normalize_numbers = false keeps the number itself ('１２３' → '123')
+                    out.append(NUMBER_TOKEN if norm_numbers else m.normalized_form())
         return out
 
     __call__ = tokens
