@@ -30,9 +30,10 @@ def build_cmd(
 ) -> None:
     """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
     settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
-    check_writable(out, "--out")
+    paths = paths or [default_path("seeds")]
+    check_writable(out, "--out", inputs=paths)  # `--out corpus.jsonl` would replace the corpus with the vectors
     with progress_printer() as progress:
-        wv = build_vectors(read_corpus(paths or [default_path("seeds")]), AnalyzerSettings(), settings,
+        wv = build_vectors(read_corpus(paths), AnalyzerSettings(), settings,
                            exclude_assemblies=exclude_assembly, tokenize_workers=workers, progress=progress)
         wv.save(out)
     console.print(f"wrote {out}: {len(wv.words):,} words x {wv.dim} from {wv.meta['utterances']:,} utterances "
@@ -68,7 +69,10 @@ def general_cmd(
     """General-domain vectors (chiVe) for our vocabulary, PCA-reduced; use with features.general_vectors."""
     from ..general_vectors import SpacyVectorTable, build_general_vectors, describe
 
-    check_writable(out, "--out")
+    from ..vectors import BUNDLED
+
+    # neither the wheel nor the vocabulary file may be overwritten by the result
+    check_writable(out, "--out", inputs=[source] + ([vocabulary] if vocabulary != BUNDLED else []))
     with progress_printer() as progress:
         vocab = load_vectors(vocabulary, option="--vocabulary")
         wv = build_general_vectors(SpacyVectorTable.open(source), vocab, dim=dim, progress=progress)

@@ -1,0 +1,81 @@
+"""Seventh review, configuration and vectors: outputs that would overwrite their inputs, config values that
+mean something else than documented or break the fit, vectors for another analyzer, thresholds above the
+allowed range, a failed --out export that left a stored model behind."""
+
+import io
+import zipfile
+
+import msgpack
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
+from train.cli import main
+from train.general_vectors import murmurhash64a
+from train.vectors import load_vectors
+
+TINY_BUILD = ["--dim", "8", "--min-count", "1", "--epochs", "2"]
+
+
+def _wheel(path, words, dim=24, seed=0):
+    """A spaCy pipeline wheel holding a vectors table for ``words`` (what `vectors general` reads)."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    np.save(buf, rng.normal(size=(len(words), dim)).astype(np.float32))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ja_test/ja_test-0.1/vocab/key2row",
+                    msgpack.packb({murmurhash64a(w.encode()): i for i, w in enumerate(words)}))
+        zf.writestr("ja_test/ja_test-0.1/vocab/vectors", buf.getvalue())
+
+
+# ----------------------------------------------------------------- finding 2: --out that is an input
+
+
+def test_vectors_build_refuses_to_overwrite_its_corpus(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", fixture_label_rows())
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    write_jsonl(folder / "m.jsonl", fixture_label_rows())
+    before = corpus.read_bytes(), (folder / "m.jsonl").read_bytes()
+    for args, says in (([str(corpus), "--out", str(corpus)], "is the input"),
+                       ([str(folder), "--out", str(folder / "v.npz")], "inside the input folder")):
+        assert main(["vectors", "build", *args, *TINY_BUILD]) == 1
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+    assert (corpus.read_bytes(), (folder / "m.jsonl").read_bytes()) == before
+    assert sorted(p.name for p in folder.iterdir()) == ["m.jsonl"]
+
+
+def test_vectors_build_refuses_an_output_inside_the_default_seeds(capsys):
+    from train.paths import default_path
+
+    seeds = default_path("seeds")
+    assert main(["vectors", "build", "--out", str(seeds / "v.npz"), *TINY_BUILD]) == 1
+    assert "inside the input folder" in capsys.readouterr().err
+    assert not (seeds / "v.npz").exists()
+
+
+def test_vectors_general_refuses_to_overwrite_its_wheel_or_vocabulary(tmp_path, capsys):
+    own = tmp_path / "own.npz"
+    assert main(["vectors", "build", str(FIXTURES / "labels.jsonl"), "--out", str(own), *TINY_BUILD]) == 0
+    wheel = tmp_path / "w.whl"
+    _wheel(wheel, load_vectors(own).words[:100])
+    capsys.readouterr()
+    before = wheel.read_bytes(), own.read_bytes()
+    for out in (wheel, own):
+        assert main(["vectors", "general", str(wheel), "--out", str(out), "--vocabulary", str(own),
+                     "--dim", "4"]) == 1
+        err = capsys.readouterr().err
+        assert "is the input" in err and "Traceback" not in err
+    assert (wheel.read_bytes(), own.read_bytes()) == before
+    unpacked = tmp_path / "vocab"
+    unpacked.mkdir()
+    with zipfile.ZipFile(wheel) as zf:
+        for name in ("key2row", "vectors"):
+            (unpacked / name).write_bytes(zf.read(f"ja_test/ja_test-0.1/vocab/{name}"))
+    assert main(["vectors", "general", str(unpacked), "--out", str(unpacked / "g.npz"), "--vocabulary", str(own),
+                 "--dim", "4"]) == 1
+    assert "inside the input folder" in capsys.readouterr().err
+    assert not (unpacked / "g.npz").exists()
+    assert main(["vectors", "general", str(wheel), "--out", str(tmp_path / "g.npz"), "--vocabulary", str(own),
+                 "--dim", "4"]) == 0
