@@ -79,3 +79,36 @@ def test_vectors_general_refuses_to_overwrite_its_wheel_or_vocabulary(tmp_path, 
     assert not (unpacked / "g.npz").exists()
     assert main(["vectors", "general", str(wheel), "--out", str(tmp_path / "g.npz"), "--vocabulary", str(own),
                  "--dim", "4"]) == 0
+
+
+# ----------------------------------------------------------------- finding 3: max_df = 1 in TOML
+
+
+def test_max_df_written_as_an_integer_is_the_fraction_it_stands_for(tmp_path):
+    from train.config import load_config
+    from train.errors import ConfigError
+    from train.labeling.store import read_labels
+    from train.model import TopicClassifier
+    from train.text import JapaneseAnalyzer
+
+    p = tmp_path / "c.toml"
+    p.write_text("[features]\nmax_df = 1\nmin_df = 1\n", encoding="utf-8")
+    as_int = load_config(p)
+    assert as_int.features.max_df == 1.0 and isinstance(as_int.features.max_df, float)
+    as_float = small_config().replace(features={"max_df": 1.0})
+    assert as_int.features == as_float.features
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    analyzer = JapaneseAnalyzer()
+    tokens = [analyzer(ex.text) for ex in labels.examples]
+    vocabularies = []
+    for cfg in (as_int, as_float):
+        word, _ = TopicClassifier(cfg, labels.taxonomy.ids)._new_vectorizers()
+        word.fit(tokens)
+        vocabularies.append(word.vocabulary_)
+    # as a document count, 1 would have kept only the terms of a single text
+    assert vocabularies[0] == vocabularies[1]
+    assert any(sum(term in t for t in tokens) > 1 for term in vocabularies[0])
+    # min_df is documented as a count and stays one: a fraction is refused, not read as a share
+    p.write_text("[features]\nmin_df = 0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"features.min_df: expected an integer >= 1, found 0.5"):
+        load_config(p)

@@ -40,7 +40,9 @@ def _int(x: Any) -> bool:
 class FeatureConfig:
     words: bool = True
     word_ngram_max: int = 2
+    #: a count: terms in fewer training texts are dropped
     min_df: int = 2
+    #: a fraction (even when written `1`): terms in more than this share of the training texts are dropped
     max_df: float = 0.5
     max_features: int | None = 200_000
     sublinear_tf: bool = True
@@ -62,7 +64,10 @@ class FeatureConfig:
                 "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
         _expect(_int(self.min_df) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
         _expect(finite_number(self.max_df) and 0 < self.max_df <= 1.0,
-                "features.max_df", "a fraction in (0, 1]", self.max_df)
+                "features.max_df", "a fraction in (0, 1] of the training texts", self.max_df)
+        # TOML's `max_df = 1` is an int, which TfidfVectorizer reads as a document count (terms in at most one
+        # text), not as the documented fraction 100%: store it as the fraction it stands for
+        object.__setattr__(self, "max_df", float(self.max_df))
         _expect(self.max_features is None or (_int(self.max_features) and self.max_features > 0),
                 "features.max_features", "a positive integer or omitted", self.max_features)
         _expect(isinstance(self.sublinear_tf, bool), "features.sublinear_tf", "true or false", self.sublinear_tf)
