@@ -112,3 +112,72 @@ def test_max_df_written_as_an_integer_is_the_fraction_it_stands_for(tmp_path):
     p.write_text("[features]\nmin_df = 0.5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"features.min_df: expected an integer >= 1, found 0.5"):
         load_config(p)
+
+
+# ----------------------------------------------------------------- finding 7: cuts above max_threshold
+
+
+def _old_best_thresholds(Y, P, lo, hi, default):
+    """best_thresholds before the fix (cuts only where the upper score lies in [lo, hi]), for comparison."""
+    out = np.full(Y.shape[1], default)
+    for j in range(Y.shape[1]):
+        y, p = Y[:, j].astype(bool), P[:, j]
+        if y.sum() == 0:
+            continue
+        order = np.argsort(-p, kind="stable")
+        ps, ys = p[order], y[order]
+        f1 = 2 * np.cumsum(ys) / (np.arange(1, len(ys) + 1) + y.sum())
+        valid = np.r_[ps[1:] < ps[:-1], True] & (ps >= lo) & (ps <= hi)
+        if not valid.any():
+            continue
+        i = int(np.argmax(np.where(valid, f1, -1)))
+        nxt = ps[i + 1] if i + 1 < len(ps) else lo
+        out[j] = float(np.clip((ps[i] + max(nxt, lo)) / 2, lo, hi))
+    return out
+
+
+def _f1(y, p, t):
+    pred = p >= t
+    denom = pred.sum() + y.sum()
+    return 2 * (pred & (y == 1)).sum() / denom if denom else 0.0
+
+
+def test_a_cut_above_max_threshold_is_taken_inside_the_range():
+    from train.model import best_thresholds
+
+    Y = np.array([[1], [1], [0], [0], [0]])
+    P = np.array([[0.99], [0.98], [0.90], [0.10], [0.02]])
+    t = best_thresholds(Y, P, 0.05, 0.95, 0.5)[0]
+    assert 0.90 < t <= 0.95 and _f1(Y[:, 0], P[:, 0], t) == 1.0  # was 0.5, F1 0.8
+    # every score above the range: predicting all of them is the only cut the range allows
+    assert best_thresholds(np.array([[1], [0]]), np.array([[0.99], [0.97]]), 0.05, 0.95, 0.5)[0] == 0.5
+    # no score reaches lo: no cut; the default stays
+    assert best_thresholds(np.array([[1], [0]]), np.array([[0.02], [0.01]]), 0.05, 0.95, 0.3)[0] == 0.3
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thresholds_change_only_where_a_cut_above_the_range_is_strictly_better(seed):
+    from train.model import best_thresholds
+
+    rng = np.random.default_rng(seed)
+    lo, hi = 0.05, 0.95
+    Y = (rng.random((300, 40)) < rng.uniform(0.02, 0.4, 40)).astype(int)
+    Y[:, 0] = 0  # a column without positives keeps the default
+    noisy = np.clip(Y * rng.uniform(0.2, 1.0, Y.shape) + rng.normal(0, 0.25, Y.shape), 0, 1)
+    inside = rng.uniform(lo, hi, Y.shape)  # every possible cut in the range: nothing may change
+    assert np.array_equal(best_thresholds(Y, inside, lo, hi, 0.5), _old_best_thresholds(Y, inside, lo, hi, 0.5))
+    # confident scores: positives near 1, a few negatives just below them, some above hi
+    confident = np.where(Y == 1, rng.uniform(0.955, 1.0, Y.shape),
+                         np.where(rng.random(Y.shape) < 0.03, rng.uniform(0.85, 0.97, Y.shape),
+                                  rng.uniform(0.0, 0.5, Y.shape)))
+    for P, changes in ((noisy, False), (np.round(noisy, 2), False), (confident, True)):  # with ties, below lo
+        new, old = best_thresholds(Y, P, lo, hi, 0.5), _old_best_thresholds(Y, P, lo, hi, 0.5)
+        assert ((new >= lo) & (new <= hi)).all() and new[0] == 0.5
+        better = 0
+        for j in range(Y.shape[1]):
+            f_new, f_old = _f1(Y[:, j], P[:, j], new[j]), _f1(Y[:, j], P[:, j], old[j])
+            assert f_new >= f_old
+            if f_new == f_old:
+                assert new[j] == old[j]  # a threshold changes only for a strictly better cut
+            better += f_new > f_old
+        assert (better > 0) == changes, better

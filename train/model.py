@@ -157,7 +157,9 @@ def _linear_probs(X, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:
-    """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``."""
+    """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``: the middle of the
+    best cut's gap between two scores, as far as it lies in [lo, hi] (``default`` for a column without
+    positives or without a possible cut)."""
     out = np.full(Y.shape[1], default)
     for j in range(Y.shape[1]):
         y, p = Y[:, j].astype(bool), P[:, j]
@@ -168,13 +170,22 @@ def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default:
         tp = np.cumsum(ys)
         k = np.arange(1, len(ys) + 1)
         f1 = 2 * tp / (k + y.sum())
-        # only cut between distinct scores, inside the allowed range
-        valid = np.r_[ps[1:] < ps[:-1], True] & (ps >= lo) & (ps <= hi)
+        # Cutting after the i-th highest score predicts exactly the top i + 1 for any threshold in
+        # (nxt, ps[i]]: a cut is possible only between distinct scores, and only when that interval meets
+        # [lo, hi].  A cut whose upper score lies above hi is still one (e.g. all positives above 0.95, the
+        # first negative at 0.90): its threshold is then taken inside the range.
+        nxt = np.r_[ps[1:], -np.inf]
+        valid = (nxt < ps) & (ps >= lo) & (nxt < hi)
         if not valid.any():
             continue
-        i = int(np.argmax(np.where(valid, f1, -1)))
-        nxt = ps[i + 1] if i + 1 < len(ps) else lo
-        out[j] = float(np.clip((ps[i] + max(nxt, lo)) / 2, lo, hi))
+        score = np.where(valid, f1, -1.0)
+        best = score == score.max()
+        # among equally good cuts the first (highest) one whose scores lie inside the range, as before cuts
+        # above it were accepted: thresholds change only where such a cut is strictly better
+        inside = best & (ps <= hi)
+        i = int(np.argmax(inside if inside.any() else best))
+        low, high = max(nxt[i], lo), min(ps[i], hi)
+        out[j] = float(np.clip((low + high) / 2, lo, hi))
     return out
 
 
