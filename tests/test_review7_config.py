@@ -181,3 +181,102 @@ def test_thresholds_change_only_where_a_cut_above_the_range_is_strictly_better(s
                 assert new[j] == old[j]  # a threshold changes only for a strictly better cut
             better += f_new > f_old
         assert (better > 0) == changes, better
+
+
+# ----------------------------------------------------------------- finding 5: a failed --out export
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One fit of the fixture labels, handed to every train() below instead of fitting again."""
+    from train.cache import TokenCache
+    from train.labeling.store import read_labels
+    from train.text import JapaneseAnalyzer
+    from train.training import fit_labels
+
+    cfg = small_config()
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    return fit_labels(labels, cfg, cache=TokenCache(JapaneseAnalyzer(cfg.analyzer), None))
+
+
+def _store_state(home):
+    store = home / "models" / "gikai-topics"
+    if not store.exists():
+        return [], None
+    return sorted(p.name for p in store.iterdir() if p.is_dir()), (store / "latest").read_text()
+
+
+@pytest.mark.parametrize("failure", [OSError("No space left on device"), KeyboardInterrupt()])
+@pytest.mark.parametrize("earlier", [False, True])
+def test_failed_or_interrupted_export_takes_the_stored_version_back(failure, earlier, fitted, labels_dir, tmp_path,
+                                                                    isolated_state, monkeypatch):
+    """The model is saved to the store first, then written to --out: when that second write fails or is
+    interrupted, the store loses the new version again (`latest` names the earlier one) and --out keeps
+    what it held."""
+    import train.store as store
+    import train.training as training
+
+    monkeypatch.setattr(training, "fit_labels", lambda *a, **k: fitted)
+    out = tmp_path / "model"
+    if earlier:  # an earlier model in the store and at --out
+        training.train(labels_dir, small_config(), out=out)
+    before_store = _store_state(isolated_state)
+    before_out = sorted((p.name, p.read_bytes()) for p in out.iterdir()) if earlier else None
+    real, writes = store.write_model_dir, []
+
+    def second_write_fails(directory, *a, **k):
+        writes.append(directory)
+        if len(writes) == 2:  # the export to --out, after the store's copy
+            (directory / store.MODEL_FILE).write_bytes(b"half a model")
+            raise failure
+        return real(directory, *a, **k)
+
+    monkeypatch.setattr(store, "write_model_dir", second_write_fails)
+    with pytest.raises(type(failure)):
+        training.train(labels_dir, small_config(), out=out)
+    assert len(writes) == 2
+    assert _store_state(isolated_state) == before_store
+    if earlier:
+        assert sorted((p.name, p.read_bytes()) for p in out.iterdir()) == before_out
+    else:
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["labels"] + (["model"] if earlier else []))
+
+
+def test_cli_train_interrupted_while_exporting_leaves_nothing(fitted, labels_dir, tmp_path, isolated_state,
+                                                              monkeypatch, capsys):
+    import train.store as store
+    import train.training as training
+
+    monkeypatch.setattr(training, "fit_labels", lambda *a, **k: fitted)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "export_dir", interrupted)
+    monkeypatch.setattr(training, "export_dir", interrupted)
+    assert main(["train", "--labels", str(labels_dir), "--out", str(tmp_path / "m")]) == 130
+    assert "nothing was written" in capsys.readouterr().err
+    assert _store_state(isolated_state) == ([], None) and not (tmp_path / "m").exists()
+
+
+def test_interrupt_after_the_export_is_in_place_keeps_both_copies(fitted, labels_dir, tmp_path, isolated_state,
+                                                                 monkeypatch):
+    """Once --out holds the new model complete, the train is done: the stored version is not taken back."""
+    import train.training as training
+
+    monkeypatch.setattr(training, "fit_labels", lambda *a, **k: fitted)
+    real = training.export_dir
+
+    def then_interrupted(*a, **k):
+        real(*a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "export_dir", then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(labels_dir, small_config(), out=tmp_path / "m")
+    versions, latest = _store_state(isolated_state)
+    assert versions == [latest]
+    import json
+
+    assert json.loads((tmp_path / "m" / "gikai.json").read_text())["tag"] == f"gikai-topics:{latest}"
