@@ -280,3 +280,54 @@ def test_interrupt_after_the_export_is_in_place_keeps_both_copies(fitted, labels
     import json
 
     assert json.loads((tmp_path / "m" / "gikai.json").read_text())["tag"] == f"gikai-topics:{latest}"
+
+
+# ----------------------------------------------------------------- finding 10: numbers that then broke the fit
+
+
+@pytest.mark.parametrize("toml, says", [
+    ("[features]\nvectors_weight = 1e39\n", "features.vectors_weight: expected a positive number up to 1000, "
+                                            "found 1e+39; use a value in that range (the default is 1"),
+    ("[features]\nchar_ngrams = true\nchar_weight = 1e39\n", "features.char_weight: expected a positive number "
+                                                             "up to 1000, found 1e+39"),
+    ("[features]\nchar_weight = nan\n", "features.char_weight: expected a positive number up to 1000, found nan"),
+    ("[features]\nvectors_weight = 0\n", "features.vectors_weight: expected a positive number up to 1000, found 0"),
+    ("[classifier]\nC = 1e300\n", "classifier.C: expected a number from 1e-06 to 1e+06, found 1e+300; use a value "
+                                  "in that range (the default is 8"),
+    ("[classifier]\nC = 1e-300\n", "classifier.C: expected a number from 1e-06 to 1e+06, found 1e-300"),
+    ("[classifier]\nC = -inf\n", "classifier.C: expected a number from 1e-06 to 1e+06, found -inf"),
+    ("[classifier]\nkind = \"sgd\"\nsgd_alpha = 1e300\n", "classifier.sgd_alpha: expected a number from 1e-10 to "
+                                                          "1, found 1e+300; use a value in that range (the default "
+                                                          "is 2e-05"),
+    ("[classifier]\nsgd_alpha = 1e-300\n", "classifier.sgd_alpha: expected a number from 1e-10 to 1, found 1e-300"),
+    ("[classifier]\nsgd_alpha = true\n", "classifier.sgd_alpha: expected a number from 1e-10 to 1, found True"),
+])
+def test_numbers_that_would_break_the_fit_are_refused_with_the_range(tmp_path, toml, says):
+    from train.config import load_config
+    from train.errors import ConfigError
+
+    p = tmp_path / "c.toml"
+    p.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    assert says in str(err.value)
+
+
+def test_the_bounds_themselves_fit(labels_dir):
+    """The largest and smallest accepted values still train (on the fixture labels)."""
+    from train.labeling.store import read_labels, label_matrix
+    from train.model import TopicClassifier
+    from train.text import JapaneseAnalyzer
+
+    labels, _ = read_labels(labels_dir)
+    texts = [ex.text for ex in labels.examples]
+    analyzer = JapaneseAnalyzer()
+    tokens = [analyzer(t) for t in texts]
+    Y = label_matrix(labels.examples, labels.taxonomy.ids)
+    for changes in ({"features": {"vectors_weight": 1000, "char_ngrams": True, "char_weight": 1000},
+                     "classifier": {"C": 1e6}},
+                    {"classifier": {"C": 1e-6}},
+                    {"classifier": {"kind": "sgd", "sgd_alpha": 1}},
+                    {"classifier": {"kind": "sgd", "sgd_alpha": 1e-10}}):
+        m = TopicClassifier(small_config().replace(**changes), labels.taxonomy.ids).fit(tokens, Y, texts=texts)
+        assert np.isfinite(m.W).all() and np.isfinite(m.predict_proba_tokens(tokens[:3], texts[:3])).all()
