@@ -331,3 +331,60 @@ def test_the_bounds_themselves_fit(labels_dir):
                     {"classifier": {"kind": "sgd", "sgd_alpha": 1e-10}}):
         m = TopicClassifier(small_config().replace(**changes), labels.taxonomy.ids).fit(tokens, Y, texts=texts)
         assert np.isfinite(m.W).all() and np.isfinite(m.predict_proba_tokens(tokens[:3], texts[:3])).all()
+
+
+# ----------------------------------------------------------------- finding 6: vectors for another analyzer
+
+
+def test_the_hint_for_another_analyzer_builds_vectors_that_train(tmp_path, capsys, monkeypatch):
+    """A config with another [analyzer] is refused with the default vectors; the commands its message gives,
+    run as given (on the fixture corpus), build vectors that this config trains with."""
+    import json
+    import re
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "cfg.toml"
+    settings = '[analyzer]\nsplit_mode = "A"\n[thresholds]\nfolds = 2\n'
+    config.write_text(settings + "[features]\nmin_df = 1\n", encoding="utf-8")
+    labels = str(FIXTURES / "labels.jsonl")
+    assert main(["train", "--labels", labels, "--config", str(config), "--out", "m"]) == 1
+    err = capsys.readouterr().err
+    assert "features.vectors and features.general_vectors: expected vectors built with this config's analyzer" in err
+    commands = re.findall(r"`(gikai-topics [^`]*)`", err)
+    assert [c.split()[1:3] for c in commands] == [["vectors", "build"], ["vectors", "general"]]
+    assert not (tmp_path / "m").exists()
+
+    own_cmd = shlex.split(commands[0].replace("CONFIG.toml", str(config)).replace("[CORPUS...]", labels))
+    assert main(own_cmd[1:] + TINY_BUILD) == 0
+    own = load_vectors(tmp_path / "own.npz")
+    from train.config import load_config
+
+    assert own.analyzer_key == load_config(config).analyzer.key and own.meta["analyzer"]["split_mode"] == "A"
+    _wheel(tmp_path / "w.whl", own.words[:150])
+    general_cmd = shlex.split(commands[1].replace("WHEEL", "w.whl"))
+    assert main(general_cmd[1:] + ["--dim", "4"]) == 0
+    capsys.readouterr()
+
+    config.write_text(settings + '[features]\nmin_df = 1\nvectors = "own.npz"\ngeneral_vectors = "general.npz"\n',
+                      encoding="utf-8")
+    assert main(["train", "--labels", labels, "--config", str(config), "--out", "m"]) == 0, capsys.readouterr().err
+    manifest = json.loads((tmp_path / "m" / "gikai.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["analyzer"]["split_mode"] == "A"
+    assert manifest["vectors"]["sha256"] == own.sha256 and manifest["vectors"]["general"]["words"] > 0
+
+
+def test_vectors_build_config_errors_and_its_file_is_an_input(tmp_path, capsys):
+    config = tmp_path / "cfg.toml"
+    config.write_text('[analyzer]\nsplit_mode = "D"\n', encoding="utf-8")
+    corpus = str(FIXTURES / "labels.jsonl")
+    assert main(["vectors", "build", corpus, "--config", str(config), "--out", str(tmp_path / "v.npz")]) == 1
+    assert "split_mode: expected one of 'A', 'B', 'C', found 'D'" in capsys.readouterr().err
+    config.write_text('[analyzer]\nsplit_mode = "B"\n', encoding="utf-8")
+    assert main(["vectors", "build", corpus, "--config", str(config), "--out", str(config)]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert config.read_text(encoding="utf-8") == '[analyzer]\nsplit_mode = "B"\n'
+    assert main(["vectors", "build", corpus, "--config", str(tmp_path / "none.toml"), "--out",
+                 str(tmp_path / "v.npz")]) == 1
+    assert "config file not found" in capsys.readouterr().err
+    assert not (tmp_path / "v.npz").exists()

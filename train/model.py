@@ -209,15 +209,26 @@ def configured_vectors(config: TrainConfig, given=None):
 
     own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
     general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
-    fixes = (("features.vectors", own, "rebuild them with `gikai-topics vectors build`"),
-             ("features.general_vectors", general, "set features.general_vectors = \"none\", or rebuild them "
-              "with `gikai-topics vectors general WHEEL --vocabulary OWN.npz` from own vectors of this analyzer"))
-    for option, table, fix in fixes:
-        if table is not None and table.analyzer_key != config.analyzer.key:
-            raise ConfigError(
-                f"{option}: expected vectors built with this config's analyzer settings "
-                f"(key {config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
-                f"({table.meta.get('analyzer')}); {fix}")
+    wrong = [(option, table) for option, table in (("features.vectors", own), ("features.general_vectors", general))
+             if table is not None and table.analyzer_key != config.analyzer.key]
+    if wrong:
+        build = ("`gikai-topics vectors build --config CONFIG.toml --out own.npz [CORPUS...]` (CONFIG.toml: this "
+                 "config file)")
+        general_build = "`gikai-topics vectors general WHEEL --vocabulary own.npz --out general.npz`"
+        if len(wrong) == 2:  # the default config names both bundled files: both need rebuilding
+            fix = (f"rebuild both with this analyzer: {build}, then {general_build}, and set features.vectors = "
+                   "\"own.npz\" and features.general_vectors = \"general.npz\"; or set both to \"none\"")
+        elif wrong[0][0] == "features.vectors":
+            fix = (f"rebuild them with this analyzer: {build}, and set features.vectors = \"own.npz\"; or set "
+                   "features.vectors = \"none\"")
+        else:
+            fix = (f"set features.general_vectors = \"none\", or rebuild them from own vectors of this analyzer: "
+                   f"{build}, then {general_build}, and set features.general_vectors = \"general.npz\"")
+        keys = {option: f"key {table.analyzer_key or '?'} ({table.meta.get('analyzer')})" for option, table in wrong}
+        found = (f"vectors built with {next(iter(keys.values()))}" if len(set(keys.values())) == 1 else
+                 "; ".join(f"{option} built with {key}" for option, key in keys.items()))
+        raise ConfigError(f"{' and '.join(option for option, _ in wrong)}: expected vectors built with this "
+                          f"config's analyzer settings (key {config.analyzer.key}), found {found}; {fix}")
     return concat_vectors(own, general)
 
 
