@@ -388,3 +388,41 @@ def test_vectors_build_config_errors_and_its_file_is_an_input(tmp_path, capsys):
                  str(tmp_path / "v.npz")]) == 1
     assert "config file not found" in capsys.readouterr().err
     assert not (tmp_path / "v.npz").exists()
+
+
+# ----------------------------------------------------------------- finding 8: what a rebuild reproduces
+
+
+def test_two_builds_with_the_same_settings_give_the_same_words_and_rows(tmp_path):
+    """README: `vectors build --workers 1` reproduces the words and vector rows; only the recorded build time
+    (meta "seconds"), and so the file's bytes and digest, may differ.  The same for `vectors general`."""
+    corpus = str(FIXTURES / "labels.jsonl")
+    builds = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.npz"
+        assert main(["vectors", "build", corpus, "--out", str(out), "--workers", "1", *TINY_BUILD]) == 0
+        builds.append(load_vectors(out))
+    a, b = builds
+    assert a.words == b.words and np.array_equal(a.vectors, b.vectors)
+    differ = {k for k in set(a.meta) | set(b.meta) if a.meta.get(k) != b.meta.get(k)}
+    assert differ <= {"seconds", "sha256"}
+    _wheel(tmp_path / "w.whl", a.words[:150])
+    general = []
+    for name in ("ga", "gb"):
+        out = tmp_path / f"{name}.npz"
+        assert main(["vectors", "general", str(tmp_path / "w.whl"), "--out", str(out), "--vocabulary",
+                     str(tmp_path / "a.npz"), "--dim", "4"]) == 0
+        general.append(load_vectors(out, general=True))
+    ga, gb = general
+    assert ga.words == gb.words and np.array_equal(ga.vectors, gb.vectors)
+    assert {k for k in set(ga.meta) | set(gb.meta) if ga.meta.get(k) != gb.meta.get(k)} <= {"seconds", "sha256"}
+
+
+def test_vectors_general_refuses_to_overwrite_the_bundled_vocabulary(tmp_path, capsys):
+    from train.vectors import BUNDLED_PATH
+
+    before = BUNDLED_PATH.stat().st_mtime_ns, BUNDLED_PATH.stat().st_size
+    _wheel(tmp_path / "w.whl", ["保育"])
+    assert main(["vectors", "general", str(tmp_path / "w.whl"), "--out", str(BUNDLED_PATH)]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert (BUNDLED_PATH.stat().st_mtime_ns, BUNDLED_PATH.stat().st_size) == before

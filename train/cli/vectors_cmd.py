@@ -73,10 +73,10 @@ def general_cmd(
     """General-domain vectors (chiVe) for our vocabulary, PCA-reduced; use with features.general_vectors."""
     from ..general_vectors import SpacyVectorTable, build_general_vectors, describe
 
-    from ..vectors import BUNDLED
+    from ..vectors import resolve_path
 
-    # neither the wheel nor the vocabulary file may be overwritten by the result
-    check_writable(out, "--out", inputs=[source] + ([vocabulary] if vocabulary != BUNDLED else []))
+    # neither the wheel nor the vocabulary file (the bundled one too) may be overwritten by the result
+    check_writable(out, "--out", inputs=[source, resolve_path(vocabulary)])
     with progress_printer() as progress:
         vocab = load_vectors(vocabulary, option="--vocabulary")
         wv = build_general_vectors(SpacyVectorTable.open(source), vocab, dim=dim, progress=progress)
