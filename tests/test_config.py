@@ -20,7 +20,7 @@ def test_toml_overrides(tmp_path):
 @pytest.mark.parametrize(
     "toml, expected",
     [
-        ('[classifier]\nC = -1\n', "classifier.C: expected a positive number, found -1"),
+        ('[classifier]\nC = -1\n', "classifier.C: expected a number from 1e-06 to 1e+06, found -1"),
         ('[classifier]\nkind = "svm"\n', "classifier.kind: expected 'logreg' or 'sgd', found 'svm'"),
         ('[analyzer]\nsplit_mode = "D"\n', "split_mode: expected one of 'A', 'B', 'C', found 'D'"),
         ('[features]\nmin_dff = 2\n', "unknown setting(s) features.min_dff"),
@@ -28,7 +28,7 @@ def test_toml_overrides(tmp_path):
         ('[features]\nwords = false\n', "at least one of words or char_ngrams"),
         ('[thresholds]\nfolds = 1\n', "thresholds.folds: expected an integer >= 2, found 1"),
         ("[classifier\n", "not valid TOML"),
-        ('[classifier]\nC = inf\n', "classifier.C: expected a positive number, found inf"),
+        ('[classifier]\nC = inf\n', "classifier.C: expected a number from 1e-06 to 1e+06, found inf"),
         ('[features]\nvectors_weight = nan\n', "features.vectors_weight: expected a positive number"),
         ('[features]\nmin_df = true\n', "features.min_df: expected an integer >= 1, found True"),
         ('random_state = -5\n', "random_state: expected an integer from 0 to 2**32 - 1"),

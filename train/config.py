@@ -26,9 +26,32 @@ from .jsonline import finite_number  # not a boolean, not inf/nan: those pass ">
 from .text import AnalyzerSettings
 
 
-def _expect(cond: bool, field: str, expected: str, found: Any) -> None:
+def _expect(cond: bool, field: str, expected: str, found: Any, fix: str | None = None) -> None:
     if not cond:
-        raise ConfigError(f"{field}: expected {expected}, found {found!r}")
+        raise ConfigError(f"{field}: expected {expected}, found {found!r}" + (f"; {fix}" if fix else ""))
+
+
+#: Upper (and, where a tiny value also breaks the fit, lower) bounds of the numeric settings.  "A positive
+#: number" let through values that passed validation and then broke the fit: a weight of 1e39 overflows the
+#: float32 features ("Input X contains infinity"), sgd_alpha 1e300 or 1e-300 overflows SGD, C 1e-300 (and
+#: C 1e300) kept liblinear running without end.  The bounds are far beyond any useful setting.
+MAX_WEIGHT = 1000.0
+C_RANGE = (1e-6, 1e6)
+SGD_ALPHA_RANGE = (1e-10, 1.0)
+
+
+def _in_range(x: Any, lo: float, hi: float, *, above_lo: bool = False) -> bool:
+    return finite_number(x) and (x > lo if above_lo else x >= lo) and x <= hi
+
+
+def _weight(x: Any, field: str, default: float) -> None:
+    _expect(_in_range(x, 0, MAX_WEIGHT, above_lo=True), field, f"a positive number up to {MAX_WEIGHT:g}", x,
+            f"use a value in that range (the default is {default:g}; a huge weight overflows the features)")
+
+
+def _ranged(x: Any, field: str, bounds: tuple[float, float], default: float, why: str) -> None:
+    _expect(_in_range(x, *bounds), field, f"a number from {bounds[0]:g} to {bounds[1]:g}", x,
+            f"use a value in that range (the default is {default:g}; {why})")
 
 
 def _int(x: Any) -> bool:
@@ -40,18 +63,22 @@ def _int(x: Any) -> bool:
 class FeatureConfig:
     words: bool = True
     word_ngram_max: int = 2
+    #: a count: terms in fewer training texts are dropped
     min_df: int = 2
+    #: a fraction (even when written `1`): terms in more than this share of the training texts are dropped
     max_df: float = 0.5
     max_features: int | None = 200_000
     sublinear_tf: bool = True
     char_ngrams: bool = False
     char_ngram_min: int = 2
     char_ngram_max: int = 3
+    #: scale of the character n-gram block beside the word features, in (0, 1000]
     char_weight: float = 0.5
     #: word vectors for the dense mean-vector block: "bundled" (learned from seeds/), a .npz path, or "none"
     vectors: str = "bundled"
     #: general-domain vectors (chiVe) concatenated per word with ``vectors``: "bundled", a .npz path, or "none"
     general_vectors: str = "bundled"
+    #: scale of the mean-vector block (its rows have this L2 norm), in (0, 1000]
     vectors_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -62,7 +89,10 @@ class FeatureConfig:
                 "features.word_ngram_max", "an integer from 1 to 3", self.word_ngram_max)
         _expect(_int(self.min_df) and self.min_df >= 1, "features.min_df", "an integer >= 1", self.min_df)
         _expect(finite_number(self.max_df) and 0 < self.max_df <= 1.0,
-                "features.max_df", "a fraction in (0, 1]", self.max_df)
+                "features.max_df", "a fraction in (0, 1] of the training texts", self.max_df)
+        # TOML's `max_df = 1` is an int, which TfidfVectorizer reads as a document count (terms in at most one
+        # text), not as the documented fraction 100%: store it as the fraction it stands for
+        object.__setattr__(self, "max_df", float(self.max_df))
         _expect(self.max_features is None or (_int(self.max_features) and self.max_features > 0),
                 "features.max_features", "a positive integer or omitted", self.max_features)
         _expect(isinstance(self.sublinear_tf, bool), "features.sublinear_tf", "true or false", self.sublinear_tf)
@@ -71,8 +101,7 @@ class FeatureConfig:
                 and 1 <= self.char_ngram_min <= self.char_ngram_max <= 6,
                 "features.char_ngram_min/char_ngram_max", "integers with 1 <= min <= max <= 6",
                 (self.char_ngram_min, self.char_ngram_max))
-        _expect(finite_number(self.char_weight) and self.char_weight > 0,
-                "features.char_weight", "a positive number", self.char_weight)
+        _weight(self.char_weight, "features.char_weight", FeatureConfig.char_weight)
         _expect(isinstance(self.vectors, str) and self.vectors.strip() != "", "features.vectors",
                 "\"bundled\", \"none\" or the path of a word-vectors .npz file", self.vectors)
         _expect(self.vectors == "none" or self.words, "features.vectors",
@@ -84,8 +113,7 @@ class FeatureConfig:
                 "\"none\" when features.words is false (vectors are weighted by the word features; set "
                 "features.vectors and features.general_vectors to \"none\" for character n-grams alone)",
                 self.general_vectors)
-        _expect(finite_number(self.vectors_weight) and self.vectors_weight > 0, "features.vectors_weight",
-                "a positive number", self.vectors_weight)
+        _weight(self.vectors_weight, "features.vectors_weight", FeatureConfig.vectors_weight)
 
     @property
     def uses_vectors(self) -> bool:
@@ -100,21 +128,23 @@ class FeatureConfig:
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig:
     kind: str = "logreg"
+    #: logreg's inverse regularisation strength, from 1e-6 to 1e6
     C: float = 8.0
     class_weight: str | None = "balanced"
     max_iter: int = 2000
+    #: sgd's regularisation strength, from 1e-10 to 1
     sgd_alpha: float = 2e-5
 
     def __post_init__(self) -> None:
         _expect(self.kind in ("logreg", "sgd"), "classifier.kind", "'logreg' or 'sgd'", self.kind)
-        _expect(finite_number(self.C) and self.C > 0,
-                "classifier.C", "a positive number", self.C)
+        _ranged(self.C, "classifier.C", C_RANGE, ClassifierConfig.C,
+                "a lower C regularises more, and C far outside the range kept liblinear from finishing")
         _expect(self.class_weight in (None, "balanced", "none"), "classifier.class_weight",
                 "'balanced' or 'none'", self.class_weight)
         _expect(_int(self.max_iter) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
                 self.max_iter)
-        _expect(finite_number(self.sgd_alpha) and self.sgd_alpha > 0, "classifier.sgd_alpha",
-                "a positive number", self.sgd_alpha)
+        _ranged(self.sgd_alpha, "classifier.sgd_alpha", SGD_ALPHA_RANGE, ClassifierConfig.sgd_alpha,
+                "a higher alpha regularises more, and alpha far outside the range overflows SGD's steps")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -157,7 +157,9 @@ def _linear_probs(X, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:
-    """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``."""
+    """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``: the middle of the
+    best cut's gap between two scores, as far as it lies in [lo, hi] (``default`` for a column without
+    positives or without a possible cut)."""
     out = np.full(Y.shape[1], default)
     for j in range(Y.shape[1]):
         y, p = Y[:, j].astype(bool), P[:, j]
@@ -168,13 +170,22 @@ def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default:
         tp = np.cumsum(ys)
         k = np.arange(1, len(ys) + 1)
         f1 = 2 * tp / (k + y.sum())
-        # only cut between distinct scores, inside the allowed range
-        valid = np.r_[ps[1:] < ps[:-1], True] & (ps >= lo) & (ps <= hi)
+        # Cutting after the i-th highest score predicts exactly the top i + 1 for any threshold in
+        # (nxt, ps[i]]: a cut is possible only between distinct scores, and only when that interval meets
+        # [lo, hi].  A cut whose upper score lies above hi is still one (e.g. all positives above 0.95, the
+        # first negative at 0.90): its threshold is then taken inside the range.
+        nxt = np.r_[ps[1:], -np.inf]
+        valid = (nxt < ps) & (ps >= lo) & (nxt < hi)
         if not valid.any():
             continue
-        i = int(np.argmax(np.where(valid, f1, -1)))
-        nxt = ps[i + 1] if i + 1 < len(ps) else lo
-        out[j] = float(np.clip((ps[i] + max(nxt, lo)) / 2, lo, hi))
+        score = np.where(valid, f1, -1.0)
+        best = score == score.max()
+        # among equally good cuts the first (highest) one whose scores lie inside the range, as before cuts
+        # above it were accepted: thresholds change only where such a cut is strictly better
+        inside = best & (ps <= hi)
+        i = int(np.argmax(inside if inside.any() else best))
+        low, high = max(nxt[i], lo), min(ps[i], hi)
+        out[j] = float(np.clip((low + high) / 2, lo, hi))
     return out
 
 
@@ -198,15 +209,26 @@ def configured_vectors(config: TrainConfig, given=None):
 
     own = None if fc.vectors == "none" else given if given is not None else load_vectors(fc.vectors)
     general = None if fc.general_vectors == "none" else load_vectors(fc.general_vectors, general=True)
-    fixes = (("features.vectors", own, "rebuild them with `gikai-topics vectors build`"),
-             ("features.general_vectors", general, "set features.general_vectors = \"none\", or rebuild them "
-              "with `gikai-topics vectors general WHEEL --vocabulary OWN.npz` from own vectors of this analyzer"))
-    for option, table, fix in fixes:
-        if table is not None and table.analyzer_key != config.analyzer.key:
-            raise ConfigError(
-                f"{option}: expected vectors built with this config's analyzer settings "
-                f"(key {config.analyzer.key}), found vectors built with key {table.analyzer_key or '?'} "
-                f"({table.meta.get('analyzer')}); {fix}")
+    wrong = [(option, table) for option, table in (("features.vectors", own), ("features.general_vectors", general))
+             if table is not None and table.analyzer_key != config.analyzer.key]
+    if wrong:
+        build = ("`gikai-topics vectors build --config CONFIG.toml --out own.npz [CORPUS...]` (CONFIG.toml: this "
+                 "config file)")
+        general_build = "`gikai-topics vectors general WHEEL --vocabulary own.npz --out general.npz`"
+        if len(wrong) == 2:  # the default config names both bundled files: both need rebuilding
+            fix = (f"rebuild both with this analyzer: {build}, then {general_build}, and set features.vectors = "
+                   "\"own.npz\" and features.general_vectors = \"general.npz\"; or set both to \"none\"")
+        elif wrong[0][0] == "features.vectors":
+            fix = (f"rebuild them with this analyzer: {build}, and set features.vectors = \"own.npz\"; or set "
+                   "features.vectors = \"none\"")
+        else:
+            fix = (f"set features.general_vectors = \"none\", or rebuild them from own vectors of this analyzer: "
+                   f"{build}, then {general_build}, and set features.general_vectors = \"general.npz\"")
+        keys = {option: f"key {table.analyzer_key or '?'} ({table.meta.get('analyzer')})" for option, table in wrong}
+        found = (f"vectors built with {next(iter(keys.values()))}" if len(set(keys.values())) == 1 else
+                 "; ".join(f"{option} built with {key}" for option, key in keys.items()))
+        raise ConfigError(f"{' and '.join(option for option, _ in wrong)}: expected vectors built with this "
+                          f"config's analyzer settings (key {config.analyzer.key}), found {found}; {fix}")
     return concat_vectors(own, general)
 
 

@@ -143,6 +143,15 @@ def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -
     return tag
 
 
+def remove_from_bentoml(tag: str) -> None:
+    """Delete a version just saved by :func:`save_to_bentoml` (``latest`` moves back to the previous one),
+    with SIGINT/SIGTERM held so that a second interrupt cannot leave it half deleted."""
+    import bentoml
+
+    with _signals_held():
+        bentoml.models.delete(tag)
+
+
 def files_digest(manifest: dict) -> str:
     """One SHA-256 over the digests of a model's files (the manifest's ``files``): it names the model's content
     whatever its path or tag, so a model directory replaced by another model gets another digest."""

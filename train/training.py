@@ -11,7 +11,8 @@ from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
 from .labeling.store import LabelSet, group_fingerprints, label_matrix, read_labels
 from .model import TopicClassifier, configured_vectors, workers_for
-from .store import DEFAULT_NAME, check_export_dir, check_name, export_dir, save_to_bentoml
+from .store import (DEFAULT_NAME, MANIFEST, check_export_dir, check_name, export_dir, remove_from_bentoml,
+                    save_to_bentoml)
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import JapaneseAnalyzer
 from .versions import git_commit, library_versions, now_iso
@@ -81,7 +82,8 @@ def train(
     """Validate labels, fit, then save to the BentoML store and/or ``out``.
 
     Nothing is written unless the fit completes: the store entry and the
-    exported directory both appear atomically.
+    exported directory both appear atomically, and an export to ``out`` that
+    fails or is interrupted removes the version just stored again.
     """
     config = config or TrainConfig()
     if n_jobs is not None:
@@ -100,8 +102,24 @@ def train(
     if progress:
         progress("saving")
     tag = save_to_bentoml(name, model, manifest, taxonomy_text) if to_store else None
-    if tag:
-        manifest["tag"] = tag
-    if out is not None:
-        export_dir(Path(out), model, manifest, taxonomy_text)
+    try:
+        if tag:
+            manifest["tag"] = tag
+        if out is not None:
+            export_dir(Path(out), model, manifest, taxonomy_text)
+    except BaseException:  # a failed or interrupted export (Ctrl-C, SIGTERM): take the stored version back
+        if tag and not (out is not None and _exported(Path(out), tag)):
+            remove_from_bentoml(tag)
+        raise
     return TrainResult(model, manifest, tag, Path(out) if out else None, seconds)
+
+
+def _exported(out: Path, tag: str) -> bool:
+    """Whether ``out`` already holds the model saved as ``tag`` (an interrupt that arrived after the export
+    was moved into place: both copies are complete, so the stored one stays)."""
+    import json
+
+    try:
+        return json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("tag") == tag
+    except (OSError, ValueError, AttributeError):
+        return False

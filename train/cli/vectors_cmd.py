@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 
 from ..atomic import check_writable
+from ..config import load_config
 from ..corpus import read_corpus
-from ..text import AnalyzerSettings
 from ..vectors import VectorSettings, build_vectors, load_vectors
 from . import app
 from ._common import console, default_path, progress_printer
@@ -27,12 +27,17 @@ def build_cmd(
     epochs: int = typer.Option(5, help="Passes over the corpus."),
     min_count: int = typer.Option(3, help="Ignore words seen fewer times."),
     workers: int = typer.Option(1, help="word2vec threads (1 = reproducible) and analysis processes."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Training config (TOML) whose [analyzer] "
+                                          "settings to analyse the corpus with (default: the default analyzer)."),
 ) -> None:
     """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
     settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
-    check_writable(out, "--out")
+    analyzer = load_config(config).analyzer  # vectors only fit models of the analyzer they were built with
+    paths = paths or [default_path("seeds")]
+    # `--out corpus.jsonl` would replace the corpus with the vectors
+    check_writable(out, "--out", inputs=[*paths, *([config] if config else [])])
     with progress_printer() as progress:
-        wv = build_vectors(read_corpus(paths or [default_path("seeds")]), AnalyzerSettings(), settings,
+        wv = build_vectors(read_corpus(paths), analyzer, settings,
                            exclude_assemblies=exclude_assembly, tokenize_workers=workers, progress=progress)
         wv.save(out)
     console.print(f"wrote {out}: {len(wv.words):,} words x {wv.dim} from {wv.meta['utterances']:,} utterances "
@@ -68,7 +73,10 @@ def general_cmd(
     """General-domain vectors (chiVe) for our vocabulary, PCA-reduced; use with features.general_vectors."""
     from ..general_vectors import SpacyVectorTable, build_general_vectors, describe
 
-    check_writable(out, "--out")
+    from ..vectors import resolve_path
+
+    # neither the wheel nor the vocabulary file (the bundled one too) may be overwritten by the result
+    check_writable(out, "--out", inputs=[source, resolve_path(vocabulary)])
     with progress_printer() as progress:
         vocab = load_vectors(vocabulary, option="--vocabulary")
         wv = build_general_vectors(SpacyVectorTable.open(source), vocab, dim=dim, progress=progress)
