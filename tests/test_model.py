@@ -300,7 +300,7 @@ def test_interrupt_during_store_copy_stores_nothing(labels_dir, isolated_state):
 
 
 def test_signals_held_delivers_after_the_block_and_leaves_ignored_ones_alone():
-    from train.store import _signals_held
+    from train.atomic import _signals_held
 
     original = signal.getsignal(signal.SIGTERM)
     seen = []
@@ -317,3 +317,30 @@ def test_signals_held_delivers_after_the_block_and_leaves_ignored_ones_alone():
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, original)
+
+
+def test_replacing_a_directory_is_not_stopped_between_its_two_renames(tmp_path, monkeypatch):
+    """atomic_dir moves the old directory aside and the new one in; a Ctrl-C between the two renames left no
+    model at the path (only a hidden .NAME.old).  The signal is now delivered after both."""
+    import os
+    import signal
+
+    from train.atomic import atomic_dir
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "v").write_text("old", encoding="utf-8")
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        real_replace(src, dst)
+        if len(calls) == 1:  # right after the old directory moved aside
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(target) as tmp:
+            (tmp / "v").write_text("new", encoding="utf-8")
+    assert (target / "v").read_text(encoding="utf-8") == "new" and len(calls) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left aside

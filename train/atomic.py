@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 
 def _umask() -> int:
@@ -141,6 +143,34 @@ def append_line_durably(path: str | os.PathLike, line: str) -> None:
         os.fsync(fh.fileno())
 
 
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[Any]:
+    """Hold SIGINT and SIGTERM back for the duration of the block; yields a function telling
+    whether one of them arrived meanwhile.  On leaving the block the held signal is raised again,
+    for the handler that was in place before.  (The handlers are swapped rather than the signals
+    masked: a process-directed signal goes to any thread that does not mask it.)  Outside the
+    main thread, where handlers cannot be changed, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    caught: list[int] = []
+    # an ignored signal stays ignored (nothing to undo for it); a handler installed outside Python
+    # (getsignal() is None) could not be put back, so it is left alone too
+    swapped = {s: h for s in _HELD_SIGNALS if (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)}
+    for s in swapped:
+        signal.signal(s, lambda signum, frame: caught.append(signum))
+    try:
+        yield lambda: bool(caught)
+    finally:
+        for s, handler in swapped.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Build a directory under a temporary name, then move it into place.
@@ -157,9 +187,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             old = path.with_name(f".{path.name}.old")
             if old.exists():
                 shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+            with _signals_held():  # never stop between the two renames (nothing would be at ``path``)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     except BaseException:

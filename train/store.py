@@ -20,13 +20,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .atomic import atomic_dir, atomic_write_text
+from .atomic import _signals_held, atomic_dir, atomic_write_text
 from .errors import ModelError
 
 MANIFEST = "gikai.json"
@@ -86,32 +83,6 @@ def export_dir(out: Path, model: Any, manifest: dict, taxonomy_text: str) -> Pat
     return out
 
 
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextmanager
-def _signals_held() -> Iterator[Any]:
-    """Hold SIGINT and SIGTERM back for the duration of the block; yields a function telling
-    whether one of them arrived meanwhile.  On leaving the block the held signal is raised again,
-    for the handler that was in place before.  (The handlers are swapped rather than the signals
-    masked: a process-directed signal goes to any thread that does not mask it.)  Outside the
-    main thread, where handlers cannot be changed, nothing is held."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    caught: list[int] = []
-    # an ignored signal stays ignored (nothing to undo for it); a handler installed outside Python
-    # (getsignal() is None) could not be put back, so it is left alone too
-    swapped = {s: h for s in _HELD_SIGNALS if (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)}
-    for s in swapped:
-        signal.signal(s, lambda signum, frame: caught.append(signum))
-    try:
-        yield lambda: bool(caught)
-    finally:
-        for s, handler in swapped.items():
-            signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -> str:
