@@ -55,6 +55,16 @@ def fixtures() -> Path:
 
 
 @pytest.fixture
+def corpus(fixtures, tmp_path) -> Path:
+    """A corpus folder: the JSONL sample and the seed-format sample."""
+    d = tmp_path / "corpus"
+    d.mkdir()
+    (d / "a.jsonl").write_bytes((fixtures / "corpus_sample.jsonl").read_bytes())
+    (d / "seed.txt").write_bytes((fixtures / "seed_sample.txt").read_bytes())
+    return d
+
+
+@pytest.fixture
 def labels_dir(tmp_path) -> Path:
     d = tmp_path / "labels"
     d.mkdir()

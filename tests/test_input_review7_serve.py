@@ -12,14 +12,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from conftest import ROOT, free_port
 
 from train.errors import InputError, ModelError
 from train.inference import SERVICE_INTEGERS, service_settings
@@ -294,18 +290,10 @@ def test_request_models_are_strict_and_closed():
 def test_real_bentoml_serve_with_empty_settings_and_strict_bodies(trained_model_dir, tmp_path):
     """Both findings against a real `bentoml serve`: it starts with GIKAI_TOPICS_MAX_EXPLAIN="" (it used to
     fail at import) and answers the wrong types and the misspelt field with 400."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GIKAI_TOPICS_MODEL": str(trained_model_dir), "GIKAI_TOPICS_THREADS": "2",
-           "GIKAI_TOPICS_MAX_EXPLAIN": "", "GIKAI_TOPICS_MAX_BATCH": ""}
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "serve.service:TopicTagger", "--host",
-                             "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        from test_serve import _wait_ready
+    from test_serve import real_server
 
-        _wait_ready(base, proc)
+    with real_server(trained_model_dir, tmp_path, GIKAI_TOPICS_THREADS="2", GIKAI_TOPICS_MAX_EXPLAIN="",
+                     GIKAI_TOPICS_MAX_BATCH="") as base:
         with httpx.Client(base_url=base, timeout=30) as c:
             assert c.get("/topics").json()["limits"] == {"max_chars": 20000, "max_batch": 1000, "max_explain": 50}
             r = c.post("/tag", json={"text": TEXT, "explain": 3})
@@ -317,10 +305,3 @@ def test_real_bentoml_serve_with_empty_settings_and_strict_bodies(trained_model_
             assert r.status_code == 400 and r.json()["error"].startswith("explian: unknown field"), r.text
             r = c.post("/tag_batch", json={"texts": [TEXT], "explain": True})
             assert r.status_code == 400 and r.json()["error"] == explain_error("true"), r.text
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()

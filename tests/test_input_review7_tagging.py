@@ -11,15 +11,6 @@ from train.cli import main
 from train.errors import InputError
 
 
-@pytest.fixture
-def corpus(fixtures, tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    (d / "a.jsonl").write_bytes((fixtures / "corpus_sample.jsonl").read_bytes())
-    (d / "seed.txt").write_bytes((fixtures / "seed_sample.txt").read_bytes())
-    return d
-
-
 def _tag(inputs, out, model, **kw):
     return tagging.tag_corpus(inputs, out, model=str(model), jobs=1, **kw)
 

@@ -125,17 +125,32 @@ def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None
     raise TimeoutError("server did not become ready")
 
 
-@pytest.mark.slow
-def test_real_bentoml_serve(trained_model_dir, tmp_path):
+@contextlib.contextmanager
+def real_server(model_dir, tmp_path, **env):
+    """A real ``bentoml serve`` of ``model_dir`` on a free local port (``env``: more GIKAI_TOPICS_* settings);
+    yields its base URL once /readyz answers, and stops its process group afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GIKAI_TOPICS_MODEL": str(trained_model_dir), "GIKAI_TOPICS_THREADS": "4"}
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "serve.service:TopicTagger", "--host",
-                             "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                             "127.0.0.1", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "GIKAI_TOPICS_MODEL": str(model_dir), **env}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_ready(base, proc)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.slow
+def test_real_bentoml_serve(trained_model_dir, tmp_path):
+    with real_server(trained_model_dir, tmp_path, GIKAI_TOPICS_THREADS="4") as base:
         with httpx.Client(base_url=base, timeout=30) as c:
             r = c.post("/tag", json={"text": "子育て支援と保育園の整備について伺います。", "explain": 2})
             assert r.status_code == 200 and "topics" in r.json() and "terms" in r.json()
@@ -161,13 +176,6 @@ def test_real_bentoml_serve(trained_model_dir, tmp_path):
         with httpx.Client(base_url=base, timeout=30) as c:
             sequential = [c.post("/tag", json={"text": t}).json() for t in texts[:8]]
         assert concurrent_results[:8] == sequential
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.slow

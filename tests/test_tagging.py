@@ -1,5 +1,3 @@
-import json
-
 import pyarrow.parquet as pq
 import pytest
 
@@ -7,15 +5,6 @@ from train import tagging
 from train.cli import main
 from train.errors import InputError
 from train.timeline import compute_timeline, to_csv
-
-
-@pytest.fixture
-def corpus(fixtures, tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    (d / "a.jsonl").write_bytes((fixtures / "corpus_sample.jsonl").read_bytes())
-    (d / "seed.txt").write_bytes((fixtures / "seed_sample.txt").read_bytes())
-    return d
 
 
 def _rows(path):
