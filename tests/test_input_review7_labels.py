@@ -332,3 +332,22 @@ def test_merge_reads_a_batch_whose_text_holds_unicode_line_separators(tmp_path):
     out = tmp_path / "labels" / "m.jsonl"
     assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
     assert read_labels(out)[0].examples[0].text == rec["text"]
+
+
+def test_pool_and_export_refuse_an_output_that_is_one_of_their_inputs(tmp_path, labels_dir, capsys):
+    """labels pool --out over its --pool file, labels export --out over the label file: the input was replaced
+    (found by reading the docs against the code); now refused before any work, like every other --out."""
+    pool_in = tmp_path / "pool_in.jsonl"
+    pool_in.write_bytes((FIXTURES / "corpus_sample.jsonl").read_bytes())
+    before = pool_in.read_bytes()
+    assert main(["labels", "pool", "--pool", str(pool_in), "--out", str(pool_in), "--strategy", "random",
+                 "--model", "none", "--labels", str(labels_dir), "--size", "3", "--min-chars", "0"]) == 1
+    assert "pool_in.jsonl" in capsys.readouterr().err and pool_in.read_bytes() == before
+    label_file = labels_dir / "labels.jsonl"
+    before = label_file.read_bytes()
+    assert main(["labels", "export", "--labels", str(labels_dir), "--out", str(label_file)]) == 1
+    assert main(["labels", "export", "--labels", str(labels_dir), "--out", str(labels_dir / "x.json")]) == 1
+    assert label_file.read_bytes() == before and not (labels_dir / "x.json").exists()
+    both = tmp_path / "t.json"
+    assert main(["labels", "export", "--labels", str(labels_dir), "--out", str(both), "--config-out", str(both)]) == 1
+    assert "is also --out" in capsys.readouterr().err and not both.exists()

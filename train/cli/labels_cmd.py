@@ -99,7 +99,7 @@ def pool_cmd(
     """Choose utterances for a team to read next: nearest each topic's threshold, or random."""
     spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
                     assembly=assembly, min_chars=min_chars, max_chars=max_chars, max_pool=max_pool, seed=seed)
-    check_writable(out, "--out")
+    check_writable(out, "--out", inputs=[*pool, labels or default_path("labels")])
     chosen = select_pool(pool, spec, taxonomy=load_taxonomy(), labels_dir=labels or default_path("labels"),
                          model=model, out=sys.stderr)
     write_pool(chosen, out)
@@ -168,9 +168,11 @@ def export_cmd(
     from ..labeling.labelstudio import export_label_studio
 
     _check_format(fmt)
+    if out and config_out and Path(out).resolve() == Path(config_out).resolve():
+        raise InputError(f"--config-out {config_out}: is also --out; expected two different files")
     for path, option in ((out, "--out"), (config_out, "--config-out")):
         if path:
-            check_writable(path, option)
+            check_writable(path, option, inputs=[labels or default_path("labels")])
     tasks, config, n = export_label_studio(labels or default_path("labels"), load_taxonomy())
     for path, text in ((out, tasks), (config_out, config)):
         if path:
