@@ -44,7 +44,7 @@ FORMAT = 1
 
 @dataclasses.dataclass(frozen=True)
 class VectorSettings:
-    """How word2vec is trained.  ``workers=1`` keeps a build reproducible bit for bit."""
+    """How word2vec is trained.  ``workers=1`` keeps a build reproducible: the same words and rows (the file also records the build time)."""
 
     dim: int = 100
     window: int = 5
