@@ -119,6 +119,20 @@ def test_held_out_vectors_cached_and_without_the_assembly(tmp_path, tiny_vectors
         held_out_vectors(cfg, ["小樽市"], corpus, cache_dir=tmp_path)
 
 
+def test_held_out_vectors_cache_depends_on_the_sudachi_versions(tmp_path, tiny_vectors, monkeypatch):
+    """An upgraded dictionary analyses the corpus differently: vectors cached under the old one are not reused."""
+    import train.evaluation.heldout_vectors as hv
+
+    path, _ = tiny_vectors
+    cfg = small_config().replace(features={"vectors": str(path)})
+    corpus = [str(FIXTURES / "labels.jsonl")]
+    held_out_vectors(cfg, ["東京都"], corpus, cache_dir=tmp_path)
+    monkeypatch.setattr(hv, "sudachi_versions", lambda dictionary: "sudachipy 9.9; sudachidict-core 99999999")
+    said = []
+    held_out_vectors(cfg, ["東京都"], corpus, cache_dir=tmp_path, progress=said.append)
+    assert len(list(tmp_path.glob("vectors-heldout-*.npz"))) == 2 and any("learning word vectors" in m for m in said)
+
+
 def test_config_validation_of_vectors():
     with pytest.raises(ConfigError, match="features.vectors"):
         small_config().replace(features={"vectors": ""})

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from joblib import Parallel, delayed
 
-from ..cache import default_cache_dir
+from ..cache import default_cache_dir, sudachi_versions
 from ..config import TrainConfig
 from ..corpus import read_corpus
 from ..errors import ConfigError
@@ -51,7 +51,9 @@ def held_out_vectors(config: TrainConfig, assemblies: Sequence[str], corpus: Seq
     def path_for(name: str) -> Path | None:
         if cache_dir is None:
             return None
-        key = json.dumps([digest, name, base.meta["settings"], config.analyzer.key], ensure_ascii=False)
+        # the Sudachi versions too: the analyzer key does not change when the dictionary is upgraded
+        key = json.dumps([digest, name, base.meta["settings"], config.analyzer.key,
+                          sudachi_versions(config.analyzer.dictionary)], ensure_ascii=False)
         return cache_dir / f"vectors-heldout-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
     out: dict[str, WordVectors] = {}
