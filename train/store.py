@@ -83,8 +83,6 @@ def export_dir(out: Path, model: Any, manifest: dict, taxonomy_text: str) -> Pat
     return out
 
 
-
-
 def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -> str:
     """Save into the BentoML model store; return the tag ``name:version``.
 

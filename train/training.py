@@ -9,9 +9,10 @@ from typing import Callable
 
 from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
+from .errors import ModelError
 from .labeling.store import LabelSet, group_fingerprints, label_matrix, read_labels
 from .model import TopicClassifier, configured_vectors, workers_for
-from .store import (DEFAULT_NAME, MANIFEST, check_export_dir, check_name, export_dir, remove_from_bentoml,
+from .store import (DEFAULT_NAME, check_export_dir, check_name, export_dir, read_manifest, remove_from_bentoml,
                     save_to_bentoml)
 from .taxonomy import Taxonomy, load_taxonomy
 from .text import JapaneseAnalyzer
@@ -117,9 +118,7 @@ def train(
 def _exported(out: Path, tag: str) -> bool:
     """Whether ``out`` already holds the model saved as ``tag`` (an interrupt that arrived after the export
     was moved into place: both copies are complete, so the stored one stays)."""
-    import json
-
     try:
-        return json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("tag") == tag
-    except (OSError, ValueError, AttributeError):
+        return read_manifest(out).get("tag") == tag
+    except ModelError:  # no manifest there, or not a readable one: not this export
         return False
