@@ -166,9 +166,20 @@ def _read_vectors(path: Path, build: str) -> WordVectors:
     except Exception as exc:  # not an npz, missing arrays, bad JSON
         raise ConfigError(f"{path}: not a word-vectors file ({type(exc).__name__}: {exc}); "
                           f"build one with `{build}`") from None
+    if not isinstance(meta, dict):  # meta.get below would be an AttributeError traceback
+        raise ConfigError(f"{path}: expected its meta record to be a JSON object, found {type(meta).__name__}; "
+                          f"build the file with `{build}`")
     if meta.get("format") != FORMAT or vectors.ndim != 2 or len(words) != vectors.shape[0]:
         raise ConfigError(f"{path}: expected a format-{FORMAT} vectors file with one vector per word, "
                           f"found format {meta.get('format')!r}, {len(words)} words and shape {vectors.shape}")
+    # each of these passed and then gave silently wrong features (no words, no columns, a word's row
+    # shadowed by a later one) or a fit ending in sklearn's "Input X contains NaN" traceback
+    duplicates = len(words) - len(set(words))
+    if not words or vectors.shape[1] == 0 or duplicates or not np.isfinite(vectors).all():
+        found = ("no words" if not words else "vectors of 0 dimensions" if vectors.shape[1] == 0 else
+                 f"{duplicates} word(s) listed twice" if duplicates else "NaN or infinite values")
+        raise ConfigError(f"{path}: expected at least one word, each listed once with a finite vector of at least "
+                          f"one dimension, found {found}; rebuild the file with `{build}`")
     meta["sha256"] = sha256_file(path)
     return WordVectors(words, vectors, meta)
 

@@ -1,0 +1,71 @@
+"""Review 8: word vectors (files, the general build) and inter-annotator agreement."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, small_config
+from train.cli import main
+from train.errors import ConfigError
+from train.labeling.store import label_matrix, read_labels
+from train.model import TopicClassifier
+from train.text import AnalyzerSettings, JapaneseAnalyzer
+from train.vectors import load_vectors
+
+
+def _vectors_file(path, words, vectors, meta=None):
+    """A vectors .npz laid out as WordVectors.save writes it, with any content."""
+    meta = json.dumps(meta if meta is not None else {"format": 1, "analyzer_key": AnalyzerSettings().key})
+    np.savez_compressed(path, words=np.asarray(words, dtype=str), vectors=np.asarray(vectors, dtype=np.float16),
+                        meta=np.asarray(meta))
+    return path
+
+
+@pytest.fixture(scope="module")
+def fixture_tokens():
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    analyzer = JapaneseAnalyzer()
+    return labels, [analyzer(ex.text) for ex in labels.examples]
+
+
+@pytest.mark.parametrize("case, found", [
+    ("meta-list", "meta record to be a JSON object, found list"),
+    ("nan", "found NaN or infinite values"),
+    ("inf", "found NaN or infinite values"),
+    ("dim0", "found vectors of 0 dimensions"),
+    ("no-words", "found no words"),
+    ("duplicate", "found 1 word.s. listed twice"),
+])
+def test_malformed_vectors_file_is_a_clear_error_not_a_traceback_or_wrong_features(tmp_path, fixture_tokens,
+                                                                                   case, found):
+    labels, tokens = fixture_tokens
+    words = sorted({w for t in tokens for w in t})
+    vectors = np.random.default_rng(0).normal(size=(len(words), 8))
+    meta = None
+    if case == "meta-list":
+        meta = [1]
+    elif case == "nan":
+        vectors[3] = np.nan
+    elif case == "inf":
+        vectors[3, 1] = np.inf
+    elif case == "dim0":
+        vectors = np.zeros((len(words), 0))
+    elif case == "no-words":
+        words, vectors = [], np.zeros((0, 8))
+    elif case == "duplicate":
+        words = words[:-1] + [words[0]]
+    path = _vectors_file(tmp_path / f"{case}.npz", words, vectors, meta)
+    with pytest.raises(ConfigError, match=found):
+        load_vectors(path)
+    # before: NaN reached the fit as sklearn's ValueError; no words / 0 dimensions / a shadowed row trained silently
+    cfg = small_config().replace(features={"vectors": str(path), "general_vectors": "none"})
+    with pytest.raises(ConfigError, match=found):
+        TopicClassifier(cfg, labels.taxonomy.ids).fit(tokens, label_matrix(labels.examples, labels.taxonomy.ids))
+
+
+def test_vectors_info_on_a_file_with_a_non_object_meta_is_one_line(tmp_path, capsys):
+    path = _vectors_file(tmp_path / "v.npz", ["保育"], np.ones((1, 8)), meta=[1])
+    assert main(["vectors", "info", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "expected its meta record to be a JSON object" in err and "Traceback" not in err
