@@ -69,3 +69,20 @@ def test_vectors_info_on_a_file_with_a_non_object_meta_is_one_line(tmp_path, cap
     assert main(["vectors", "info", str(path)]) == 1
     err = capsys.readouterr().err
     assert "expected its meta record to be a JSON object" in err and "Traceback" not in err
+
+
+def test_agreement_refuses_a_pass_compared_with_itself(tmp_path, labels_dir, capsys):
+    from train.errors import LabelError
+    from train.labeling.agreement import agreement
+
+    first, _ = read_labels(labels_dir)
+    # before: a file of the first pass given as the second reported 100 % agreement, kappa 1.000
+    for second in (labels_dir, labels_dir / "labels.jsonl"):
+        with pytest.raises(LabelError, match="both the first and the second pass"):
+            agreement(first, read_labels(second)[0])
+        assert main(["labels", "agreement", str(labels_dir), str(second)]) == 1
+        err = capsys.readouterr().err
+        assert "compared with themselves" in err and "Traceback" not in err
+    other = tmp_path / "second.jsonl"
+    other.write_bytes((labels_dir / "labels.jsonl").read_bytes())  # a separate second pass is still compared
+    assert agreement(first, read_labels(other)[0])["items"] == 67

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, f1_score
 
+from ..errors import LabelError
 from .store import LabelSet, label_matrix
 
 
 def agreement(first: LabelSet, second: LabelSet) -> dict:
-    """Per-topic Cohen's kappa and F1 (second pass scored against the first) on the shared ids."""
+    """Per-topic Cohen's kappa and F1 (second pass scored against the first) on the shared ids.
+
+    Raises :class:`LabelError` when the passes share a file: its labels would be compared with themselves."""
+    same = [f for f in second.files if any(os.path.samefile(f, g) for g in first.files)]
+    if same:  # e.g. `labels agreement labels labels/round3.jsonl`: 100 % agreement that measures nothing
+        raise LabelError(f"{same[0]}: is read as both the first and the second pass, so its labels would be "
+                         "compared with themselves; expected the second pass in files apart from the first "
+                         "(e.g. labels/agreement/second-pass.jsonl)")
     ids = first.taxonomy.ids
     a_by_id = {ex.id: ex for ex in first.examples}
     shared = [ex for ex in second.examples if ex.id in a_by_id]
