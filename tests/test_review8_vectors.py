@@ -86,3 +86,32 @@ def test_agreement_refuses_a_pass_compared_with_itself(tmp_path, labels_dir, cap
     other = tmp_path / "second.jsonl"
     other.write_bytes((labels_dir / "labels.jsonl").read_bytes())  # a separate second pass is still compared
     assert agreement(first, read_labels(other)[0])["items"] == 67
+
+
+def test_vectors_general_refuses_values_past_float16_instead_of_writing_inf(tmp_path, capsys):
+    import io
+    import zipfile
+
+    import msgpack
+
+    from train.corpus import read_corpus
+    from train.general_vectors import murmurhash64a
+    from train.vectors import VectorSettings, build_vectors
+
+    own = build_vectors(read_corpus([FIXTURES / "labels.jsonl"]), AnalyzerSettings(),
+                        VectorSettings(dim=8, epochs=1, min_count=1))
+    own.save(tmp_path / "own.npz")
+    words = own.words[:60]
+    data = np.random.default_rng(0).normal(size=(len(words), 12)).astype(np.float32) * 1e5  # float16 max: 65504
+    buf = io.BytesIO()
+    np.save(buf, data)
+    with zipfile.ZipFile(tmp_path / "big.whl", "w") as zf:
+        zf.writestr("p/p-0/vocab/key2row", msgpack.packb({murmurhash64a(w.encode()): i for i, w in enumerate(words)}))
+        zf.writestr("p/p-0/vocab/vectors", buf.getvalue())
+    out = tmp_path / "g.npz"
+    # before: exit 0 and a file with inf rows, which then broke every fit that used it
+    assert main(["vectors", "general", str(tmp_path / "big.whl"), "--out", str(out), "--vocabulary",
+                 str(tmp_path / "own.npz"), "--dim", "4"]) == 1
+    err = capsys.readouterr().err
+    assert "fit the file's float16" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".g.npz*"))

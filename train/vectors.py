@@ -106,9 +106,16 @@ class WordVectors:
     def save(self, path: str | Path) -> None:
         meta = dict(self.meta)
         meta["format"] = FORMAT
+        with np.errstate(over="ignore"):
+            half = self.vectors.astype(np.float16)
+        if not np.isfinite(half).all():  # values past float16's range would be written as inf: an unusable file
+            raise InputError(f"{path}: expected vector values that fit the file's float16 (at most "
+                             f"{float(np.finfo(np.float16).max):g} in size), found up to "
+                             f"{float(np.nanmax(np.abs(self.vectors))):g}; scale the source vectors down. "
+                             "Nothing was written")
         with atomic_open(path, "wb") as fh:
             np.savez_compressed(fh, words=np.asarray(self.words, dtype=str),
-                                vectors=self.vectors.astype(np.float16),
+                                vectors=half,
                                 meta=np.asarray(json.dumps(meta, ensure_ascii=False)))
 
 
