@@ -115,3 +115,27 @@ def test_vectors_general_refuses_values_past_float16_instead_of_writing_inf(tmp_
     err = capsys.readouterr().err
     assert "fit the file's float16" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".g.npz*"))
+
+
+def test_agreement_f1_is_undefined_not_perfect_where_neither_pass_has_a_positive(tmp_path, capsys):
+    from train.labeling.agreement import agreement
+    from conftest import write_jsonl
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    rows = [{"id": "k1", "text": "防災訓練について", "topics": ["disaster"]},
+            {"id": "k2", "text": "保育園の待機児童について", "topics": []}]
+    write_jsonl(tmp_path / "a" / "x.jsonl", rows)
+    write_jsonl(tmp_path / "b" / "x.jsonl", [rows[0], {**rows[1], "topics": ["welfare"]}])
+    res = agreement(read_labels(tmp_path / "a")[0], read_labels(tmp_path / "b")[0])
+    # before: privacy (no positive in either pass) had kappa None but F1 1.0, as if the passes agreed perfectly on it
+    assert res["topics"]["privacy"]["kappa"] is None and res["topics"]["privacy"]["f1"] is None
+    assert res["topics"]["disaster"]["f1"] == pytest.approx(1.0) and res["topics"]["welfare"]["f1"] == 0.0
+    assert res["micro_f1"] == pytest.approx(2 / 3)
+    write_jsonl(tmp_path / "a" / "x.jsonl", [{**r, "topics": []} for r in rows])
+    write_jsonl(tmp_path / "b" / "x.jsonl", [{**r, "topics": []} for r in rows])
+    res = agreement(read_labels(tmp_path / "a")[0], read_labels(tmp_path / "b")[0])
+    assert res["micro_f1"] is None and res["mean_kappa"] is None  # no positive anywhere: nothing to score
+    assert main(["labels", "agreement", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "micro-F1 –" in out and "1.000" not in out

@@ -137,14 +137,14 @@ def agreement_cmd(
     if not res["items"]:
         raise LabelError(f"{second}: shares no ids with {first}")
     t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
-    fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies)
+    fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies / has a positive)
     for topic, v in res["topics"].items():
-        t.add_row(topic, fmt(v["kappa"]), f"{v['f1']:.3f}", str(v["positives_first"]),
+        t.add_row(topic, fmt(v["kappa"]), fmt(v["f1"]), str(v["positives_first"]),
                   str(v["positives_second"]), str(v["disagreements"]))
     skipped = res["topics_without_kappa"]
     console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {fmt(res['mean_kappa'])}"
                   + (f" (over {len(res['topics']) - len(skipped)} topics; undefined for {', '.join(skipped)})"
-                     if skipped else "") + f"; micro-F1 {res['micro_f1']:.3f}")
+                     if skipped else "") + f"; micro-F1 {fmt(res['micro_f1'])}")
     console.print(t)
 
 

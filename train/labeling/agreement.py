@@ -35,7 +35,8 @@ def agreement(first: LabelSet, second: LabelSet) -> dict:
         kappa = None if both_constant else float(cohen_kappa_score(a, b))
         topics[t] = {
             "kappa": kappa,
-            "f1": float(f1_score(a, b, zero_division=1.0)),
+            # F1 is 0/0, as undefined as kappa, where neither pass has a positive: None, not a perfect 1.0
+            "f1": float(f1_score(a, b)) if a.any() or b.any() else None,
             "positives_first": int(a.sum()),
             "positives_second": int(b.sum()),
             "disagreements": int((a != b).sum()),
@@ -48,7 +49,7 @@ def agreement(first: LabelSet, second: LabelSet) -> dict:
         "mean_kappa": (float(np.mean(defined)) if (defined := [v["kappa"] for v in topics.values()
                                                                  if v["kappa"] is not None]) else None),
         "topics_without_kappa": [t for t, v in topics.items() if v["kappa"] is None],
-        "micro_f1": float(f1_score(A, B, average="micro", zero_division=1.0)),
+        "micro_f1": float(f1_score(A, B, average="micro")) if A.any() or B.any() else None,
         "topics": topics,
         "disagreeing_ids": [ex.id for ex, ra, rb in zip(shared, A, B) if (ra != rb).any()],
     }
