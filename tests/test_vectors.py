@@ -67,7 +67,7 @@ def test_bad_vector_files_are_config_errors(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ConfigError, match="not a word-vectors file"):
         load_vectors(bad)
-    with pytest.raises(ConfigError, match="vectors.dim"):
+    with pytest.raises(ConfigError, match="--dim"):
         VectorSettings(dim=0)
 
 
@@ -155,7 +155,7 @@ def test_cli_vectors_build_and_info(tmp_path, capsys):
     assert "left out: 東京都" in capsys.readouterr().out
     assert main(["vectors", "build", str(FIXTURES / "labels.jsonl"), "--out", str(tmp_path / "x.npz"),
                  "--dim", "0"]) == 1
-    assert "vectors.dim: expected an integer from 8 to 1000" in capsys.readouterr().err
+    assert "vectors build --dim: expected an integer from 8 to 1000" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
 
 

@@ -54,16 +54,16 @@ class VectorSettings:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        _expect(isinstance(self.dim, int) and 8 <= self.dim <= 1000, "vectors.dim", "an integer from 8 to 1000",
+        _expect(isinstance(self.dim, int) and 8 <= self.dim <= 1000, "vectors build --dim", "an integer from 8 to 1000",
                 self.dim)
-        _expect(isinstance(self.window, int) and 1 <= self.window <= 50, "vectors.window", "an integer from 1 to 50",
+        _expect(isinstance(self.window, int) and 1 <= self.window <= 50, "VectorSettings.window", "an integer from 1 to 50",
                 self.window)
-        _expect(isinstance(self.min_count, int) and self.min_count >= 1, "vectors.min_count", "an integer >= 1",
+        _expect(isinstance(self.min_count, int) and self.min_count >= 1, "vectors build --min-count", "an integer >= 1",
                 self.min_count)
-        _expect(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "vectors.epochs", "an integer from 1 to 100",
+        _expect(isinstance(self.epochs, int) and 1 <= self.epochs <= 100, "vectors build --epochs", "an integer from 1 to 100",
                 self.epochs)
-        _expect(isinstance(self.seed, int), "vectors.seed", "an integer", self.seed)
-        _expect(isinstance(self.workers, int) and self.workers >= 1, "vectors.workers", "an integer >= 1", self.workers)
+        _expect(isinstance(self.seed, int), "VectorSettings.seed", "an integer", self.seed)
+        _expect(isinstance(self.workers, int) and self.workers >= 1, "vectors build --workers", "an integer >= 1", self.workers)
 
 
 @dataclasses.dataclass
@@ -263,10 +263,10 @@ def train_vectors(sentences: Sequence[Sequence[str]], settings: VectorSettings) 
     except RuntimeError as exc:  # gensim: "you must first build vocabulary before training the model"
         if "vocabulary" not in str(exc):
             raise
-        raise InputError(f"no word occurs {settings.min_count}+ times: lower vectors.min_count or give more text") from None
+        raise InputError(f"no word occurs {settings.min_count}+ times: lower --min-count or give more text") from None
     words = list(model.wv.index_to_key)
     if not words:
-        raise InputError(f"no word occurs {settings.min_count}+ times: lower vectors.min_count or give more text")
+        raise InputError(f"no word occurs {settings.min_count}+ times: lower --min-count or give more text")
     return words, np.asarray(model.wv.vectors, dtype=np.float32)
 
 
