@@ -176,12 +176,14 @@ def _japanese_font() -> str:
 def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], assembly: str | None = None) -> dict:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: is a file; expected a folder for the CSV and PNG")
-    check_writable(out_dir / "timeline.csv", "--out")
+    csv_path, png_path = out_dir / f"timeline-{by}.csv", out_dir / f"timeline-{by}.png"
+    for target in (csv_path, png_path):  # the files written, checked before any work
+        check_writable(target, "--out", inputs=[path])
     rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
     if not rows:
         raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")
+    csv_text, png = to_csv(rows, topic_ids), plot(rows, topic_ids, by)  # both made before either is written
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, png_path = out_dir / f"timeline-{by}.csv", out_dir / f"timeline-{by}.png"
-    atomic_write_text(csv_path, to_csv(rows, topic_ids))
-    atomic_write_bytes(png_path, plot(rows, topic_ids, by))
+    atomic_write_text(csv_path, csv_text)
+    atomic_write_bytes(png_path, png)
     return {"csv": csv_path, "png": png_path, "rows": len(rows)}
