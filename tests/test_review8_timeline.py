@@ -7,7 +7,7 @@ import pytest
 from conftest import write_jsonl
 from train.cli import main
 from train.errors import InputError
-from train.timeline import compute_timeline
+from train.timeline import compute_timeline, write_timeline
 
 ROW = {"municipality": "品川区", "date": "2024-01-05", "topics": ["dx"]}
 
@@ -26,3 +26,50 @@ def test_timeline_checks_the_files_it_writes_before_writing_either(tmp_path, cap
     err = capsys.readouterr().err
     assert f"{blocked}: is a folder" in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == [blocked]
+
+
+# --------------------------------------------------------------------------- what a row's topics count
+
+IDS = ["dx", "privacy", "urban"]
+
+
+def test_a_topic_listed_twice_tags_the_utterance_once():
+    # was: ["dx", "dx"] counted twice: a share of 2.0 (200 % of utterances)
+    rows = [("品川区", "2024-01-05", ["dx", "dx"]), ("品川区", "2024-01-06", [])]
+    assert compute_timeline(rows, "month", IDS)[0]["dx"] == 0.5
+
+
+def test_topics_outside_the_taxonomy_are_refused_not_counted_as_zero():
+    # was: a topic id the taxonomy lacks (a model of another taxonomy) was skipped: every share 0.0, exit 0
+    with pytest.raises(InputError, match="topic 'digital' .* is not in the taxonomy"):
+        compute_timeline([("品川区", "2024-01-05", ["digital"])], "month", IDS)
+
+
+def test_a_file_tagged_with_other_topics_than_the_taxonomy_is_refused(tmp_path, capsys):
+    # a model without 'urban' (the taxonomy grew after it was trained): urban's 0.0 would be "never tagged",
+    # not "never said"; its score columns tell which topics it knew
+    scores = {"score_dx": 0.9, "score_privacy": 0.1}
+    tagged = write_jsonl(tmp_path / "t.jsonl", [{**ROW, **scores}])
+    with pytest.raises(InputError, match=r"not tagged: urban; not in the taxonomy: -"):
+        write_timeline(tagged, tmp_path / "tl", by="month", topic_ids=IDS)
+    assert not (tmp_path / "tl").exists()
+    write_jsonl(tagged, [{**ROW, **scores, "score_urban": 0.0}])
+    assert write_timeline(tagged, tmp_path / "tl", by="month", topic_ids=IDS)["rows"] == 1
+
+
+def test_parquet_score_columns_are_checked_and_null_topics_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.timeline import read_tagged
+
+    p = tmp_path / "t.parquet"
+    base = {"municipality": ["品川区", "品川区"], "date": ["2024-01-05", "2024-01-06"]}
+    pq.write_table(pa.table({**base, "topics": [["dx"], []], "score_dx": [0.9, 0.1], "score_gone": [0.0, 0.0]}), p)
+    with pytest.raises(InputError, match="not tagged: privacy, urban; not in the taxonomy: gone"):
+        write_timeline(p, tmp_path / "tl", by="month", topic_ids=IDS)
+    # was: a null 'topics' (untagged) counted as an utterance with no topic, halving dx's share here
+    pq.write_table(pa.table({**base, "topics": pa.array([["dx"], None], pa.list_(pa.string()))}), p)
+    with pytest.raises(InputError, match="row 2: 'topics' is null"):
+        list(read_tagged(p))
+    assert not (tmp_path / "tl").exists()

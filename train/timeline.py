@@ -56,9 +56,34 @@ def read_tagged(path: Path):
             and any(is_(types["topics"].value_type) for is_ in text)):
         raise InputError(f"{path}: columns municipality: {types['municipality']}, topics: {types['topics']}; "
                          "expected a string and a list of strings (a tag-corpus output)")
+    done = 0
     for batch in pf.iter_batches(columns=["municipality", "date", "topics"], batch_size=20000):
+        if batch.column("topics").null_count:  # untagged, not "no topic": it would lower every share
+            row = done + batch.column("topics").is_null().index(True).as_py() + 1
+            raise InputError(f"{path}: row {row}: 'topics' is null; expected a list of topic ids (empty for an "
+                             "utterance with no topic), as tag-corpus writes")
+        done += batch.num_rows
         cols = batch.to_pydict()
         yield from zip(cols["municipality"], cols["date"], cols["topics"])
+
+
+def scored_topics(path: Path) -> list[str] | None:
+    """The topics a tag-corpus output was tagged with (its ``score_<topic>`` columns or keys), or None when it
+    has none (a hand-made file) or cannot be read (:func:`read_tagged` then says why)."""
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(".jsonl"):
+            with open(path, "rb") as fh:
+                first = next((raw for raw in fh if raw.strip()), b"")
+            row = loads_line(decode_line(first, 1), str(path), InputError)
+            names = list(row) if isinstance(row, dict) else []
+        else:
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+    except Exception:
+        return None
+    return [n.removeprefix("score_") for n in names if n.startswith("score_")] or None
 
 
 def _read_tagged_jsonl(path: Path):
@@ -93,9 +118,13 @@ def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None =
             continue
         c = counts[(municipality or "(unknown)", period)]
         c[-1] += 1
-        for t in topics or ():
-            if t in index:
-                c[index[t]] += 1
+        for t in set(topics or ()):  # a topic listed twice still tags the utterance once
+            if t not in index:
+                raise InputError(f"topic {t!r} (an utterance of {municipality or '(unknown)'}, {date}) is not in the "
+                                 f"taxonomy ({', '.join(topic_ids)}): the file was tagged by a model of another "
+                                 "taxonomy. Expected the taxonomy the model was trained with: tag the corpus again, or "
+                                 "run timeline where labels/topics.yaml is that taxonomy")
+            c[index[t]] += 1
     out = []
     for (municipality, period), c in sorted(counts.items()):
         n = c[-1]
@@ -179,6 +208,14 @@ def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], 
     csv_path, png_path = out_dir / f"timeline-{by}.csv", out_dir / f"timeline-{by}.png"
     for target in (csv_path, png_path):  # the files written, checked before any work
         check_writable(target, "--out", inputs=[path])
+    scored = scored_topics(path)
+    if scored is not None and set(scored) != set(topic_ids):
+        missing, extra = sorted(set(topic_ids) - set(scored)), sorted(set(scored) - set(topic_ids))
+        raise InputError(f"{path}: tagged with topics {', '.join(scored)}, but the taxonomy has "
+                         f"{', '.join(topic_ids)} (not tagged: {', '.join(missing) or '-'}; not in the taxonomy: "
+                         f"{', '.join(extra) or '-'}); their shares would be wrong. Expected a file tagged by a "
+                         "model of this taxonomy: tag the corpus again, or run timeline where labels/topics.yaml "
+                         "is the model's taxonomy")
     rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
     if not rows:
         raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")
