@@ -73,3 +73,25 @@ def test_parquet_score_columns_are_checked_and_null_topics_refused(tmp_path):
     with pytest.raises(InputError, match="row 2: 'topics' is null"):
         list(read_tagged(p))
     assert not (tmp_path / "tl").exists()
+
+
+# --------------------------------------------------------------------------- undated rows, assemblies
+
+
+def test_undated_utterances_are_reported_not_silently_dropped(tmp_path, capsys):
+    # was: exit 0 and only "1 assembly-periods": two utterances of three were in no period, and nothing said so
+    tagged = write_jsonl(tmp_path / "t.jsonl", [ROW, {**ROW, "date": None}, {**ROW, "date": "R6.1.5"}])
+    assert main(["timeline", str(tagged), "--out", str(tmp_path / "tl")]) == 0
+    assert "left out 2 utterance(s) without a readable YYYY-MM date" in capsys.readouterr().err
+    assert "品川区,2024-01,1," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8")
+
+
+def test_the_unknown_assembly_shown_in_the_csv_can_be_selected_and_a_typo_names_the_assemblies(tmp_path, capsys):
+    tagged = write_jsonl(tmp_path / "t.jsonl", [ROW, {**ROW, "municipality": None}])
+    # was: the CSV showed "(unknown)", but --assembly '(unknown)' found "no dated utterances"
+    assert main(["timeline", str(tagged), "--assembly", "(unknown)", "--out", str(tmp_path / "tl")]) == 0
+    lines = (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[:3] for line in lines[1:]] == [["(unknown)", "2024-01", "1"]]
+    assert main(["timeline", str(tagged), "--assembly", "shinagawa", "--out", str(tmp_path / "tl2")]) == 1
+    assert "--assembly shinagawa: no utterance of that assembly" in capsys.readouterr().err
+    assert not (tmp_path / "tl2").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections import defaultdict
@@ -104,23 +105,38 @@ def _read_tagged_jsonl(path: Path):
             yield muni, r.get("date"), topics
 
 
-def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None) -> list[dict]:
-    """One row per (assembly, period): utterance count and the share tagged with each topic."""
+@dataclasses.dataclass
+class TimelineStats:
+    """What :func:`compute_timeline` read but could not place: utterances without a readable date (of the
+    assembly asked for), and the assemblies seen (to name them when the one asked for is not there)."""
+
+    undated: int = 0
+    assemblies: set[str] = dataclasses.field(default_factory=set)
+
+
+def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None,
+                     stats: TimelineStats | None = None) -> list[dict]:
+    """One row per (assembly, period): utterance count and the share tagged with each topic.  Utterances
+    without a readable date are left out and counted in ``stats.undated``."""
     if by not in PERIODS:
         raise InputError(f"--by: expected one of {', '.join(PERIODS)}, found {by!r}")
+    stats = stats if stats is not None else TimelineStats()
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(topic_ids) + 1))
     index = {t: i for i, t in enumerate(topic_ids)}
     for municipality, date, topics in rows:
+        municipality = municipality or "(unknown)"  # as shown in the CSV, so --assembly '(unknown)' selects it
+        stats.assemblies.add(municipality)
         if assembly and municipality != assembly:
             continue
         period = period_of(date, by)
         if period is None:
+            stats.undated += 1
             continue
-        c = counts[(municipality or "(unknown)", period)]
+        c = counts[(municipality, period)]
         c[-1] += 1
         for t in set(topics or ()):  # a topic listed twice still tags the utterance once
             if t not in index:
-                raise InputError(f"topic {t!r} (an utterance of {municipality or '(unknown)'}, {date}) is not in the "
+                raise InputError(f"topic {t!r} (an utterance of {municipality}, {date}) is not in the "
                                  f"taxonomy ({', '.join(topic_ids)}): the file was tagged by a model of another "
                                  "taxonomy. Expected the taxonomy the model was trained with: tag the corpus again, or "
                                  "run timeline where labels/topics.yaml is that taxonomy")
@@ -216,11 +232,16 @@ def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], 
                          f"{', '.join(extra) or '-'}); their shares would be wrong. Expected a file tagged by a "
                          "model of this taxonomy: tag the corpus again, or run timeline where labels/topics.yaml "
                          "is the model's taxonomy")
-    rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
+    stats = TimelineStats()
+    rows = compute_timeline(read_tagged(path), by, topic_ids, assembly, stats)
+    if assembly and assembly not in stats.assemblies:
+        raise InputError(f"--assembly {assembly}: no utterance of that assembly in {path}; expected one of "
+                         f"{', '.join(sorted(stats.assemblies)) or '(none)'}")
     if not rows:
-        raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")
+        raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot "
+                         f"({stats.undated} without a readable YYYY-MM date)")
     csv_text, png = to_csv(rows, topic_ids), plot(rows, topic_ids, by)  # both made before either is written
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(csv_path, csv_text)
     atomic_write_bytes(png_path, png)
-    return {"csv": csv_path, "png": png_path, "rows": len(rows)}
+    return {"csv": csv_path, "png": png_path, "rows": len(rows), "undated": stats.undated}
