@@ -95,3 +95,22 @@ def test_the_unknown_assembly_shown_in_the_csv_can_be_selected_and_a_typo_names_
     assert main(["timeline", str(tagged), "--assembly", "shinagawa", "--out", str(tmp_path / "tl2")]) == 1
     assert "--assembly shinagawa: no utterance of that assembly" in capsys.readouterr().err
     assert not (tmp_path / "tl2").exists()
+
+
+def test_parquet_date_and_timestamp_columns_are_dates(tmp_path):
+    # was: a `date` column of Parquet type date32 or timestamp (pandas writes one after pd.to_datetime) made
+    # every utterance undated: "no dated utterances to plot"
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.timeline import read_tagged
+
+    p = tmp_path / "t.parquet"
+    dates = {"date32": [datetime.date(2024, 1, 5), datetime.date(2024, 4, 1)],
+             "timestamp": [datetime.datetime(2024, 1, 5, 10), datetime.datetime(2024, 4, 1)]}
+    for kind, values in dates.items():
+        pq.write_table(pa.table({"municipality": ["品川区"] * 2, "date": values, "topics": [["dx"], []]}), p)
+        out = compute_timeline(read_tagged(p), "quarter", IDS)
+        assert [(r["period"], r["utterances"], r["dx"]) for r in out] == [("2024-Q1", 1, 1.0), ("2024-Q2", 1, 0.0)]

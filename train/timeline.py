@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import io
 import re
 from collections import defaultdict
@@ -19,8 +20,11 @@ PERIODS = ("month", "quarter", "year")
 _DATE = re.compile(r"^(\d{4})-(\d{2})")
 
 
-def period_of(date: str | None, by: str) -> str | None:
-    """The period of an ISO date (``YYYY-MM...``); None for a missing or unreadable date (counted as undated)."""
+def period_of(date: str | datetime.date | None, by: str) -> str | None:
+    """The period of an ISO date (``YYYY-MM...``, or a date or timestamp: a Parquet ``date``/``timestamp``
+    column); None for a missing or unreadable date (counted as undated)."""
+    if isinstance(date, datetime.date):  # (a datetime is a date too)
+        date = date.isoformat()
     m = _DATE.match(date) if isinstance(date, str) else None
     if m is None or not 1 <= int(m[2]) <= 12:
         return None
