@@ -114,3 +114,18 @@ def test_parquet_date_and_timestamp_columns_are_dates(tmp_path):
         pq.write_table(pa.table({"municipality": ["品川区"] * 2, "date": values, "topics": [["dx"], []]}), p)
         out = compute_timeline(read_tagged(p), "quarter", IDS)
         assert [(r["period"], r["utterances"], r["dx"]) for r in out] == [("2024-Q1", 1, 1.0), ("2024-Q2", 1, 0.0)]
+
+
+# --------------------------------------------------------------------------- corpus stats
+
+
+def test_corpus_stats_first_and_last_dates_ignore_dates_that_are_not_iso(tmp_path):
+    # was: last date '令和元年5月1日' (and '2019/2/26' after '2019-05-01'): dates compared as text
+    from train.corpus_tools import corpus_stats
+
+    rows = [{"id": "a", "text": "一", "municipality": "品川区", "date": "2019-05-01"},
+            {"id": "b", "text": "二", "municipality": "品川区", "date": "2019/2/26"},
+            {"id": "c", "text": "三", "municipality": "品川区", "date": "令和元年5月1日"},
+            {"id": "d", "text": "四", "municipality": "品川区", "date": "2018-04-01"}]
+    a = corpus_stats([write_jsonl(tmp_path / "c.jsonl", rows)]).assemblies["品川区"]
+    assert (a.records, a.first_date, a.last_date) == (4, "2018-04-01", "2019-05-01")

@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 from .corpus import ReadStats, Record, expand_paths, read_corpus, read_file
 from .errors import InputError
+from .timeline import period_of
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 
@@ -24,7 +25,8 @@ class AssemblyStats:
 
     def add(self, date: str | None) -> None:
         self.records += 1
-        if date:
+        # only ISO dates (YYYY-MM...) compare as text: '2019/2/26' or '令和元年5月1日' would sort after every one
+        if period_of(date, "month") is not None:
             if self.first_date is None or date < self.first_date:
                 self.first_date = date
             if self.last_date is None or date > self.last_date:
