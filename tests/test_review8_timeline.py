@@ -129,3 +129,15 @@ def test_corpus_stats_first_and_last_dates_ignore_dates_that_are_not_iso(tmp_pat
             {"id": "d", "text": "四", "municipality": "品川区", "date": "2018-04-01"}]
     a = corpus_stats([write_jsonl(tmp_path / "c.jsonl", rows)]).assemblies["品川区"]
     assert (a.records, a.first_date, a.last_date) == (4, "2018-04-01", "2019-05-01")
+
+
+# --------------------------------------------------------------------------- Dask addresses
+
+
+@pytest.mark.parametrize("address", ["tls://127.0.0.1:1", "ucx://127.0.0.1:1"])
+def test_dask_address_of_another_scheme_is_a_one_line_error(address):
+    # was: TypeError tracebacks (TLS expects an ssl_context; UCXConnector cannot be instantiated)
+    from train.cluster import connect
+
+    with pytest.raises(InputError, match=f"--dask {address}: cannot reach the Dask scheduler"):
+        connect(address, 1)
