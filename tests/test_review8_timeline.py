@@ -141,3 +141,20 @@ def test_dask_address_of_another_scheme_is_a_one_line_error(address):
 
     with pytest.raises(InputError, match=f"--dask {address}: cannot reach the Dask scheduler"):
         connect(address, 1)
+
+
+# --------------------------------------------------------------------------- the figure's time axis
+
+
+def test_the_figure_time_axis_keeps_periods_without_utterances():
+    # was: the x axis held only periods with data, so 2020-06 and 2022-01 (東京都 ends, 品川区 begins in
+    # seeds/) were drawn as neighbours: a gap of 19 months looked like one
+    from train.timeline import axis_periods, plot
+
+    assert axis_periods({"2022-01", "2020-06"}, "month") == [f"2020-{m:02d}" for m in range(6, 13)] + [
+        f"2021-{m:02d}" for m in range(1, 13)] + ["2022-01"]
+    assert axis_periods({"2019-Q4", "2021-Q1"}, "quarter") == ["2019-Q4", "2020-Q1", "2020-Q2", "2020-Q3",
+                                                                 "2020-Q4", "2021-Q1"]
+    assert axis_periods({"2021", "2019"}, "year") == ["2019", "2020", "2021"]
+    rows = compute_timeline([("東京都", "2020-06-01", ["dx"]), ("品川区", "2022-01-05", [])], "month", IDS)
+    assert plot(rows, IDS, "month")[:4] == b"\x89PNG"

@@ -36,6 +36,24 @@ def period_of(date: str | datetime.date | None, by: str) -> str | None:
     return f"{year}-{month:02d}"
 
 
+def axis_periods(periods, by: str) -> list[str]:
+    """Every period from the first to the last of ``periods``, those with no utterance too: a time axis to
+    scale (2020-06 and 2022-01 are 19 months apart on it, not neighbours)."""
+    def number(period: str) -> int:
+        if by == "year":
+            return int(period)
+        year, part = period.split("-")
+        return int(year) * (4 if by == "quarter" else 12) + int(part.removeprefix("Q")) - 1
+
+    def name(n: int) -> str:
+        if by == "year":
+            return str(n)
+        return f"{n // 4}-Q{n % 4 + 1}" if by == "quarter" else f"{n // 12}-{n % 12 + 1:02d}"
+
+    found = [number(p) for p in periods]
+    return [name(n) for n in range(min(found), max(found) + 1)] if found else []
+
+
 def read_tagged(path: Path):
     """(municipality, date, topics) rows of a tag-corpus output (.parquet or .jsonl)."""
     path = Path(path)
@@ -169,7 +187,7 @@ def plot(rows: list[dict], topic_ids: list[str], by: str) -> bytes:
     import matplotlib.pyplot as plt
 
     assemblies = sorted({r["assembly"] for r in rows})
-    periods = sorted({r["period"] for r in rows})
+    periods = axis_periods({r["period"] for r in rows}, by)
     pos = {p: i for i, p in enumerate(periods)}
     ncols = 4
     nrows = -(-len(topic_ids) // ncols)
