@@ -158,3 +158,17 @@ def test_the_figure_time_axis_keeps_periods_without_utterances():
     assert axis_periods({"2021", "2019"}, "year") == ["2019", "2020", "2021"]
     rows = compute_timeline([("東京都", "2020-06-01", ["dx"]), ("品川区", "2022-01-05", [])], "month", IDS)
     assert plot(rows, IDS, "month")[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- corpus sample
+
+
+def test_corpus_sample_refuses_an_assembly_that_is_not_in_the_corpus(fixtures, tmp_path, capsys):
+    # was: exit 0, "wrote 0 utterances" and an empty file for 品川 (a typo of 品川区)
+    out = tmp_path / "s.jsonl"
+    args = ["corpus", "sample", str(fixtures / "corpus_sample.jsonl"), "--n", "3", "--out", str(out)]
+    assert main([*args, "--assembly", "品川"]) == 1
+    assert "--assembly 品川: no utterance of that assembly in the corpus" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*args, "--assembly", "otaru"]) == 0  # an id prefix still selects
+    assert main([*args, "--assembly", "小樽市", "--grep", "存在しない語句"]) == 0  # a filter matching nothing is no typo

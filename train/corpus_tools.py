@@ -98,8 +98,12 @@ class SampleFilter:
             except re.error as exc:
                 raise InputError(f"--grep: invalid regular expression {self.grep!r}: {exc}") from None
 
+    def in_assembly(self, rec: Record) -> bool:
+        """Of the assembly asked for (its municipality, or the prefix of its id), or no assembly asked for."""
+        return not self.assembly or rec.municipality == self.assembly or rec.id.split(":", 1)[0] == self.assembly
+
     def accepts(self, rec: Record) -> bool:
-        if self.assembly and rec.municipality != self.assembly and not (rec.id.split(":", 1)[0] == self.assembly):
+        if not self.in_assembly(rec):
             return False
         n = len(rec.text)
         if n < self.min_len or (self.max_len is not None and n > self.max_len):
@@ -146,8 +150,13 @@ def sample(
     rng = random.Random(seed)
     reservoir: list[Record] = []
     seen_groups: set[str] = set()
+    assemblies: set[str] = set()  # the corpus's, to name them when --assembly matches none (a typo)
+    of_assembly = False
     k = 0
     for rec in read_corpus(paths, lenient=lenient):
+        if not of_assembly and where.assembly:
+            of_assembly = where.in_assembly(rec)
+            assemblies.add(rec.municipality or "(unknown)")
         if not where.accepts(rec):
             continue
         g = rec.group
@@ -161,6 +170,9 @@ def sample(
             j = rng.randrange(k)
             if j < n:
                 reservoir[j] = rec
+    if where.assembly and not of_assembly:
+        raise InputError(f"--assembly {where.assembly}: no utterance of that assembly in the corpus (as "
+                         f"municipality or id prefix); expected one of {', '.join(sorted(assemblies)) or '(none)'}")
     reservoir.sort(key=lambda r: r.id)
     return reservoir
 
