@@ -172,3 +172,17 @@ def test_corpus_sample_refuses_an_assembly_that_is_not_in_the_corpus(fixtures, t
     assert not out.exists()
     assert main([*args, "--assembly", "otaru"]) == 0  # an id prefix still selects
     assert main([*args, "--assembly", "小樽市", "--grep", "存在しない語句"]) == 0  # a filter matching nothing is no typo
+
+
+def test_full_width_digits_in_a_date_fall_in_the_same_period_as_ascii_ones(tmp_path):
+    # was: '２０１９-０５-０１' made a period '２０１９-05' of its own, beside 2019-05: one month, two rows
+    # (and corpus stats sorted it after every ASCII date)
+    from train.corpus_tools import corpus_stats
+
+    rows = [("品川区", "２０１９-０５-０１", ["dx"]), ("品川区", "2019-05-02", [])]
+    assert [(r["period"], r["utterances"], r["dx"]) for r in compute_timeline(rows, "month", IDS)] == [
+        ("2019-05", 2, 0.5)]
+    assert [r["period"] for r in compute_timeline(rows, "year", IDS)] == ["2019"]
+    corpus = write_jsonl(tmp_path / "c.jsonl", [{"id": i, "text": i, "municipality": "品川区", "date": d}
+                                                for i, d in (("a", "２０１９-０５-０１"), ("b", "2020-01-01"))])
+    assert corpus_stats([corpus]).assemblies["品川区"].last_date == "2020-01-01"

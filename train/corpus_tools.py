@@ -6,6 +6,7 @@ import dataclasses
 import json
 import random
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,6 +28,7 @@ class AssemblyStats:
         self.records += 1
         # only ISO dates (YYYY-MM...) compare as text: '2019/2/26' or '令和元年5月1日' would sort after every one
         if period_of(date, "month") is not None:
+            date = unicodedata.normalize("NFKC", date)  # '２０１９-０５-０１' compares as 2019-05-01
             if self.first_date is None or date < self.first_date:
                 self.first_date = date
             if self.last_date is None or date > self.last_date:

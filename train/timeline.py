@@ -28,7 +28,7 @@ def period_of(date: str | datetime.date | None, by: str) -> str | None:
     m = _DATE.match(date) if isinstance(date, str) else None
     if m is None or not 1 <= int(m[2]) <= 12:
         return None
-    year, month = m[1], int(m[2])
+    year, month = f"{int(m[1]):04d}", int(m[2])  # ASCII digits: '２０１９-０５' is the period 2019-05 too
     if by == "year":
         return year
     if by == "quarter":
