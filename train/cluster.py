@@ -13,7 +13,9 @@ def connect(address: str, n_workers: int):
                if address == "local" else None)
     try:
         client = Client(cluster if cluster is not None else address)
-    except (OSError, TimeoutError, ValueError) as exc:  # no scheduler there, or not an address
+    # no scheduler there, or not an address; TypeError: a tls:// (or ucx://) address without its security
+    # settings or its package
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         if cluster is not None:
             cluster.close()
         raise InputError(f"--dask {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); "

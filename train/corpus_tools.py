@@ -6,12 +6,14 @@ import dataclasses
 import json
 import random
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .corpus import ReadStats, Record, expand_paths, read_corpus, read_file
 from .errors import InputError
+from .timeline import period_of
 
 PERCENTILES = (10, 25, 50, 75, 90, 99)
 
@@ -24,7 +26,9 @@ class AssemblyStats:
 
     def add(self, date: str | None) -> None:
         self.records += 1
-        if date:
+        # only ISO dates (YYYY-MM...) compare as text: '2019/2/26' or '令和元年5月1日' would sort after every one
+        if period_of(date, "month") is not None:
+            date = unicodedata.normalize("NFKC", date)  # '２０１９-０５-０１' compares as 2019-05-01
             if self.first_date is None or date < self.first_date:
                 self.first_date = date
             if self.last_date is None or date > self.last_date:
@@ -96,8 +100,12 @@ class SampleFilter:
             except re.error as exc:
                 raise InputError(f"--grep: invalid regular expression {self.grep!r}: {exc}") from None
 
+    def in_assembly(self, rec: Record) -> bool:
+        """Of the assembly asked for (its municipality, or the prefix of its id), or no assembly asked for."""
+        return not self.assembly or rec.municipality == self.assembly or rec.id.split(":", 1)[0] == self.assembly
+
     def accepts(self, rec: Record) -> bool:
-        if self.assembly and rec.municipality != self.assembly and not (rec.id.split(":", 1)[0] == self.assembly):
+        if not self.in_assembly(rec):
             return False
         n = len(rec.text)
         if n < self.min_len or (self.max_len is not None and n > self.max_len):
@@ -144,8 +152,13 @@ def sample(
     rng = random.Random(seed)
     reservoir: list[Record] = []
     seen_groups: set[str] = set()
+    assemblies: set[str] = set()  # the corpus's, to name them when --assembly matches none (a typo)
+    of_assembly = False
     k = 0
     for rec in read_corpus(paths, lenient=lenient):
+        if not of_assembly and where.assembly:
+            of_assembly = where.in_assembly(rec)
+            assemblies.add(rec.municipality or "(unknown)")
         if not where.accepts(rec):
             continue
         g = rec.group
@@ -159,6 +172,9 @@ def sample(
             j = rng.randrange(k)
             if j < n:
                 reservoir[j] = rec
+    if where.assembly and not of_assembly:
+        raise InputError(f"--assembly {where.assembly}: no utterance of that assembly in the corpus (as "
+                         f"municipality or id prefix); expected one of {', '.join(sorted(assemblies)) or '(none)'}")
     reservoir.sort(key=lambda r: r.id)
     return reservoir
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime
 import io
 import re
 from collections import defaultdict
@@ -18,17 +20,38 @@ PERIODS = ("month", "quarter", "year")
 _DATE = re.compile(r"^(\d{4})-(\d{2})")
 
 
-def period_of(date: str | None, by: str) -> str | None:
-    """The period of an ISO date (``YYYY-MM...``); None for a missing or unreadable date (counted as undated)."""
+def period_of(date: str | datetime.date | None, by: str) -> str | None:
+    """The period of an ISO date (``YYYY-MM...``, or a date or timestamp: a Parquet ``date``/``timestamp``
+    column); None for a missing or unreadable date (counted as undated)."""
+    if isinstance(date, datetime.date):  # (a datetime is a date too)
+        date = date.isoformat()
     m = _DATE.match(date) if isinstance(date, str) else None
     if m is None or not 1 <= int(m[2]) <= 12:
         return None
-    year, month = m[1], int(m[2])
+    year, month = f"{int(m[1]):04d}", int(m[2])  # ASCII digits: '２０１９-０５' is the period 2019-05 too
     if by == "year":
         return year
     if by == "quarter":
         return f"{year}-Q{(month - 1) // 3 + 1}"
     return f"{year}-{month:02d}"
+
+
+def axis_periods(periods, by: str) -> list[str]:
+    """Every period from the first to the last of ``periods``, those with no utterance too: a time axis to
+    scale (2020-06 and 2022-01 are 19 months apart on it, not neighbours)."""
+    def number(period: str) -> int:
+        if by == "year":
+            return int(period)
+        year, part = period.split("-")
+        return int(year) * (4 if by == "quarter" else 12) + int(part.removeprefix("Q")) - 1
+
+    def name(n: int) -> str:
+        if by == "year":
+            return str(n)
+        return f"{n // 4}-Q{n % 4 + 1}" if by == "quarter" else f"{n // 12}-{n % 12 + 1:02d}"
+
+    found = [number(p) for p in periods]
+    return [name(n) for n in range(min(found), max(found) + 1)] if found else []
 
 
 def read_tagged(path: Path):
@@ -56,9 +79,34 @@ def read_tagged(path: Path):
             and any(is_(types["topics"].value_type) for is_ in text)):
         raise InputError(f"{path}: columns municipality: {types['municipality']}, topics: {types['topics']}; "
                          "expected a string and a list of strings (a tag-corpus output)")
+    done = 0
     for batch in pf.iter_batches(columns=["municipality", "date", "topics"], batch_size=20000):
+        if batch.column("topics").null_count:  # untagged, not "no topic": it would lower every share
+            row = done + batch.column("topics").is_null().index(True).as_py() + 1
+            raise InputError(f"{path}: row {row}: 'topics' is null; expected a list of topic ids (empty for an "
+                             "utterance with no topic), as tag-corpus writes")
+        done += batch.num_rows
         cols = batch.to_pydict()
         yield from zip(cols["municipality"], cols["date"], cols["topics"])
+
+
+def scored_topics(path: Path) -> list[str] | None:
+    """The topics a tag-corpus output was tagged with (its ``score_<topic>`` columns or keys), or None when it
+    has none (a hand-made file) or cannot be read (:func:`read_tagged` then says why)."""
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(".jsonl"):
+            with open(path, "rb") as fh:
+                first = next((raw for raw in fh if raw.strip()), b"")
+            row = loads_line(decode_line(first, 1), str(path), InputError)
+            names = list(row) if isinstance(row, dict) else []
+        else:
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+    except Exception:
+        return None
+    return [n.removeprefix("score_") for n in names if n.startswith("score_")] or None
 
 
 def _read_tagged_jsonl(path: Path):
@@ -79,23 +127,42 @@ def _read_tagged_jsonl(path: Path):
             yield muni, r.get("date"), topics
 
 
-def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None) -> list[dict]:
-    """One row per (assembly, period): utterance count and the share tagged with each topic."""
+@dataclasses.dataclass
+class TimelineStats:
+    """What :func:`compute_timeline` read but could not place: utterances without a readable date (of the
+    assembly asked for), and the assemblies seen (to name them when the one asked for is not there)."""
+
+    undated: int = 0
+    assemblies: set[str] = dataclasses.field(default_factory=set)
+
+
+def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None = None,
+                     stats: TimelineStats | None = None) -> list[dict]:
+    """One row per (assembly, period): utterance count and the share tagged with each topic.  Utterances
+    without a readable date are left out and counted in ``stats.undated``."""
     if by not in PERIODS:
         raise InputError(f"--by: expected one of {', '.join(PERIODS)}, found {by!r}")
+    stats = stats if stats is not None else TimelineStats()
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(topic_ids) + 1))
     index = {t: i for i, t in enumerate(topic_ids)}
     for municipality, date, topics in rows:
+        municipality = municipality or "(unknown)"  # as shown in the CSV, so --assembly '(unknown)' selects it
+        stats.assemblies.add(municipality)
         if assembly and municipality != assembly:
             continue
         period = period_of(date, by)
         if period is None:
+            stats.undated += 1
             continue
-        c = counts[(municipality or "(unknown)", period)]
+        c = counts[(municipality, period)]
         c[-1] += 1
-        for t in topics or ():
-            if t in index:
-                c[index[t]] += 1
+        for t in set(topics or ()):  # a topic listed twice still tags the utterance once
+            if t not in index:
+                raise InputError(f"topic {t!r} (an utterance of {municipality}, {date}) is not in the "
+                                 f"taxonomy ({', '.join(topic_ids)}): the file was tagged by a model of another "
+                                 "taxonomy. Expected the taxonomy the model was trained with: tag the corpus again, or "
+                                 "run timeline where labels/topics.yaml is that taxonomy")
+            c[index[t]] += 1
     out = []
     for (municipality, period), c in sorted(counts.items()):
         n = c[-1]
@@ -120,7 +187,7 @@ def plot(rows: list[dict], topic_ids: list[str], by: str) -> bytes:
     import matplotlib.pyplot as plt
 
     assemblies = sorted({r["assembly"] for r in rows})
-    periods = sorted({r["period"] for r in rows})
+    periods = axis_periods({r["period"] for r in rows}, by)
     pos = {p: i for i, p in enumerate(periods)}
     ncols = 4
     nrows = -(-len(topic_ids) // ncols)
@@ -176,12 +243,27 @@ def _japanese_font() -> str:
 def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], assembly: str | None = None) -> dict:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: is a file; expected a folder for the CSV and PNG")
-    check_writable(out_dir / "timeline.csv", "--out")
-    rows = compute_timeline(read_tagged(path), by, topic_ids, assembly)
-    if not rows:
-        raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot")
-    out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out_dir / f"timeline-{by}.csv", out_dir / f"timeline-{by}.png"
-    atomic_write_text(csv_path, to_csv(rows, topic_ids))
-    atomic_write_bytes(png_path, plot(rows, topic_ids, by))
-    return {"csv": csv_path, "png": png_path, "rows": len(rows)}
+    for target in (csv_path, png_path):  # the files written, checked before any work
+        check_writable(target, "--out", inputs=[path])
+    scored = scored_topics(path)
+    if scored is not None and set(scored) != set(topic_ids):
+        missing, extra = sorted(set(topic_ids) - set(scored)), sorted(set(scored) - set(topic_ids))
+        raise InputError(f"{path}: tagged with topics {', '.join(scored)}, but the taxonomy has "
+                         f"{', '.join(topic_ids)} (not tagged: {', '.join(missing) or '-'}; not in the taxonomy: "
+                         f"{', '.join(extra) or '-'}); their shares would be wrong. Expected a file tagged by a "
+                         "model of this taxonomy: tag the corpus again, or run timeline where labels/topics.yaml "
+                         "is the model's taxonomy")
+    stats = TimelineStats()
+    rows = compute_timeline(read_tagged(path), by, topic_ids, assembly, stats)
+    if assembly and assembly not in stats.assemblies:
+        raise InputError(f"--assembly {assembly}: no utterance of that assembly in {path}; expected one of "
+                         f"{', '.join(sorted(stats.assemblies)) or '(none)'}")
+    if not rows:
+        raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot "
+                         f"({stats.undated} without a readable YYYY-MM date)")
+    csv_text, png = to_csv(rows, topic_ids), plot(rows, topic_ids, by)  # both made before either is written
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(csv_path, csv_text)
+    atomic_write_bytes(png_path, png)
+    return {"csv": csv_path, "png": png_path, "rows": len(rows), "undated": stats.undated}

@@ -44,3 +44,6 @@ def timeline_cmd(
     """Share of utterances per topic over time, per assembly: CSV and a PNG of small multiples."""
     res = write_timeline(tagged, out, by=by, topic_ids=load_taxonomy().ids, assembly=assembly)
     console.print(f"{res['rows']} assembly-periods → {res['csv']} and {res['png']}")
+    if res["undated"]:
+        err_console.print(f"left out {res['undated']:,} utterance(s) without a readable YYYY-MM date (not counted in "
+                          "any period)")
