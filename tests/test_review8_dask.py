@@ -6,12 +6,66 @@ from __future__ import annotations
 import pytest
 
 from train import tagging
-from train.cluster import connect
+from train.cli import main
+from train.cluster import WORKER_WAIT_VAR, connect, worker_wait
 from train.errors import InputError
+
+
+@pytest.fixture
+def scheduler():
+    """A Dask scheduler with no workers, in this process; its address."""
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 def _nothing_written(tmp_path, name):
     assert not (tmp_path / name).exists() and not (tmp_path / f"{name}.parts").exists()
+
+
+def test_a_scheduler_without_workers_is_a_one_line_error_after_a_bounded_wait(scheduler, corpus, tmp_path,
+                                                                               trained_model_dir, monkeypatch, capsys):
+    # was: tag-corpus waited forever (the pool counted the empty cluster as one worker and submitted to it);
+    # evaluate raised joblib's TimeoutError as a traceback after 10 s
+    monkeypatch.setenv(WORKER_WAIT_VAR, "1")
+    with pytest.raises(InputError, match=f"--dask {scheduler}: the Dask scheduler has no workers after 1 s.*"
+                                         f"dask worker {scheduler}.*{WORKER_WAIT_VAR}"):
+        tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), dask=scheduler)
+    _nothing_written(tmp_path, "t.jsonl")
+
+    out = tmp_path / "t.parquet"
+    code = main(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir), "--dask", scheduler])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: --dask") and "has no workers" in err and "Traceback" not in err
+    _nothing_written(tmp_path, "t.parquet")
+
+
+def test_evaluate_on_a_scheduler_without_workers_is_a_clear_error(scheduler, labels_dir, tmp_path, monkeypatch):
+    from train.evaluation.runner import run_evaluation
+
+    monkeypatch.setenv(WORKER_WAIT_VAR, "1")
+    with pytest.raises(InputError, match="has no workers"):
+        run_evaluation(labels_dir, None, folds=2, quick=True, dask=scheduler)
+
+
+def test_the_worker_wait_is_configurable_and_checked():
+    assert worker_wait({}) == 60 and worker_wait({WORKER_WAIT_VAR: " 5 "}) == 5
+    for bad in ("0", "-3", "1.5", "soon"):
+        with pytest.raises(InputError, match=f"{WORKER_WAIT_VAR}: expected a whole number of seconds >= 1"):
+            worker_wait({WORKER_WAIT_VAR: bad})
+
+
+def test_a_bad_worker_wait_is_refused_before_connecting(monkeypatch):
+    import dask.distributed
+
+    monkeypatch.setenv(WORKER_WAIT_VAR, "never")
+    monkeypatch.setattr(dask.distributed, "Client", lambda *a, **k: pytest.fail("connected"))
+    with pytest.raises(InputError, match=WORKER_WAIT_VAR):
+        connect("tcp://127.0.0.1:1", 1)
 
 
 def test_a_client_that_fails_inside_distributed_is_a_one_line_error(monkeypatch, corpus, tmp_path, trained_model_dir):

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import os
+from typing import Mapping
+
 from .errors import InputError
+
+#: how long :func:`connect` waits for a scheduler's first worker, in seconds (a scheduler without workers would
+#: otherwise take the work and never run it); the environment variable overrides the default
+WORKER_WAIT_VAR = "GIKAI_TOPICS_DASK_WAIT"
+DEFAULT_WORKER_WAIT = 60
+
+
+def worker_wait(env: Mapping[str, str] | None = None) -> int:
+    """Seconds to wait for a first worker: ``GIKAI_TOPICS_DASK_WAIT`` (a whole number >= 1) or 60."""
+    raw = (os.environ if env is None else env).get(WORKER_WAIT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_WORKER_WAIT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"{WORKER_WAIT_VAR}: expected a whole number of seconds >= 1, found {raw!r}; set one, or "
+                         f"unset it for the default ({DEFAULT_WORKER_WAIT})")
+    return value
 
 
 def connect(address: str, n_workers: int):
     """``(client, cluster)``; ``cluster`` is the LocalCluster started for ``'local'``, else None (close both).
 
-    Any failure to start or reach the cluster is an :class:`InputError` naming the address and a fix."""
+    Waits up to :func:`worker_wait` seconds for the cluster's first worker; any failure to start or reach
+    the cluster is an :class:`InputError` naming the address and a fix, with nothing left running."""
+    wait = worker_wait()  # a bad value is refused before anything starts
     from dask.distributed import Client, LocalCluster
 
     cluster = None
@@ -28,4 +53,14 @@ def connect(address: str, n_workers: int):
                          + ("try again on a less loaded machine, or run without --dask" if address == "local" else
                             "give ADDRESS as tcp://HOST:PORT of a running `dask scheduler` and try again (on a "
                             "loaded machine the connection can time out), or use --dask local or no --dask")) from None
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except Exception as exc:  # WorkerStartTimeoutError, or the scheduler went away meanwhile
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        start = ("try again on a less loaded machine, or run without --dask" if address == "local" else
+                 f"start some with `dask worker {address}` on hosts where gikai-topics is installed")
+        raise InputError(f"--dask {address}: the Dask scheduler has no workers after {wait} s "
+                         f"({type(exc).__name__}); {start}, or wait longer with {WORKER_WAIT_VAR}=SECONDS") from None
     return client, cluster
