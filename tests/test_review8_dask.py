@@ -3,6 +3,9 @@ client, workers without the package."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from train import tagging
@@ -82,4 +85,60 @@ def test_a_client_that_fails_inside_distributed_is_a_one_line_error(monkeypatch,
         connect("tcp://127.0.0.1:1", 1)
     with pytest.raises(InputError, match=r"--dask local: cannot start a local Dask cluster \(AssertionError\)"):
         tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), dask="local")
+    _nothing_written(tmp_path, "t.jsonl")
+
+
+def test_a_bug_after_connecting_is_not_turned_into_a_connection_error(monkeypatch):
+    import train.cluster
+    from dask.distributed import LocalCluster
+
+    def bug(client, address):
+        raise KeyError("a bug of ours")
+
+    monkeypatch.setattr(train.cluster, "_check_workers", bug)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        with pytest.raises(KeyError, match="a bug of ours"):
+            connect(cluster.scheduler_address, 1)
+
+
+BLOCK_TRAIN = """
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "train" or name.startswith("train."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Block())
+for name in [m for m in sys.modules if m == "train" or m.startswith("train.")]:
+    del sys.modules[name]
+"""
+
+
+@pytest.fixture
+def worker_without_the_package(scheduler, tmp_path):
+    """A `dask worker` process on ``scheduler`` that cannot import gikai-topics; stopped afterwards."""
+    preload = tmp_path / "block_train.py"
+    preload.write_text(BLOCK_TRAIN, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--no-nanny",
+                             "--nthreads", "1", "--no-dashboard", "--preload", str(preload)],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield scheduler
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_workers_without_the_package_are_refused(worker_without_the_package, corpus, tmp_path, trained_model_dir):
+    # was: the first chunk sent to such a worker failed to unpickle there, which closed the worker, and
+    # tag-corpus then waited forever for a worker
+    address = worker_without_the_package
+    with pytest.raises(InputError, match=rf"--dask {address}: 1 of 1 Dask worker\(s\) cannot import gikai-topics "
+                                         r"\(e\.g\. .*ModuleNotFoundError: No module named 'train'\); install"):
+        tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), dask=address)
     _nothing_written(tmp_path, "t.jsonl")

@@ -31,7 +31,7 @@ def worker_wait(env: Mapping[str, str] | None = None) -> int:
 def connect(address: str, n_workers: int):
     """``(client, cluster)``; ``cluster`` is the LocalCluster started for ``'local'``, else None (close both).
 
-    Waits up to :func:`worker_wait` seconds for the cluster's first worker; any failure to start or reach
+    Waits up to :func:`worker_wait` seconds for the cluster's first worker; any failure to start, reach or use
     the cluster is an :class:`InputError` naming the address and a fix, with nothing left running."""
     wait = worker_wait()  # a bad value is refused before anything starts
     from dask.distributed import Client, LocalCluster
@@ -63,4 +63,29 @@ def connect(address: str, n_workers: int):
                  f"start some with `dask worker {address}` on hosts where gikai-topics is installed")
         raise InputError(f"--dask {address}: the Dask scheduler has no workers after {wait} s "
                          f"({type(exc).__name__}); {start}, or wait longer with {WORKER_WAIT_VAR}=SECONDS") from None
+    try:
+        _check_workers(client, address)
+    except BaseException:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
     return client, cluster
+
+
+def _check_workers(client, address: str) -> None:
+    """Refuse a cluster whose workers cannot import this package: a task sent to such a worker fails to unpickle
+    there, which closes the worker, and the run then waits for a worker that never comes."""
+    import pkgutil
+
+    try:  # pkgutil.resolve_name is the standard library's, so it reaches every worker; train.tagging may not
+        found = client.run(pkgutil.resolve_name, "train.tagging:FORMAT", on_error="return")
+    except Exception as exc:  # the scheduler or the workers went away meanwhile
+        raise InputError(f"--dask {address}: lost the Dask cluster while checking its workers "
+                         f"({type(exc).__name__}: {exc}); check the scheduler and its workers, and try again") from None
+    bad = sorted((w, r) for w, r in found.items() if isinstance(r, BaseException))
+    if bad:
+        worker, exc = bad[0]
+        raise InputError(f"--dask {address}: {len(bad)} of {len(found)} Dask worker(s) cannot import gikai-topics "
+                         f"(e.g. {worker}: {type(exc).__name__}: {exc}); install the project where every worker "
+                         "runs (`pip install /path/to/gikai-topics`) and restart the workers")
