@@ -62,3 +62,20 @@ def test_stale_parts_name_the_chunk_size_that_differs(corpus, tmp_path, trained_
         tagging._prepare_parts(parts, new, restart=False)
     assert not out.exists()
 
+
+# --------------------------------------------------------------------------- vectors info
+
+
+def test_vectors_info_errors_name_the_file_not_a_setting(tmp_path, capsys):
+    """`vectors info nope.npz` blamed `features.vectors` and told to set it to "bundled"; a file that is not an
+    .npz got numpy's advice to load it "unsafely" as a pickle."""
+    assert main(["vectors", "info", str(tmp_path / "nope.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: vectors info: expected a word-vectors .npz file") and "features." not in err
+    text = tmp_path / "in.jsonl"
+    text.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
+    assert main(["vectors", "info", str(text)]) == 1
+    err = capsys.readouterr().err
+    assert "not a word-vectors file (expected an .npz archive)" in err and "pickle" not in err
+    assert len(err.strip().splitlines()) == 1
+
