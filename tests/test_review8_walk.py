@@ -79,3 +79,38 @@ def test_vectors_info_errors_name_the_file_not_a_setting(tmp_path, capsys):
     assert "not a word-vectors file (expected an .npz archive)" in err and "pickle" not in err
     assert len(err.strip().splitlines()) == 1
 
+
+# --------------------------------------------------------------------------- serve: the model checked first
+
+
+def test_serve_refuses_a_folder_that_is_not_a_model_before_starting(tmp_path, trained_model_dir):
+    """README: the model is checked before the server starts.  A folder that is no model (or a modified model)
+    started a server that stayed not-ready, answering 503 to every request."""
+    from train.errors import ModelError
+    from train.serving import server_env
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    with pytest.raises(ModelError, match="not a gikai-topics model"):
+        server_env(str(folder), None, None)
+    bad = tmp_path / "bad"
+    shutil.copytree(trained_model_dir, bad)
+    with open(bad / "model.joblib", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ModelError, match="does not match the manifest"):
+        server_env(str(bad), None, None)
+    assert server_env(str(trained_model_dir), None, None)["GIKAI_TOPICS_MODEL"] == str(trained_model_dir.resolve())
+
+
+def test_serve_cli_exits_1_with_one_line_for_a_non_model_folder(tmp_path, capsys, monkeypatch):
+    import train.serving
+
+    def no_server(*args, **kwargs):  # were the model not checked first, no real server may start
+        raise AssertionError("the server was started for a folder that is not a model")
+
+    monkeypatch.setattr(train.serving.subprocess, "Popen", no_server)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    assert main(["serve", "--model", str(folder), "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a gikai-topics model" in err and len(err.strip().splitlines()) == 1
