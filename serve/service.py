@@ -3,7 +3,7 @@
     bentoml serve serve.service:TopicTagger            # or: gikai-topics serve
 
 Endpoints: ``POST /tag``, ``POST /tag_batch``, ``GET /topics``, plus BentoML's
-``/readyz``, ``/livez``, ``/metrics`` (Prometheus) and ``/docs`` (OpenAPI).
+``/readyz``, ``/livez``, ``/metrics`` (Prometheus), ``/`` (OpenAPI UI) and ``/docs.json`` (OpenAPI spec).
 
 Settings (environment variables):
 

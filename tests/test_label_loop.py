@@ -263,7 +263,7 @@ def test_labels_pool_random_and_bad_options_write_nothing(tmp_path, labels_dir, 
                             (["--topics", "dx,sports"], "unknown ['sports']"),
                             (["--size", "0"], "expected a positive number"),
                             (["--min-chars", "500", "--max-chars", "100"], "min <= max"),
-                            (["--assembly", "大阪市"], "no unlabeled utterance"),
+                            (["--assembly", "大阪市"], "no utterance of that assembly"),
                             (["--strategy", "uncertainty", "--model", "none"], "needs a model")):
         args = ["labels", "pool", "--pool", str(POOL), "--out", str(bad), "--labels", str(labels_dir),
                 "--model", str(trained_model_dir), *extra]

@@ -21,10 +21,14 @@ def _no_constants(name: str):
 
 def loads_line(line: str | bytes, where: str, error: type[GikaiError]) -> object:
     """``json.loads`` for one untrusted line; failures raise ``error("WHERE: malformed JSON (...)")``."""
+    # A line's own newline is no part of its JSON: kept, a line cut short is reported "at column 1" (of the
+    # next line) instead of at its end
+    line = line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")
     try:
         return json.loads(line, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
-        raise error(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        at = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"  # a whole file
+        raise error(f"{where}: malformed JSON ({exc.msg} at {at})") from None
     except (ValueError, RecursionError) as exc:  # huge integers, nesting too deep, NaN/Infinity
         reason = str(exc).split(";")[0][:100]
         raise error(f"{where}: malformed JSON ({reason})") from None

@@ -163,8 +163,12 @@ def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
         except (OSError, json.JSONDecodeError):
             old = None
         if not old or old.get("key") != manifest["key"]:
+            old = old if isinstance(old, dict) else {}
+            what = {"files": "other inputs", "model": "another model", "model_files": "another model",
+                    "chunk_size": f"another --chunk-size ({old.get('chunk_size')!r}; now {manifest['chunk_size']})"}
+            differ = list(dict.fromkeys(v for k, v in what.items() if k in old and old[k] != manifest[k]))
             raise InputError(
-                f"{parts}: unfinished parts from a run with other inputs or another model; "
+                f"{parts}: unfinished parts from a run with {' and '.join(differ) or 'other inputs or another model'}; "
                 "re-run with --restart to discard them"
             )
         return

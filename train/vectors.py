@@ -143,7 +143,7 @@ def load_vectors(spec: str | Path, *, general: bool = False, option: str | None 
     option = option or ("features.general_vectors" if general else "features.vectors")
     if not path.is_file():
         hint = "reinstall the package" if str(spec) == BUNDLED else f"build one with `{build}`"
-        if str(spec) != BUNDLED and not option.startswith("--"):
+        if str(spec) != BUNDLED and option.startswith("features."):
             hint += f", or set {option} = \"bundled\""
         raise ConfigError(f"{option}: expected a word-vectors .npz file, found no file at {path}: {hint}")
     st = path.stat()
@@ -165,6 +165,10 @@ def load_vectors(spec: str | Path, *, general: bool = False, option: str | None 
 
 
 def _read_vectors(path: Path, build: str) -> WordVectors:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # else numpy's message suggests loading it as a pickle, "unsafely"
+        raise ConfigError(f"{path}: not a word-vectors file (expected an .npz archive); build one with `{build}`")
     try:
         with np.load(path, allow_pickle=False) as z:
             words = [str(w) for w in z["words"]]

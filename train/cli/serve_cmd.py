@@ -19,5 +19,5 @@ def serve_cmd(
     threads: Optional[int] = typer.Option(None, help="Threads per worker, each with its own Sudachi tokenizer "
                                           "(default: GIKAI_TOPICS_THREADS or 4)."),
 ) -> None:
-    """Serve the model over HTTP: POST /tag, POST /tag_batch, GET /topics, /readyz, /metrics, /docs."""
+    """Serve the model over HTTP: POST /tag, POST /tag_batch, GET /topics, /readyz, /metrics, / (OpenAPI UI)."""
     raise typer.Exit(run_server(model=model, host=host, port=port, workers=workers, threads=threads))

@@ -50,7 +50,7 @@ def info_cmd(
     general: bool = typer.Option(False, "--general", help="'bundled' means the bundled general-domain vectors."),
 ) -> None:
     """What a vectors file was learned from."""
-    wv = load_vectors(path, general=general, any_kind=True)
+    wv = load_vectors(path, general=general, any_kind=True, option="vectors info")
     m = wv.meta
     if m.get("kind") == "general":
         from ..general_vectors import describe
