@@ -8,7 +8,7 @@ import pytest
 from conftest import write_jsonl
 from train import tagging
 from train.cli import main
-from train.errors import InputError
+from train.errors import InputError, Interrupted
 
 
 def _tag(inputs, out, model, **kw):
@@ -114,7 +114,7 @@ def test_resume_refuses_parts_of_another_model_in_the_same_folder(corpus, tmp_pa
             return super().submit(*args)
 
     monkeypatch.setattr(tagging, "_LocalPool", Interrupting)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         _tag([corpus], out, m, chunk_size=5)
     monkeypatch.setattr(tagging, "_LocalPool", real_pool)
     assert any((tmp_path / "t.jsonl.parts").glob("part-*"))

@@ -3,7 +3,7 @@ import pytest
 
 from train import tagging
 from train.cli import main
-from train.errors import InputError
+from train.errors import InputError, Interrupted
 from train.timeline import compute_timeline, to_csv
 
 
@@ -44,11 +44,13 @@ def test_resume_after_interruption_gives_same_file(corpus, tmp_path, trained_mod
             return super().submit(*args)
 
     monkeypatch.setattr(tagging, "_LocalPool", Interrupting)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted) as info:  # not the CLI's generic "nothing was written": parts are kept
         tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=5)
     assert not out.exists()  # the output appears only when complete
     parts = sorted((tmp_path / "resumed.jsonl.parts").glob("part-*"))
     assert 1 <= len(parts) <= 3
+    assert f"{len(parts)} finished part(s) are kept" in str(info.value) and "resume" in str(info.value)
+    assert info.value.exit_code == 130
     monkeypatch.setattr(tagging, "_LocalPool", real_pool)
     s = tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=5)
     assert s.chunks_reused == len(parts)

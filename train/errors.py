@@ -39,3 +39,9 @@ class ModelError(GikaiError):
 
 class InputError(GikaiError):
     """Input given to a command or to the inference API is invalid."""
+
+
+class Interrupted(GikaiError):
+    """Ctrl-C or SIGTERM stopped a command that keeps finished work for a resume; the message says what is kept."""
+
+    exit_code = 130

@@ -25,7 +25,7 @@ import numpy as np
 
 from .atomic import atomic_open, atomic_write_text, check_writable
 from .corpus import ReadStats, Record, expand_paths, read_corpus
-from .errors import InputError, ModelError
+from .errors import InputError, Interrupted, ModelError
 from .store import files_digest, read_manifest, resolve
 
 RECORD_FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
@@ -311,11 +311,16 @@ def tag_corpus(
                 del pending[fut]
                 if progress:
                     progress(stats.records, read.records)
-    except BaseException:
+    except BaseException as exc:
         pool.close(cancel=True)
         # failed before any work (an unreadable input, say): nothing to resume, so no --restart after a fix
         if not submitted and parts.is_dir() and _holds_no_parts(parts):
             shutil.rmtree(parts, ignore_errors=True)
+        if isinstance(exc, KeyboardInterrupt) and parts.is_dir() and not _holds_no_parts(parts):
+            # the CLI's generic "nothing was written" would hide the finished parts a resume reuses
+            done = len(list(parts.glob(f"part-*.{fmt}")))
+            raise Interrupted(f"interrupted; {out} was not written, but {done} finished part(s) are kept in {parts}: "
+                              "run the same command again to resume (or add --restart to start over)") from None
         raise
     pool.close()
     if stats.chunks == 0:  # nothing readable: an error, not an empty output file
