@@ -22,7 +22,7 @@ def test_toml_overrides(tmp_path):
     [
         ('[classifier]\nC = -1\n', "classifier.C: expected a number from 1e-06 to 1e+06, found -1"),
         ('[classifier]\nkind = "svm"\n', "classifier.kind: expected 'logreg' or 'sgd', found 'svm'"),
-        ('[analyzer]\nsplit_mode = "D"\n', "split_mode: expected one of 'A', 'B', 'C', found 'D'"),
+        ('[analyzer]\nsplit_mode = "D"\n', "analyzer.split_mode: expected one of 'A', 'B', 'C', found 'D'"),
         ('[features]\nmin_dff = 2\n', "unknown setting(s) features.min_dff"),
         ('banana = 1\n', "unknown setting 'banana'"),
         ('[features]\nwords = false\n', "at least one of words or char_ngrams"),

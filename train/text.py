@@ -66,9 +66,9 @@ class AnalyzerSettings:
         from .errors import ConfigError
 
         if self.split_mode not in ("A", "B", "C"):
-            raise ConfigError(f"split_mode: expected one of 'A', 'B', 'C', found {self.split_mode!r}")
+            raise ConfigError(f"analyzer.split_mode: expected one of 'A', 'B', 'C', found {self.split_mode!r}")
         if self.dictionary not in ("core", "small", "full"):
-            raise ConfigError(f"dictionary: expected 'core', 'small' or 'full', found {self.dictionary!r}")
+            raise ConfigError(f"analyzer.dictionary: expected 'core', 'small' or 'full', found {self.dictionary!r}")
         for name in ("stop_words", "normalize_numbers"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"analyzer.{name}: expected true or false, found {getattr(self, name)!r}")
