@@ -151,3 +151,11 @@ def test_sample_exclude_that_reads_nothing_is_an_error(fixtures, tmp_path):
     nested.mkdir(parents=True)
     shutil.copy(fixtures / "corpus_sample.jsonl", nested / "x.jsonl")
     assert sample([fixtures / "corpus_sample.jsonl"], 100, exclude=[tmp_path / "labels"]) == []
+
+
+def test_sample_says_when_fewer_utterances_match_than_asked(fixtures, tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    assert main(["corpus", "sample", str(fixtures / "corpus_sample.jsonl"), "--n", "1000", "--out", str(out)]) == 0
+    n = len(out.read_text(encoding="utf-8").splitlines())
+    assert 0 < n < 1000
+    assert f"only {n} utterance(s) matched, fewer than --n 1000" in capsys.readouterr().err

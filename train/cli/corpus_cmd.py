@@ -71,4 +71,6 @@ def sample_cmd(
     else:
         with atomic_open(out) as fh:
             fh.writelines(line + "\n" for line in lines)
-        err_console.print(f"wrote {len(records)} utterances to {out}")
+        err_console.print(f"wrote {len(records)} utterance(s) to {out}")
+    if len(records) < n:  # a sample is silently short only if nobody says so
+        err_console.print(f"only {len(records)} utterance(s) matched, fewer than --n {n}")
