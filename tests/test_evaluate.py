@@ -306,3 +306,40 @@ def test_a_fold_left_with_nothing_to_score_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="found a fold with none.*--score-model-chosen"):
         cross_validate(labels, small_config().replace(features={"vectors": "none", "general_vectors": "none"}),
                        opts, cache=TokenCache(JapaneseAnalyzer(), None))
+
+
+def test_adaptation_curve_refits_held_out_folds_with_their_own_labels(tmp_path):
+    """`--adapt`: each held-out assembly also trained with k of its own labels, every k scored on the same rest."""
+    from train.cache import TokenCache
+
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    opts = EvalOptions(folds=2, loao_min_labels=15, baselines=False, learning_curve=False, error_analysis=False,
+                       corpus=(str(FIXTURES / "labels.jsonl"),), adapt=(5, 1000))
+    rep = cross_validate(labels, small_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
+    ad = rep["adaptation"]
+    assert set(ad["assemblies"]) == set(rep["leave_one_assembly_out"]["assemblies"]) == {"品川区", "東京都"}
+    for name, a in ad["assemblies"].items():
+        assert a["pool"] + a["test"] == rep["leave_one_assembly_out"]["assemblies"][name]["overall"]["n"]
+        sizes = [r["labels"] for r in a["rows"]]
+        assert sizes == sorted({0, min(5, a["pool"]), a["pool"]})  # 1000 is cut to the pool, and only once
+        assert all(0 <= r["macro_f1"] <= 1 for r in a["rows"])
+    md = write_reports(rep, tmp_path / "r") / "report.md"
+    text = md.read_text(encoding="utf-8")
+    assert "## Adapting to a held-out assembly" in text and "(all of the pool)" in text
+    assert "Adapting to a held-out assembly" in (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+
+
+def test_adaptation_curve_bad_requests_are_refused_before_any_fit(tmp_path, capsys):
+    from train.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--adapt: expected label counts >= 1"):
+        EvalOptions(adapt=(0,))
+    with pytest.raises(ConfigError, match="drop --skip held-out"):
+        EvalOptions(adapt=(500,), loao=False)
+    out = tmp_path / "r"
+    assert main(["evaluate", "--labels", str(FIXTURES / "labels.jsonl"), "--adapt", "500,x", "--out", str(out)]) == 1
+    assert "--adapt: expected comma-separated label counts >= 1 such as 500,2000, found '500,x'" in capsys.readouterr().err
+    assert main(["evaluate", "--labels", str(FIXTURES / "labels.jsonl"), "--adapt", "500", "--skip", "held-out",
+                 "--out", str(out)]) == 1
+    assert "drop --skip held-out" in capsys.readouterr().err
+    assert not out.exists()

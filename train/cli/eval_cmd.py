@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..evaluation.report import check_report_dir, headline_rows, write_reports
-from ..evaluation.runner import run_evaluation
+from ..evaluation.runner import parse_counts, run_evaluation
 from . import app
 from ._common import console, default_path, progress_printer
 
@@ -34,6 +34,9 @@ def evaluate_cmd(
     corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
     score_model_chosen: bool = typer.Option(False, help="Also score test items that `labels pool` chose by a "
                                             "model's uncertainty (by default they only train)."),
+    adapt: Optional[str] = typer.Option(None, "--adapt", help="Adaptation curve, e.g. 500,2000: refit each held-out "
+                                        "assembly's fold with that many of its own labels and score the rest (how "
+                                        "many labels a new council needs)."),
 ) -> None:
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
     if (model is None) != (test is None):
@@ -42,7 +45,8 @@ def evaluate_cmd(
     with progress_printer() as progress:
         report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
                                 dask=dask, model=model, test=test, quick=quick, skip=skip, loao_vectors=loao_vectors,
-                                corpus=corpus, score_model_chosen=score_model_chosen, progress=progress)
+                                corpus=corpus, score_model_chosen=score_model_chosen,
+                                adapt=parse_counts(adapt, "--adapt"), progress=progress)
         write_reports(report, out)
     table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")
     for row in headline_rows(report):

@@ -43,6 +43,8 @@ LEARNING_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 ERRORS_PER_TOPIC = 5
 CHAR_BASELINE_FEATURES = 50_000  # keeps the baseline affordable: 200k char n-grams made each fit ~2x slower
 SNIPPET = 160
+#: the share of a held-out assembly's near-duplicate groups whose labels the adaptation curve may train on
+ADAPT_POOL_FRACTION = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +65,19 @@ class EvalOptions:
     #: score test items chosen by a model's uncertainty too (by default they only train: a test set picked
     #: where a model was unsure is harder than the utterances the product meets, and not comparable)
     score_model_chosen: bool = False
+    #: adaptation curve: each held-out assembly's fold also trained with this many of its own labels (drawn at
+    #: random from a quarter of its groups) and scored on the rest; () = not run
+    adapt: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         from ..errors import ConfigError
+
+        if not isinstance(self.adapt, tuple) or not all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in self.adapt):
+            raise ConfigError(f"--adapt: expected label counts >= 1 such as 500,2000, found {self.adapt!r}")
+        if self.adapt and not self.loao:
+            raise ConfigError("--adapt: expected the held-out assemblies to be evaluated (it extends them), found "
+                              "them skipped; drop --skip held-out (and --quick)")
 
         if self.loao_vectors not in ("strict", "shared"):
             raise ConfigError(f"--loao-vectors: expected 'strict' or 'shared', found {self.loao_vectors!r}")
@@ -141,6 +153,47 @@ UNKNOWN_ASSEMBLY = "(unknown)"
 
 # --------------------------------------------------------------------------- the run
 
+def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
+    """Per held-out assembly: (pool, test, sizes).  A quarter of its near-duplicate groups (ADAPT_POOL_FRACTION)
+    hold the labels a fit may add, in a fixed random order; the rest are the test set of every size, so the
+    rows of one assembly are comparable.  Sizes past the pool are cut to it (once)."""
+    plan = {}
+    if not options.adapt:
+        return plan
+    rng = np.random.default_rng(options.seed)
+    for name, (_, te) in loao_splits.items():
+        gs = sorted({groups[i] for i in te})
+        rng.shuffle(gs)
+        pool_groups = set(gs[: int(len(gs) * ADAPT_POOL_FRACTION)])
+        pool = np.asarray([i for i in te if groups[i] in pool_groups], dtype=int)
+        test = np.asarray([i for i in te if groups[i] not in pool_groups], dtype=int)
+        if len(pool) == 0 or len(test) == 0:
+            continue  # too few groups to split: the report lists the assembly without rows
+        rng.shuffle(pool)
+        sizes = sorted({min(k, len(pool)) for k in options.adapt})
+        plan[name] = (pool, test, sizes)
+    return plan
+
+
+def _adaptation_report(plan: dict, by_key: dict, Y: np.ndarray, ids: list[str], options: EvalOptions,
+                       vectors: str) -> dict:
+    out = {"pool_fraction": ADAPT_POOL_FRACTION, "requested": list(options.adapt), "vectors": vectors,
+           "assemblies": {}}
+    for name, (pool, test, sizes) in plan.items():
+        base = by_key[("loao", name, 0, 1.0)]
+        where = {int(i): j for j, i in enumerate(base["test_idx"])}
+        rows_at = [where[int(i)] for i in test]
+        runs = [(0, base["pred"][rows_at], base["scores"][rows_at])]
+        runs += [(k, by_key[("adapt", name, k, 1.0)]["pred"], by_key[("adapt", name, k, 1.0)]["scores"]) for k in sizes]
+        rows = []
+        for k, pred, scores in runs:
+            m = metrics.compute(Y[test], pred, scores, ids)
+            rows.append({"labels": int(k), "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
+                         "per_topic_f1": {t: m["per_topic"][t]["f1"] for t in ids}})
+        out["assemblies"][name] = {"pool": int(len(pool)), "test": int(len(test)), "rows": rows}
+    return out
+
+
 def cross_validate(
     labels: LabelSet,
     config: TrainConfig,
@@ -207,7 +260,7 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names, loao_train, loao_skipped = [], {}, {}
+    loao_names, loao_train, loao_skipped, adapt_plan = [], {}, {}, {}
     if options.loao:
         # what each could be scored on; labels without a municipality train every held-out fold but are not an
         # assembly one can hold out (nor one whose text strict vectors could leave out)
@@ -241,6 +294,13 @@ def cross_validate(
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
             loao_train[name] = len(tr)
+        adapt_plan = _adaptation_plan(loao_splits, groups, options)
+        for name, (pool, test, sizes) in adapt_plan.items():
+            tr = loao_splits[name][0]
+            for k in sizes:  # the same held-out vectors as the assembly's held-out fit: k = 0 is that fit
+                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, np.concatenate([tr, pool[:k]]),
+                                                  test, explain=False, vectors=held_out.get(name)))
+                keys.append(("adapt", name, k, 1.0))
 
     say(f"fitting {len(jobs)} models ({len(splits)} folds; n_jobs={options.n_jobs})")
     t0 = time.perf_counter()
@@ -357,6 +417,9 @@ def cross_validate(
             "pooled": pooled,
             "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
         }
+        if options.adapt:
+            report["adaptation"] = _adaptation_report(adapt_plan, by_key, Y, ids, options,
+                                                      report["leave_one_assembly_out"]["vectors"])
     if loao_skipped:
         report["not_held_out"] = loao_skipped
     report["timing"]["total_seconds"] = round(time.perf_counter() - started, 2)

@@ -200,6 +200,26 @@ def notes(report: dict) -> list[str]:
     return out
 
 
+def adaptation_rows(report: dict) -> list[list[str]]:
+    ad = report.get("adaptation") or {}
+    rows = []
+    for name, a in ad.get("assemblies", {}).items():
+        for r in a["rows"]:
+            size = f"{r['labels']:,}" + (" (all of the pool)" if r["labels"] == a["pool"] and r["labels"] else "")
+            rows.append([name, size, _fmt(r["macro_f1"]), _fmt(r["micro_f1"]), f"{a['test']:,}"])
+    return rows
+
+
+ADAPTATION_HEADER = ["held-out assembly", "its labels in training", "macro-F1", "micro-F1", "scored on"]
+
+
+def adaptation_note(report: dict) -> str:
+    ad = report["adaptation"]
+    return (f"Each held-out assembly's fold refitted with some of its own labels, drawn at random from "
+            f"{ad['pool_fraction']:.0%} of its near-duplicate groups; every row of an assembly is scored on the "
+            f"labels of its other groups (0 = the held-out fit above, on those labels). Vectors: {ad['vectors']}.")
+
+
 def to_markdown(report: dict) -> str:
     st = report["stamp"]
     parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
@@ -222,6 +242,9 @@ def to_markdown(report: dict) -> str:
                 for p in report["learning_curve"]]
         parts += ["## Learning curve", "", _md_table(["fraction of training folds", "examples", "macro-F1", "micro-F1"],
                                                     rows), ""]
+    if report.get("adaptation"):
+        parts += ["## Adapting to a held-out assembly", "", adaptation_note(report), "",
+                  _md_table(ADAPTATION_HEADER, adaptation_rows(report)), ""]
     if report.get("folds"):
         rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), f"{f['macro_f1']:.3f}",
                  f"{f['micro_f1']:.3f}", f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
@@ -272,6 +295,9 @@ def to_html(report: dict, images: dict[str, str]) -> str:
                        ("heatmaps", "Co-occurrence and confusion")):
         if key in images:
             parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{images[key]}'>")
+    if report.get("adaptation"):
+        parts += ["<h2>Adapting to a held-out assembly</h2>", f"<p>{html.escape(adaptation_note(report))}</p>",
+                  _html_table(ADAPTATION_HEADER, adaptation_rows(report))]
     if report.get("error_analysis"):
         parts.append("<h2>Error analysis</h2>")
         for t, rows in report["error_analysis"].items():

@@ -35,11 +35,24 @@ def dask_backend(address: str | None, n_workers: int = 2):
             cluster.close()
 
 
+def parse_counts(text: str | None, option: str) -> tuple[int, ...]:
+    """``"500,2000"`` → ``(500, 2000)``; None → ``()``."""
+    if text is None:
+        return ()
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or any(k < 1 for k in counts):
+        raise InputError(f"{option}: expected comma-separated label counts >= 1 such as 500,2000, found {text!r}")
+    return counts
+
+
 def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 5, repeats: int = 1, jobs: int = 1,
                    dask: str | None = None, model: str | None = None, test: Path | None = None, quick: bool = False,
                    skip: Sequence[str] = (),
                    loao_vectors: str = "strict", corpus: list[Path] | None = None, score_model_chosen: bool = False,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   adapt: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> dict:
     unknown = sorted(set(skip) - set(SKIPPABLE))
     if unknown:
         raise InputError(f"--skip: expected one of {', '.join(SKIPPABLE)}, found {', '.join(unknown)}")
@@ -54,6 +67,7 @@ def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 
     options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao="held-out" not in off,
                           baselines="baselines" not in off, learning_curve="learning-curve" not in off,
                           loao_vectors=loao_vectors,
-                          corpus=tuple(map(str, corpus)) if corpus else None, score_model_chosen=score_model_chosen)
+                          corpus=tuple(map(str, corpus)) if corpus else None, score_model_chosen=score_model_chosen,
+                          adapt=tuple(adapt))
     with dask_backend(dask):
         return cross_validate(labels, config, options, progress=progress)
