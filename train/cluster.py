@@ -11,6 +11,8 @@ from .errors import InputError
 #: otherwise take the work and never run it); the environment variable overrides the default
 WORKER_WAIT_VAR = "GIKAI_TOPICS_DASK_WAIT"
 DEFAULT_WORKER_WAIT = 60
+#: what to do when ``--dask local`` cannot start or get its workers going
+LOCAL_HINT = "try again on a less loaded machine, or run without --dask"
 
 
 def worker_wait(env: Mapping[str, str] | None = None) -> int:
@@ -50,20 +52,11 @@ def connect(address: str, n_workers: int):
         what = ("cannot start a local Dask cluster" if address == "local" else "cannot reach the Dask scheduler")
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise InputError(f"--dask {address}: {what} ({detail}); "
-                         + ("try again on a less loaded machine, or run without --dask" if address == "local" else
+                         + (LOCAL_HINT if address == "local" else
                             "give ADDRESS as tcp://HOST:PORT of a running `dask scheduler` and try again (on a "
                             "loaded machine the connection can time out), or use --dask local or no --dask")) from None
-    try:
-        client.wait_for_workers(1, timeout=wait)
-    except Exception as exc:  # WorkerStartTimeoutError, or the scheduler went away meanwhile
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        start = ("try again on a less loaded machine, or run without --dask" if address == "local" else
-                 f"start some with `dask worker {address}` on hosts where gikai-topics is installed")
-        raise InputError(f"--dask {address}: the Dask scheduler has no workers after {wait} s "
-                         f"({type(exc).__name__}); {start}, or wait longer with {WORKER_WAIT_VAR}=SECONDS") from None
-    try:
+    try:  # from here on a failure closes what was started before it is raised
+        _wait_for_worker(client, address, wait)
         _check_workers(client, address)
     except BaseException:
         client.close()
@@ -71,6 +64,16 @@ def connect(address: str, n_workers: int):
             cluster.close()
         raise
     return client, cluster
+
+
+def _wait_for_worker(client, address: str, wait: int) -> None:
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except Exception as exc:  # WorkerStartTimeoutError, or the scheduler went away meanwhile
+        start = (LOCAL_HINT if address == "local" else
+                 f"start some with `dask worker {address}` on hosts where gikai-topics is installed")
+        raise InputError(f"--dask {address}: the Dask scheduler has no workers after {wait} s "
+                         f"({type(exc).__name__}); {start}, or wait longer with {WORKER_WAIT_VAR}=SECONDS") from None
 
 
 def _check_workers(client, address: str) -> None:
