@@ -168,7 +168,7 @@ def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
         pool = np.asarray([i for i in te if groups[i] in pool_groups], dtype=int)
         test = np.asarray([i for i in te if groups[i] not in pool_groups], dtype=int)
         if len(pool) == 0 or len(test) == 0:
-            continue  # too few groups to split: the report lists the assembly without rows
+            continue  # too few groups to split into a pool and a test set: left out of the adaptation table
         rng.shuffle(pool)
         sizes = sorted({min(k, len(pool)) for k in options.adapt})
         plan[name] = (pool, test, sizes)
@@ -183,11 +183,11 @@ def _adaptation_report(plan: dict, by_key: dict, Y: np.ndarray, ids: list[str], 
         base = by_key[("loao", name, 0, 1.0)]
         where = {int(i): j for j, i in enumerate(base["test_idx"])}
         rows_at = [where[int(i)] for i in test]
-        runs = [(0, base["pred"][rows_at], base["scores"][rows_at])]
-        runs += [(k, by_key[("adapt", name, k, 1.0)]["pred"], by_key[("adapt", name, k, 1.0)]["scores"]) for k in sizes]
+        runs = [(0, {"pred": base["pred"][rows_at], "scores": base["scores"][rows_at]})]
+        runs += [(k, by_key[("adapt", name, k, 1.0)]) for k in sizes]
         rows = []
-        for k, pred, scores in runs:
-            m = metrics.compute(Y[test], pred, scores, ids)
+        for k, res in runs:
+            m = metrics.compute(Y[test], res["pred"], res["scores"], ids)
             rows.append({"labels": int(k), "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
                          "per_topic_f1": {t: m["per_topic"][t]["f1"] for t in ids}})
         out["assemblies"][name] = {"pool": int(len(pool)), "test": int(len(test)), "rows": rows}
