@@ -300,18 +300,18 @@ def test_interrupt_during_store_copy_stores_nothing(labels_dir, isolated_state):
 
 
 def test_signals_held_delivers_after_the_block_and_leaves_ignored_ones_alone():
-    from train.atomic import _signals_held
+    from train.atomic import signals_held
 
     original = signal.getsignal(signal.SIGTERM)
     seen = []
     try:
         signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
-        with _signals_held() as arrived:
+        with signals_held() as arrived:
             signal.raise_signal(signal.SIGTERM)
             assert arrived() and seen == []  # held back during the block
         assert seen == [signal.SIGTERM]  # delivered to the previous handler afterwards
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        with _signals_held() as arrived:
+        with signals_held() as arrived:
             signal.raise_signal(signal.SIGTERM)
             assert not arrived()  # an ignored signal is not "an interrupt" to undo the save for
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN

@@ -147,7 +147,7 @@ _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[Any]:
+def signals_held() -> Iterator[Any]:
     """Hold SIGINT and SIGTERM back for the duration of the block; yields a function telling
     whether one of them arrived meanwhile.  On leaving the block the held signal is raised again,
     for the handler that was in place before.  (The handlers are swapped rather than the signals
@@ -187,7 +187,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             old = path.with_name(f".{path.name}.old")
             if old.exists():
                 shutil.rmtree(old)
-            with _signals_held():  # never stop between the two renames (nothing would be at ``path``)
+            with signals_held():  # never stop between the two renames (nothing would be at ``path``)
                 os.replace(path, old)
                 os.replace(tmp, path)
                 shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .inference import service_settings
-from .store import _verify, resolve
+from .store import resolve, verify
 
 SERVICE = "serve.service:TopicTagger"
 
@@ -37,7 +37,7 @@ def server_env(model: str | None, workers: int | None, threads: int | None) -> d
     env["GIKAI_TOPICS_MODEL"] = str(path.resolve()) if path.is_dir() else ref
     # fail fast, with our message, if the model does not exist, is not a model or was modified: the service
     # would start and stay not-ready, answering every request with 503
-    _verify(resolve(env["GIKAI_TOPICS_MODEL"])[0])
+    verify(resolve(env["GIKAI_TOPICS_MODEL"])[0])
     return env
 
 

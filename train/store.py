@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .atomic import _signals_held, atomic_dir, atomic_write_text
+from .atomic import atomic_dir, atomic_write_text, signals_held
 from .errors import ModelError
 
 MANIFEST = "gikai.json"
@@ -105,7 +105,7 @@ def save_to_bentoml(name: str, model: Any, manifest: dict, taxonomy_text: str) -
     except BaseException as exc:
         creating.__exit__(type(exc), exc, exc.__traceback__)
         raise
-    with _signals_held() as interrupted:
+    with signals_held() as interrupted:
         creating.__exit__(None, None, None)  # the copy into the store
         if interrupted():
             bentoml.models.delete(tag)
@@ -117,7 +117,7 @@ def remove_from_bentoml(tag: str) -> None:
     with SIGINT/SIGTERM held so that a second interrupt cannot leave it half deleted."""
     import bentoml
 
-    with _signals_held():
+    with signals_held():
         bentoml.models.delete(tag)
 
 
@@ -128,7 +128,7 @@ def files_digest(manifest: dict) -> str:
 
 
 def read_manifest(directory: Path) -> dict:
-    """The manifest of a model directory, checked for form (not yet against the files: see :func:`_verify`)."""
+    """The manifest of a model directory, checked for form (not yet against the files: see :func:`verify`)."""
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
@@ -150,7 +150,7 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def _verify(directory: Path) -> dict:
+def verify(directory: Path) -> dict:
     manifest = read_manifest(directory)
     manifest_path = directory / MANIFEST
     files = manifest.get("files") or {}
@@ -199,7 +199,7 @@ def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str, Path]:
     import joblib
 
     directory, tag = resolve(ref)
-    manifest = _verify(directory)
+    manifest = verify(directory)
     try:
         model = joblib.load(directory / MODEL_FILE)
     except Exception as exc:  # digests matched, so this is a version mismatch
