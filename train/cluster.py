@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+from .envvars import env_int
 from .errors import InputError
 
 #: how long :func:`connect` waits for a scheduler's first worker, in seconds (a scheduler without workers would
@@ -17,17 +18,7 @@ LOCAL_HINT = "try again on a less loaded machine, or run without --dask"
 
 def worker_wait(env: Mapping[str, str] | None = None) -> int:
     """Seconds to wait for a first worker: ``GIKAI_TOPICS_DASK_WAIT`` (a whole number >= 1) or 60."""
-    raw = (os.environ if env is None else env).get(WORKER_WAIT_VAR, "").strip()
-    if not raw:
-        return DEFAULT_WORKER_WAIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InputError(f"{WORKER_WAIT_VAR}: expected a whole number of seconds >= 1, found {raw!r}; set one, or "
-                         f"unset it for the default ({DEFAULT_WORKER_WAIT})")
-    return value
+    return env_int(os.environ if env is None else env, WORKER_WAIT_VAR, DEFAULT_WORKER_WAIT, 1, unit="seconds")
 
 
 def connect(address: str, n_workers: int):

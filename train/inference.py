@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .envvars import env_int
 from .errors import InputError, ModelError
 from .store import DEFAULT_NAME, load
 from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
@@ -53,7 +54,7 @@ def service_settings(env: Mapping[str, str] | None = None) -> ServiceSettings:
     A variable set to the empty string counts as unset and takes its default, as ``GIKAI_TOPICS_CACHE``
     does; any other value must be valid or this raises InputError naming the variable."""
     env = os.environ if env is None else env
-    ints = {var: _env_int(env, var, default, low) for var, (default, low) in SERVICE_INTEGERS.items()}
+    ints = {var: env_int(env, var, default, low) for var, (default, low) in SERVICE_INTEGERS.items()}
     return ServiceSettings(
         model=env.get("GIKAI_TOPICS_MODEL") or f"{DEFAULT_NAME}:latest",
         max_chars=ints["GIKAI_TOPICS_MAX_CHARS"],
@@ -62,20 +63,6 @@ def service_settings(env: Mapping[str, str] | None = None) -> ServiceSettings:
         workers=ints["GIKAI_TOPICS_WORKERS"],
         threads=ints["GIKAI_TOPICS_THREADS"],
     )
-
-
-def _env_int(env: Mapping[str, str], var: str, default: int, low: int) -> int:
-    raw = env.get(var)
-    if raw is None or raw == "":
-        return default
-    fix = f"set a whole number >= {low}, or unset it for the default ({default})"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{var}: expected an integer, found {raw!r}; {fix}") from None
-    if value < low:
-        raise InputError(f"{var}: expected an integer >= {low}, found {raw!r}; {fix}")
-    return value
 
 
 THRESHOLD_DECIMALS = 6  # the thresholds as a model's gikai.json shows them (train.training.build_manifest)
