@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 import bentoml
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
 from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -137,6 +137,33 @@ class TagBatchRequest(StrictBody):
                                                     "characters; results come back in input order.",
                                         examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]])]
     explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC)] = 0
+
+
+class TagResult(BaseModel):
+    """One utterance's topics: what ``POST /tag`` answers, and each item of ``POST /tag_batch``'s answer."""
+
+    # BentoML re-validates /tag_batch's list against the class the endpoint was declared with; reading fields
+    # by attribute also accepts this class as loaded again (a test reloading the module with other settings)
+    model_config = ConfigDict(from_attributes=True)
+
+    topics: list[str] = Field(description="Ids of the topics whose score reaches the topic's threshold, in "
+                                          "taxonomy order; empty when none does.", examples=[["dx", "privacy"]])
+    scores: dict[str, float] = Field(description="Every topic's probability, to 4 decimals. A listed topic's "
+                                                 "score is never shown below its threshold, nor another's at or "
+                                                 "above it (GET /topics gives the thresholds).",
+                                     examples=[{"dx": 0.9731, "privacy": 0.7402, "disaster": 0.0123}])
+    terms: dict[str, list[tuple[str, float]]] | None = Field(
+        None, description="Only when explain > 0: for each listed topic (or the best-scoring topic when none is "
+                          "listed), up to explain [term, contribution] pairs, largest contribution first. Absent "
+                          "otherwise.", examples=[{"dx": [["マイナンバーカード", 2.41], ["オンライン", 1.87]]}])
+    model: str = Field(description="The model that tagged it: its BentoML tag, or the model folder.")
+
+    @model_serializer(mode="wrap")
+    def _absent_terms_left_out(self, handler):  # no return annotation: the schema stays the fields
+        data = handler(self)
+        if data.get("terms") is None:  # the answer has "terms" only when explanations were asked for
+            data.pop("terms", None)
+        return data
 
 
 # the fields each endpoint takes, for the message that refuses an unknown one
@@ -335,23 +362,21 @@ class TopicTagger:
             raise ServiceUnavailable(f"model not loaded: {self.load_error}")
         return self.tagger
 
-    def _tag(self, texts: list[str], explain: int) -> list[dict]:
+    def _tag(self, texts: list[str], explain: int) -> list[TagResult]:
         tagger = self._require()
         try:
             results = tagger.tag(texts, explain=explain)
         except InputError as exc:
             raise InvalidArgument(str(exc)) from None
-        for r in results:
-            r["model"] = tagger.tag_name
-        return results
+        return [TagResult(**r, model=tagger.tag_name) for r in results]
 
     @bentoml.api(route="/tag", input_spec=TagRequest)
-    def tag(self, text: str, explain: int = 0) -> dict:
+    def tag(self, text: str, explain: int = 0) -> TagResult:
         """Topics over threshold, a score per topic and, with ``explain``, the terms behind each topic."""
         return self._tag([check_text(text, "text")], check_explain(explain))[0]
 
     @bentoml.api(route="/tag_batch", input_spec=TagBatchRequest)
-    def tag_batch(self, texts: list[str], explain: int = 0) -> list[dict]:
+    def tag_batch(self, texts: list[str], explain: int = 0) -> list[TagResult]:
         """Tag many utterances in one call (results in input order)."""
         if not isinstance(texts, list):
             raise InvalidArgument(f"texts: expected a list of strings, found {found(texts)}")

@@ -256,6 +256,21 @@ def test_openapi_documents_the_strict_bodies(asgi_client):
         assert body["properties"]["explain"]["type"] == "integer"
 
 
+def test_openapi_documents_the_answers(asgi_client):
+    """The 200 answers have a schema (they were "any object"): what each field holds, for client generators."""
+    spec = asgi_client.get("/docs.json").json()
+    for route in ("/tag", "/tag_batch"):
+        schema = spec["paths"][route]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        if route == "/tag_batch":
+            assert schema["type"] == "array"
+            schema = schema["items"]
+        if "$ref" in schema:
+            schema = spec["components"]["schemas"][schema["$ref"].split("/")[-1]]
+        assert set(schema["required"]) == {"topics", "scores", "model"}
+        assert set(schema["properties"]) == {"topics", "scores", "terms", "model"}
+        assert all(p.get("description") for p in schema["properties"].values())
+
+
 def test_direct_calls_refuse_the_same_types(reload_service):
     from bentoml.exceptions import InvalidArgument
 
@@ -270,7 +285,7 @@ def test_direct_calls_refuse_the_same_types(reload_service):
         svc.tag_batch(texts=TEXT)
     with pytest.raises(InvalidArgument, match=r"texts\[1\]: expected a string, found 3"):
         svc.tag_batch(texts=[TEXT, 3])
-    assert svc.tag(text=TEXT, explain=2)["terms"]
+    assert svc.tag(text=TEXT, explain=2).terms
 
 
 def test_request_models_are_strict_and_closed():

@@ -53,9 +53,9 @@ def test_serve_imports_only_inference_surface():
 def test_direct_call(service_module):
     svc = service_module.TopicTagger()
     assert svc.__is_ready__()
-    res = svc.tag(text="保育園の待機児童対策について伺います。", explain=2)
+    res = svc.tag(text="保育園の待機児童対策について伺います。", explain=2).model_dump()
     assert set(res) == {"topics", "scores", "terms", "model"} and len(res["scores"]) == 13
-    batch = svc.tag_batch(texts=["防災訓練について", "学校給食について"])
+    batch = [r.model_dump() for r in svc.tag_batch(texts=["防災訓練について", "学校給食について"])]
     assert len(batch) == 2 and all("terms" not in r for r in batch)
     from bentoml.exceptions import InvalidArgument
 
@@ -73,6 +73,7 @@ def test_asgi_app(asgi_client):
         texts = [f"{i}番目の発言：公園の整備について" for i in range(20)]
         r = client.post("/tag_batch", json={"texts": texts})
         assert r.status_code == 200 and len(r.json()) == 20
+        assert all(set(item) == {"topics", "scores", "model"} for item in r.json())  # "terms" only with explain
         assert client.get("/topics").status_code == 200
         assert client.get("/readyz").status_code == 200
         for body in BAD_TAG_BODIES:
