@@ -14,7 +14,8 @@ from ..vectors import VectorSettings, build_vectors, load_vectors
 from . import app
 from ._common import console, default_path, progress_printer
 
-vectors_app = typer.Typer(help="Word vectors learned from the unlabeled corpus.", no_args_is_help=True)
+vectors_app = typer.Typer(help="Word vectors for the mean-vector features: learned from the unlabeled corpus (build), or "
+                          "general-domain ones from chiVe (general).", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
 
 
@@ -27,7 +28,7 @@ def build_cmd(
     epochs: int = typer.Option(5, help="Passes over the corpus."),
     min_count: int = typer.Option(3, help="Ignore words seen fewer times."),
     workers: int = typer.Option(1, help="word2vec threads (1 = reproducible) and analysis processes."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Training config (TOML) whose [analyzer] "
+    config: Optional[Path] = typer.Option(None, "--config", help="Training config (TOML) whose \\[analyzer] "
                                           "settings to analyse the corpus with (default: the default analyzer)."),
 ) -> None:
     """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
