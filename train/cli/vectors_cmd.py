@@ -14,8 +14,8 @@ from ..vectors import VectorSettings, build_vectors, load_vectors
 from . import app
 from ._common import console, default_path, progress_printer
 
-vectors_app = typer.Typer(help="Word vectors for the mean-vector features: learned from the unlabeled corpus (build), or "
-                          "general-domain ones from chiVe (general).", no_args_is_help=True)
+vectors_app = typer.Typer(help="Word vectors for the mean-vector features: learned from the unlabeled corpus "
+                          "(build), or general-domain ones from chiVe (general).", no_args_is_help=True)
 app.add_typer(vectors_app, name="vectors")
 
 
