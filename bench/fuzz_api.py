@@ -1,6 +1,6 @@
 """Fuzz the HTTP API with schemathesis against a real ``bentoml serve``.
 
-    .venv/bin/python bench/fuzz_api.py                        # trains a model on labels/ first (~2 min)
+    .venv/bin/python bench/fuzz_api.py                        # trains a model on labels/ first (over 10 min at 55k labels)
     .venv/bin/python bench/fuzz_api.py --model models/latest --max-examples 50 --max-time 60
 
 Starts ``bentoml serve serve.service:TopicTagger`` on 127.0.0.1 and a free port, with a model trained

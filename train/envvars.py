@@ -19,7 +19,7 @@ def env_int(env: Mapping[str, str], var: str, default: int, low: int, unit: str 
     Anything else that is not such a number raises :class:`InputError` naming the variable, what was expected
     (``unit`` says in what, e.g. ``"seconds"``), what was found and the fix."""
     raw = env.get(var)
-    if raw is None or raw == "":  # blanks are refused: a value was meant, and which one is unclear
+    if raw is None or raw == "":  # empty means unset; blanks (" ") are refused below: which value was meant?
         return default
     in_unit = f" ({unit})" if unit else ""
     fix = f"set a whole number >= {low}{in_unit}, or unset it for the default ({default})"
