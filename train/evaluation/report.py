@@ -24,6 +24,11 @@ def _fmt(ms: dict | float | None, digits: int = 3) -> str:
     return f"{ms:.{digits}f}"
 
 
+def _nan(x: float | None) -> float:
+    """A figure for a plot: None (nothing to measure) is left out (NaN), never drawn as 0."""
+    return np.nan if x is None else x
+
+
 def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
     """(what, macro-F1, micro-F1, note) rows for the CLI and the reports."""
     rows = []
@@ -39,7 +44,7 @@ def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
         p = loao["pooled"]["overall"]
         rows.append(("held-out assemblies, pooled", _fmt(p["macro_f1"]), _fmt(p["micro_f1"]),
                      f"{len(loao['assemblies'])} assemblies; mean of per-assembly macro "
-                     f"{loao['mean_macro_f1']:.3f}; word vectors: {loao.get('vectors', 'none')}"
+                     f"{_fmt(loao['mean_macro_f1'])}; word vectors: {loao.get('vectors', 'none')}"
                      + (f"; {loao['without_assembly']:,} labels without a municipality are never held out (they "
                         "train the held-out folds)" if loao.get("without_assembly") else "")))
         for name, m in loao["assemblies"].items():
@@ -91,17 +96,17 @@ def plots(report: dict) -> dict[str, str]:
     if "cv" in report:
         fig, ax = plt.subplots(figsize=(9, 3.8))
         pt = report["cv"]["per_topic"]
-        means = [pt[t]["f1"]["mean"] or 0 for t in topics]
-        stds = [pt[t]["f1"]["std"] or 0 for t in topics]
+        means = [_nan(pt[t]["f1"]["mean"]) for t in topics]  # no positives: no bar (an F1 of 0 is a bar at 0)
+        stds = [_nan(pt[t]["f1"]["std"]) for t in topics]
         ax.bar(topics, means, yerr=stds, capsize=3, color="#4C72B0", label="model (CV, ± fold std)")
         if "char_ngram" in report.get("baselines", {}):
             cb = report["baselines"]["char_ngram"]["per_topic"]
-            ax.scatter(topics, [cb[t]["f1"]["mean"] or 0 for t in topics], color="#DD8452", zorder=3,
+            ax.scatter(topics, [_nan(cb[t]["f1"]["mean"]) for t in topics], color="#DD8452", zorder=3,
                        label="char n-gram baseline")
         loao = report.get("leave_one_assembly_out")
         if loao:
             held = [loao["pooled"]["per_topic"][t]["f1"] for t in topics]  # None: no positives held out
-            ax.scatter(topics, [np.nan if f is None else f for f in held], marker="x", color="black",
+            ax.scatter(topics, [_nan(f) for f in held], marker="x", color="black",
                        zorder=3, label="held-out assemblies")
         ax.set_ylim(0, 1)
         ax.set_ylabel("F1")
@@ -150,9 +155,11 @@ def plots(report: dict) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(9, 4))
         sizes = [p["train_size"] for p in lc]
         for t in topics:
-            ax.plot(sizes, [p["per_topic_f1"][t]["mean"] or 0 for p in lc], color="#999999", lw=0.8, alpha=0.6)
-            ax.annotate(t, (sizes[-1], lc[-1]["per_topic_f1"][t]["mean"] or 0), fontsize=7, color="#666666")
-        ax.plot(sizes, [p["macro_f1"]["mean"] for p in lc], color="#C44E52", lw=2.5, marker="o", label="macro-F1")
+            ax.plot(sizes, [_nan(p["per_topic_f1"][t]["mean"]) for p in lc], color="#999999", lw=0.8, alpha=0.6)
+            if lc[-1]["per_topic_f1"][t]["mean"] is not None:
+                ax.annotate(t, (sizes[-1], lc[-1]["per_topic_f1"][t]["mean"]), fontsize=7, color="#666666")
+        ax.plot(sizes, [_nan(p["macro_f1"]["mean"]) for p in lc], color="#C44E52", lw=2.5, marker="o",
+                label="macro-F1")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("training examples (log scale)")
         ax.set_ylabel("F1")
@@ -246,8 +253,8 @@ def to_markdown(report: dict) -> str:
         parts += ["## Adapting to a held-out assembly", "", adaptation_note(report), "",
                   _md_table(ADAPTATION_HEADER, adaptation_rows(report)), ""]
     if report.get("folds"):
-        rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), f"{f['macro_f1']:.3f}",
-                 f"{f['micro_f1']:.3f}", f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
+        rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), _fmt(f["macro_f1"]),
+                 _fmt(f["micro_f1"]), f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
         parts += ["## Folds", "", _md_table(["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"], rows), ""]
     if report.get("error_analysis"):
         parts += ["## Error analysis (worst per topic)", ""]

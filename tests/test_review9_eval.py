@@ -1,0 +1,58 @@
+"""Ninth session: a review of the evaluation code (cv, runner, report, testset, metrics, the CLI).
+
+Each test reproduces one finding on the tiny fixtures and fails on the code before its fix."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
+from train.cli import main
+from train.evaluation import metrics
+from train.evaluation.report import write_reports
+
+#: real labels (round 17, as in test_evaluate.HELD_BACK) that are not in the fixture the saved model trained on
+HELD_BACK = [
+    {"id": "shinagawa:r05-20231002-4:0388", "municipality": "品川区", "date": "2023-10-02",
+     "text": "こちらに収入未済で記載されております金額につきましては、全額、すまいるスクールの利用料という形になっております。",
+     "topics": ["childcare", "finance"]},
+    {"id": "shinagawa:r04-20220308-3:0301", "municipality": "品川区", "date": "2022-03-08",
+     "text": "来年度の品川介護福祉専門学校の入学予定者数でございますが、現時点で１４名というふうに聞いております。",
+     "topics": ["welfare"]},
+    {"id": "shinagawa:r05-20230926-9:0024", "municipality": "品川区", "date": "2023-09-26",
+     "text": "１点だけ、メンバーですけれども、おおよそでいいので、どのくらいの平均年齢なのかを教えていただきたいと思います。",
+     "topics": []},
+]
+
+
+def _no_analysis_config():
+    return small_config().replace(features={"vectors": "none", "general_vectors": "none"})
+
+
+# --------------------------------------------------------------------------- nothing to measure is not 0
+
+def test_overall_figures_with_nothing_to_measure_are_undefined_not_zero():
+    """No positives and no predictions: macro- and micro-F1 used to be 0.0, the figure of a model that got
+    everything wrong, for a model that said nothing where there was nothing to say."""
+    Y = np.zeros((3, 2), dtype=int)
+    m = metrics.compute(Y, Y, Y.astype(float), ["a", "b"])
+    assert m["overall"]["macro_f1"] is None and m["overall"]["micro_f1"] is None
+    wrong = metrics.compute(Y, np.array([[1, 0], [0, 0], [0, 0]]), None, ["a", "b"])
+    assert wrong["overall"]["micro_f1"] == 0.0  # a false positive is a measured mistake: F1 0
+    empty = metrics.compute(np.zeros((0, 2)), np.zeros((0, 2)), None, ["a", "b"])
+    assert all(empty["overall"][k] is None for k in metrics.OVERALL)
+    agg = metrics.aggregate([m, metrics.compute(np.eye(2, dtype=int), np.eye(2, dtype=int), None, ["a", "b"])],
+                            ["a", "b"])
+    assert agg["overall"]["macro_f1"] == {"mean": 1.0, "std": 0.0}  # the fold without positives is left out
+
+
+def test_a_test_file_without_positives_reports_no_macro_f1(tmp_path, trained_model_dir):
+    test = write_jsonl(tmp_path / "t.jsonl", [{**r, "topics": []} for r in HELD_BACK])
+    out = tmp_path / "r"
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--out", str(out)]) == 0
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["test"]["overall"]["macro_f1"] is None
+    md = (out / "report.md").read_text(encoding="utf-8")
+    row = next(line for line in md.splitlines() if line.startswith("| model on test file"))
+    assert row.split(" | ")[1] == "–"
