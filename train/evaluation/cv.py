@@ -271,9 +271,17 @@ def cross_validate(
         # what each could be scored on; labels without a municipality train every held-out fold but are not an
         # assembly one can hold out (nor one whose text strict vectors could leave out)
         counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
+        chosen_in = Counter(a for a, u in zip(assemblies, unscored) if u and a != UNKNOWN_ASSEMBLY)
         loao_splits = {}
-        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            if n < options.loao_min_labels:
+        for name in sorted(set(counts) | set(chosen_in), key=lambda a: (-counts[a], a)):
+            n = counts[name]
+            if n < options.loao_min_labels:  # said, not dropped without a word: the reader counts the assemblies
+                loao_skipped[name] = (
+                    f"expected at least {options.loao_min_labels} labels to score, found {n}"
+                    + (f" (and {chosen_in[name]:,} chosen by a model's uncertainty, which are not scored)"
+                       if chosen_in[name] else "")
+                    + "; its labels train every held-out fold")
+                say(f"not holding out {name}: {loao_skipped[name]}")
                 continue
             held = [i for i, a in enumerate(assemblies) if a == name]
             held_groups = {groups[i] for i in held}
