@@ -88,3 +88,54 @@ def test_an_assembly_with_too_few_labels_to_hold_out_is_named_in_the_report(tmp_
     md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")
     assert "Not held out: 東京都, expected at least 16 labels to score, found 15" in md
     assert "Not held out: 高崎市" in md
+
+
+# --------------------------------------------------------------------------- --adapt
+
+def test_adapt_with_no_assembly_to_adapt_to_is_refused_before_any_fit(tmp_path, capsys):
+    """The fixture's assemblies are all too small to hold out at the default minimum: `--adapt 3` used to exit 0
+    with a report that had no adaptation section and no word about it."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\nvectors = \"none\"\ngeneral_vectors = \"none\"\n")
+    out = tmp_path / "r"
+    assert main(["evaluate", "--labels", str(FIXTURES / "labels.jsonl"), "--config", str(cfg), "--folds", "2",
+                 "--skip", "learning-curve", "--skip", "baselines", "--adapt", "3", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()[-1]  # after the progress lines
+    assert err.startswith("error: --adapt 3: expected a held-out assembly to refit with some of its own labels, "
+                          "found none (品川区: expected at least 30 distinct utterances outside it")
+    assert "東京都: expected at least 30 labels to score, found 18" in err
+    assert err.endswith("label more of an assembly, or drop --adapt")
+    assert "fitting" not in captured.err  # refused before the fits, not after them
+    assert not out.exists()
+
+
+def test_an_assembly_too_small_to_split_for_adaptation_is_named(tmp_path):
+    """A held-out assembly with fewer than 4 distinct utterances has no quarter to train on: it was left out of the
+    adaptation table without a word."""
+    from train.cache import TokenCache
+    from train.evaluation.cv import EvalOptions, cross_validate
+    from train.labeling.store import read_labels
+    from train.text import JapaneseAnalyzer
+
+    # 東京都's 18 labels as 3 utterances: held out, but too few to split
+    rows = fixture_label_rows()
+    tokyo = [r for r in rows if r.get("municipality") == "東京都"]
+    for i, r in enumerate(tokyo):
+        src = tokyo[i % 3]
+        r["text"], r["topics"] = src["text"], src["topics"]
+    write_jsonl(tmp_path / "l.jsonl", rows)
+    labels, _ = read_labels(tmp_path / "l.jsonl")
+    opts = EvalOptions(folds=2, loao_min_labels=5, baselines=False, learning_curve=False, error_analysis=False,
+                       loao_vectors="shared", adapt=(2,))
+    rep = cross_validate(labels, _no_analysis_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
+    assert set(rep["leave_one_assembly_out"]["assemblies"]) == {"品川区", "東京都"}
+    ad = rep["adaptation"]
+    assert set(ad["assemblies"]) == {"品川区"}
+    assert ad["not_adapted"] == {"東京都": "expected at least 4 distinct utterances to set 25% aside for training "
+                                          "and score the rest, found 3 (its 18 scored labels, near-duplicates "
+                                          "counted once)"}
+    write_reports(rep, tmp_path / "r")
+    for name in ("report.md", "report.html"):
+        assert "Not adapted: 東京都, expected at least 4 distinct utterances" in \
+            (tmp_path / "r" / name).read_text(encoding="utf-8")

@@ -159,13 +159,15 @@ UNKNOWN_ASSEMBLY = "(unknown)"
 
 # --------------------------------------------------------------------------- the run
 
-def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
+def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> tuple[dict, dict]:
     """Per held-out assembly: (pool, test, sizes).  A quarter of its near-duplicate groups (ADAPT_POOL_FRACTION)
     hold the labels a fit may add, in a fixed random order; the rest are the test set of every size, so the
-    rows of one assembly are comparable.  Sizes past the pool are cut to it (once)."""
-    plan = {}
+    rows of one assembly are comparable.  Sizes past the pool are cut to it (once).
+
+    Also returns why each assembly that is not in the plan was left out (the report says so)."""
+    plan, left_out = {}, {}
     if not options.adapt:
-        return plan
+        return plan, left_out
     rng = np.random.default_rng(options.seed)
     for name, (_, te) in loao_splits.items():
         gs = sorted({groups[i] for i in te})
@@ -173,18 +175,22 @@ def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
         pool_groups = set(gs[: int(len(gs) * ADAPT_POOL_FRACTION)])
         pool = np.asarray([i for i in te if groups[i] in pool_groups], dtype=int)
         test = np.asarray([i for i in te if groups[i] not in pool_groups], dtype=int)
-        if len(pool) == 0 or len(test) == 0:
-            continue  # too few groups to split into a pool and a test set: left out of the adaptation table
+        if len(pool) == 0 or len(test) == 0:  # too few groups to split into a pool and a test set
+            need = int(np.ceil(1 / ADAPT_POOL_FRACTION))
+            left_out[name] = (f"expected at least {need} distinct utterances to set {ADAPT_POOL_FRACTION:.0%} aside "
+                              f"for training and score the rest, found {len(gs)} (its {len(te):,} scored labels, "
+                              "near-duplicates counted once)")
+            continue
         rng.shuffle(pool)
         sizes = sorted({min(k, len(pool)) for k in options.adapt})
         plan[name] = (pool, test, sizes)
-    return plan
+    return plan, left_out
 
 
-def _adaptation_report(plan: dict, by_key: dict, Y: np.ndarray, ids: list[str], options: EvalOptions,
-                       vectors: str) -> dict:
+def _adaptation_report(plan: dict, not_adapted: dict, by_key: dict, Y: np.ndarray, ids: list[str],
+                       options: EvalOptions, vectors: str) -> dict:
     out = {"pool_fraction": ADAPT_POOL_FRACTION, "requested": list(options.adapt), "vectors": vectors,
-           "assemblies": {}}
+           "assemblies": {}, "not_adapted": dict(not_adapted)}
     for name, (pool, test, sizes) in plan.items():
         base = by_key[("loao", name, 0, 1.0)]
         where = {int(i): j for j, i in enumerate(base["test_idx"])}
@@ -266,7 +272,7 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names, loao_train, loao_skipped, adapt_plan = [], {}, {}, {}
+    loao_names, loao_train, loao_skipped, adapt_plan, not_adapted = [], {}, {}, {}, {}
     if options.loao:
         # what each could be scored on; labels without a municipality train every held-out fold but are not an
         # assembly one can hold out (nor one whose text strict vectors could leave out)
@@ -297,6 +303,15 @@ def cross_validate(
                 continue
             loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
         loao_names = list(loao_splits)
+        adapt_plan, not_adapted = _adaptation_plan(loao_splits, groups, options)
+        for name, why in not_adapted.items():
+            say(f"not adapting to {name}: {why}")
+        if options.adapt and not adapt_plan:  # asked for, and nothing to show: refused before any fit
+            why = "; ".join(f"{n}: {r}" for n, r in {**loao_skipped, **not_adapted}.items()) or \
+                f"all {len(examples):,} labels lack a municipality"
+            raise InputError(
+                f"--adapt {','.join(map(str, options.adapt))}: expected a held-out assembly to refit with some of "
+                f"its own labels, found none ({why}); label more of an assembly, or drop --adapt")
         held_out = {}
         if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors
@@ -308,7 +323,6 @@ def cross_validate(
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
             loao_train[name] = len(tr)
-        adapt_plan = _adaptation_plan(loao_splits, groups, options)
         for name, (pool, test, sizes) in adapt_plan.items():
             tr = loao_splits[name][0]
             for k in sizes:  # the same held-out vectors as the assembly's held-out fit: k = 0 is that fit
@@ -433,7 +447,7 @@ def cross_validate(
             "mean_macro_f1": _mean_or_none([per[n]["overall"]["macro_f1"] for n in loao_names]),
         }
         if options.adapt:
-            report["adaptation"] = _adaptation_report(adapt_plan, by_key, Y, ids, options,
+            report["adaptation"] = _adaptation_report(adapt_plan, not_adapted, by_key, Y, ids, options,
                                                       report["leave_one_assembly_out"]["vectors"])
     if loao_skipped:
         report["not_held_out"] = loao_skipped

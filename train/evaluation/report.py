@@ -224,7 +224,8 @@ def adaptation_note(report: dict) -> str:
     ad = report["adaptation"]
     return (f"Each held-out assembly's fold refitted with some of its own labels, drawn at random from "
             f"{ad['pool_fraction']:.0%} of its near-duplicate groups; every row of an assembly is scored on the "
-            f"labels of its other groups (0 = the held-out fit above, on those labels). Vectors: {ad['vectors']}.")
+            f"labels of its other groups (0 = the held-out fit above, on those labels). Vectors: {ad['vectors']}."
+            + "".join(f" Not adapted: {name}, {why}." for name, why in (ad.get("not_adapted") or {}).items()))
 
 
 def to_markdown(report: dict) -> str:
