@@ -139,3 +139,20 @@ def test_an_assembly_too_small_to_split_for_adaptation_is_named(tmp_path):
     for name in ("report.md", "report.html"):
         assert "Not adapted: 東京都, expected at least 4 distinct utterances" in \
             (tmp_path / "r" / name).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- --model / --test
+
+def test_model_with_cross_validation_options_is_refused_not_ignored(tmp_path, trained_model_dir, capsys):
+    """`evaluate --model M --test T --adapt 5 --folds 3` exited 0 with a test-set report: the adaptation curve and
+    the folds asked for were dropped without a word (so were --labels, --config, --skip, --quick, ...)."""
+    test = write_jsonl(tmp_path / "t.jsonl", HELD_BACK)
+    out = tmp_path / "r"
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--adapt", "5", "--folds", "3",
+                 "--labels", str(FIXTURES), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: --model: scores a saved model on --test with its own config and thresholds; expected no "
+                   "cross-validation options, found --labels, --folds, --adapt: drop them (or drop --model and "
+                   "--test to cross-validate)")
+    assert not out.exists()
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--out", str(out)]) == 0

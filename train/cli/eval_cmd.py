@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..evaluation.report import check_report_dir, headline_rows, write_reports
 from ..evaluation.runner import parse_counts, run_evaluation
 from . import app
-from ._common import console, default_path, progress_printer
+from ._common import console, progress_printer
 
 
 @app.command("evaluate")
@@ -43,7 +43,7 @@ def evaluate_cmd(
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
     check_report_dir(out)  # before hours of fitting, not after
     with progress_printer() as progress:
-        report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
+        report = run_evaluation(labels, config, folds=folds, repeats=repeats, jobs=jobs,
                                 dask=dask, model=model, test=test, quick=quick, skip=skip, loao_vectors=loao_vectors,
                                 corpus=corpus, score_model_chosen=score_model_chosen,
                                 adapt=parse_counts(adapt, "--adapt"), progress=progress)

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 from ..config import load_config
 from ..errors import InputError
 from ..labeling.store import read_labels
+from ..paths import default_path
 from .cv import EvalOptions, cross_validate
 
 #: parts of a CV evaluation that ``--skip`` can leave out (``--quick`` leaves out all of them)
@@ -48,20 +49,32 @@ def parse_counts(text: str | None, option: str) -> tuple[int, ...]:
     return counts
 
 
-def run_evaluation(labels_path: Path, config_path: Path | None, *, folds: int = 5, repeats: int = 1, jobs: int = 1,
-                   dask: str | None = None, model: str | None = None, test: Path | None = None, quick: bool = False,
-                   skip: Sequence[str] = (),
+def run_evaluation(labels_path: Path | None, config_path: Path | None, *, folds: int = 5, repeats: int = 1,
+                   jobs: int = 1, dask: str | None = None, model: str | None = None, test: Path | None = None,
+                   quick: bool = False, skip: Sequence[str] = (),
                    loao_vectors: str = "strict", corpus: list[Path] | None = None, score_model_chosen: bool = False,
                    adapt: Sequence[int] = (), progress: Callable[[str], None] | None = None) -> dict:
+    """``labels_path`` None: the bundled labels/ (for cross-validation)."""
     unknown = sorted(set(skip) - set(SKIPPABLE))
     if unknown:
         raise InputError(f"--skip: expected one of {', '.join(SKIPPABLE)}, found {', '.join(unknown)}")
     if model is not None:
+        # options of the cross-validation a saved model's evaluation has no use for: refused, not ignored
+        given = [("--labels", labels_path is not None), ("--config", config_path is not None),
+                 ("--folds", folds != 5), ("--repeats", repeats != 1), ("--jobs", jobs != 1), ("--dask", bool(dask)),
+                 ("--quick", quick), ("--skip", bool(skip)), ("--loao-vectors", loao_vectors != "strict"),
+                 ("--corpus", bool(corpus)), ("--adapt", bool(adapt))]
+        ignored = [name for name, on in given if on]
+        if ignored:
+            raise InputError(f"--model: scores a saved model on --test with its own config and thresholds; expected "
+                             f"no cross-validation options, found {', '.join(ignored)}: drop them (or drop --model "
+                             "and --test to cross-validate)")
         from ..inference import load_model
         from .testset import evaluate_saved
 
         return evaluate_saved(load_model(model), Path(test))
     config = load_config(config_path)
+    labels_path = labels_path if labels_path is not None else default_path("labels")
     labels, _ = read_labels(labels_path)
     off = set(SKIPPABLE) if quick else set(skip)
     options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else jobs, loao="held-out" not in off,
