@@ -2,6 +2,7 @@
 
 Each test reproduces one finding on the tiny fixtures and fails on the code before its fix."""
 
+import html
 import json
 
 import numpy as np
@@ -156,3 +157,29 @@ def test_model_with_cross_validation_options_is_refused_not_ignored(tmp_path, tr
                    "--test to cross-validate)")
     assert not out.exists()
     assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--out", str(out)]) == 0
+
+
+def test_model_chosen_labels_in_a_test_file_are_not_scored_unless_asked(tmp_path, trained_model_dir, capsys):
+    """README: 'evaluation never scores model-chosen labels'. CV kept to it, but --test scored them with the rest,
+    so a council's test file with uncertainty-chosen labels in it gave figures that are not comparable."""
+    rows = [dict(r) for r in HELD_BACK]
+    rows[1]["selection"] = "uncertainty:welfare (gikai-topics:test)"
+    test = write_jsonl(tmp_path / "t.jsonl", rows)
+    out = tmp_path / "r"
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--out", str(out)]) == 0
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["test"]["overall"]["n"] == 2 and data["model_chosen"] == {"labels": 1, "scored": False}
+    for name in ("report.md", "report.html"):
+        assert "1 of the file's labels were chosen for labeling by a model's uncertainty" in \
+            html.unescape((out / name).read_text(encoding="utf-8"))
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(test), "--score-model-chosen",
+                 "--out", str(out)]) == 0
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["test"]["overall"]["n"] == 3 and data["model_chosen"] == {"labels": 1, "scored": True}
+    only_chosen = write_jsonl(tmp_path / "c.jsonl", [rows[1]])
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(trained_model_dir), "--test", str(only_chosen), "--out",
+                 str(tmp_path / "r2")]) == 1
+    assert ("expected labels to score, found none of its 1: 1 chosen by a model's uncertainty (not scored; "
+            "--score-model-chosen scores them) and 0 repeating its training utterances") in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()

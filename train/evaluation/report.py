@@ -186,17 +186,22 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def notes(report: dict) -> list[str]:
     """What the figures leave out or how to read them: the same sentences in report.md and report.html."""
     out = []
+    mc = report.get("model_chosen") or {}
     if report.get("kind") == "test_set":
         out.append("Figures of a saved model on a labeled test file, at the model's own thresholds.")
         overlap = report.get("overlap") or {}
         if overlap.get("excluded"):
             out.append(f"{overlap['excluded']:,} of the file's {overlap['test_items']:,} labels repeat utterances "
                        "the model was trained on; they are not scored.")
+        if mc.get("labels"):
+            out.append(f"{mc['labels']:,} of the file's labels were chosen for labeling by a model's uncertainty "
+                       "(`labels pool`). " + ("They are scored like the rest." if mc.get("scored") else
+                                             "They are not scored: the figures are on the other labels "
+                                             "(`--score-model-chosen` scores them too)."))
         return out
     out.append("CV figures are mean ± standard deviation over folds; thresholds are tuned inside each training fold. "
                "The held-out-assembly rows train on every other assembly: the honest figure for a council the model "
                "has never seen.")
-    mc = report.get("model_chosen") or {}
     if mc.get("labels"):
         out.append(f"{mc['labels']:,} labels were chosen for labeling by a model's uncertainty (`labels pool`). "
                    + ("They are scored like the rest." if mc.get("scored") else

@@ -72,7 +72,7 @@ def run_evaluation(labels_path: Path | None, config_path: Path | None, *, folds:
         from ..inference import load_model
         from .testset import evaluate_saved
 
-        return evaluate_saved(load_model(model), Path(test))
+        return evaluate_saved(load_model(model), Path(test), score_model_chosen=score_model_chosen)
     config = load_config(config_path)
     labels_path = labels_path if labels_path is not None else default_path("labels")
     labels, _ = read_labels(labels_path)
