@@ -183,3 +183,28 @@ def test_model_chosen_labels_in_a_test_file_are_not_scored_unless_asked(tmp_path
     assert ("expected labels to score, found none of its 1: 1 chosen by a model's uncertainty (not scored; "
             "--score-model-chosen scores them) and 0 repeating its training utterances") in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()
+
+
+def test_a_test_set_report_names_the_model_and_file_and_says_when_overlap_was_not_checked(tmp_path,
+                                                                                        trained_model_dir):
+    """report.md/html of `--model --test` named neither the model nor the test file (only report.json did), and
+    said nothing when the model was too old to check the test labels against its training utterances
+    (report.json's overlap.checked false): a reader took the figures as clean."""
+    from train.evaluation.testset import evaluate_saved
+    from train.inference import load_model
+
+    test = write_jsonl(tmp_path / "t.jsonl", HELD_BACK)
+    tagger = load_model(trained_model_dir)
+    rep = evaluate_saved(tagger, test)
+    write_reports(rep, tmp_path / "r")
+    for name in ("report.md", "report.html"):
+        text = html.unescape((tmp_path / "r" / name).read_text(encoding="utf-8"))
+        assert f"saved model {rep['model']} on the labeled test file {test}" in text
+        assert "could not be left out" not in text
+    del tagger.model.training_groups  # a model saved before training utterances were recorded
+    rep = evaluate_saved(tagger, test)
+    assert rep["overlap"]["checked"] is False
+    write_reports(rep, tmp_path / "r")
+    for name in ("report.md", "report.html"):
+        assert "test labels repeating them could not be left out: the figures may be too high" in \
+            html.unescape((tmp_path / "r" / name).read_text(encoding="utf-8"))

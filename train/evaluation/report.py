@@ -188,8 +188,13 @@ def notes(report: dict) -> list[str]:
     out = []
     mc = report.get("model_chosen") or {}
     if report.get("kind") == "test_set":
-        out.append("Figures of a saved model on a labeled test file, at the model's own thresholds.")
+        out.append(f"Figures of the saved model {report.get('model', '?')} on the labeled test file "
+                   f"{report.get('test_file', '?')}, at the model's own thresholds.")
         overlap = report.get("overlap") or {}
+        if overlap and not overlap.get("checked"):
+            out.append("The model does not record its training utterances (it was saved before they were "
+                       "recorded), so test labels repeating them could not be left out: the figures may be too "
+                       "high. Retrain the model to have them checked.")
         if overlap.get("excluded"):
             out.append(f"{overlap['excluded']:,} of the file's {overlap['test_items']:,} labels repeat utterances "
                        "the model was trained on; they are not scored.")
