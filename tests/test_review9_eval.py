@@ -4,6 +4,7 @@ Each test reproduces one finding on the tiny fixtures and fails on the code befo
 
 import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -208,3 +209,29 @@ def test_a_test_set_report_names_the_model_and_file_and_says_when_overlap_was_no
     for name in ("report.md", "report.html"):
         assert "test labels repeating them could not be left out: the figures may be too high" in \
             html.unescape((tmp_path / "r" / name).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- report.md and report.html agree
+
+def test_every_table_of_report_md_is_in_report_html(tmp_path):
+    """report.html (the one the README says to open) left out the overall figures (samples-F1, subset accuracy,
+    Hamming loss), the learning curve's numbers (a plot only) and the folds: a reader of the HTML could not see
+    the fold spread or quote a learning-curve figure that report.md gives."""
+    from train.cache import TokenCache
+    from train.evaluation.cv import EvalOptions, cross_validate
+    from train.labeling.store import read_labels
+    from train.text import JapaneseAnalyzer
+
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    opts = EvalOptions(folds=2, loao=False, baselines=False, learning_curve=True)
+    rep = cross_validate(labels, _no_analysis_config(), opts, cache=TokenCache(JapaneseAnalyzer(), None))
+    write_reports(rep, tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    page = html.unescape((tmp_path / "r" / "report.html").read_text(encoding="utf-8"))
+    rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("|---")]
+    assert len(rows) > 25
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        as_html = "".join(f"<t[dh]>{re.escape(c)}</t[dh]>" for c in cells)
+        assert re.search(as_html, page), line
+    assert "<title>gikai-topics evaluation (cross validation)</title>" in page

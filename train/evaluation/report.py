@@ -238,9 +238,33 @@ def adaptation_note(report: dict) -> str:
             + "".join(f" Not adapted: {name}, {why}." for name, why in (ad.get("not_adapted") or {}).items()))
 
 
+OVERALL_HEADER = ["metric", "value"]
+LEARNING_CURVE_HEADER = ["fraction of training folds", "examples", "macro-F1", "micro-F1"]
+FOLDS_HEADER = ["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"]
+
+
+def overall_rows(report: dict) -> list[list[str]]:
+    """CV's overall figures, mean ± std over folds (report.md and report.html show the same rows)."""
+    return [[k, _fmt(v)] for k, v in report["cv"]["overall"].items()] if "cv" in report else []
+
+
+def learning_curve_rows(report: dict) -> list[list[str]]:
+    return [[f"{p['fraction']:.3g}", str(p["train_size"]), _fmt(p["macro_f1"]), _fmt(p["micro_f1"])]
+            for p in report.get("learning_curve") or []]
+
+
+def fold_table_rows(report: dict) -> list[list[str]]:
+    return [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), _fmt(f["macro_f1"]),
+             _fmt(f["micro_f1"]), f"{f['fit_seconds']:.1f}"] for f in report.get("folds") or []]
+
+
+def title(report: dict) -> str:
+    return f"gikai-topics evaluation ({report['kind'].replace('_', ' ')})"
+
+
 def to_markdown(report: dict) -> str:
     st = report["stamp"]
-    parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
+    parts = [f"# {title(report)}", "",
              f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
              f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
     parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
@@ -251,22 +275,15 @@ def to_markdown(report: dict) -> str:
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
     else:
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"]
-        o = report["cv"]["overall"]
-        parts += ["## Overall (mean ± std over folds)", "",
-                  _md_table(["metric", "value"], [[k, _fmt(v)] for k, v in o.items()]), ""]
+        parts += ["## Overall (mean ± std over folds)", "", _md_table(OVERALL_HEADER, overall_rows(report)), ""]
     parts += ["## Per topic", "", _md_table(header, per_topic_rows(report)), ""]
     if report.get("learning_curve"):
-        rows = [[f"{p['fraction']:.3g}", str(p["train_size"]), _fmt(p["macro_f1"]), _fmt(p["micro_f1"])]
-                for p in report["learning_curve"]]
-        parts += ["## Learning curve", "", _md_table(["fraction of training folds", "examples", "macro-F1", "micro-F1"],
-                                                    rows), ""]
+        parts += ["## Learning curve", "", _md_table(LEARNING_CURVE_HEADER, learning_curve_rows(report)), ""]
     if report.get("adaptation"):
         parts += ["## Adapting to a held-out assembly", "", adaptation_note(report), "",
                   _md_table(ADAPTATION_HEADER, adaptation_rows(report)), ""]
     if report.get("folds"):
-        rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), _fmt(f["macro_f1"]),
-                 _fmt(f["micro_f1"]), f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
-        parts += ["## Folds", "", _md_table(["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"], rows), ""]
+        parts += ["## Folds", "", _md_table(FOLDS_HEADER, fold_table_rows(report)), ""]
     if report.get("error_analysis"):
         parts += ["## Error analysis (worst per topic)", ""]
         for t, rows in report["error_analysis"].items():
@@ -299,26 +316,35 @@ def to_html(report: dict, images: dict[str, str]) -> str:
     md_header = (["topic", "precision", "recall", "F1", "support", "PR-AUC"] if report.get("kind") == "test_set"
                  else ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"])
     st = report["stamp"]
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gikai-topics evaluation</title>"
-             f"<style>{_CSS}</style></head><body>",
-             f"<h1>gikai-topics evaluation</h1><p class='muted'>{html.escape(report['created_at'])} · "
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title(report))}"
+             f"</title><style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title(report))}</h1><p class='muted'>{html.escape(report['created_at'])} · "
              f"{st['label_count']:,} labels (sha256 {st['label_set_sha256'][:12]}) · taxonomy "
              f"{st['taxonomy_sha256'][:12]}</p>",
              "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report))]
     parts += [f"<p>{html.escape(line)}</p>" for line in notes(report)]
+    if "cv" in report:
+        parts += ["<h2>Overall (mean ± std over folds)</h2>", _html_table(OVERALL_HEADER, overall_rows(report))]
     if "per_topic_f1" in images:
         parts.append(f"<img alt='per-topic F1' src='data:image/png;base64,{images['per_topic_f1']}'>")
     parts += ["<h2>Per topic</h2>", _html_table(md_header, per_topic_rows(report))]
-    for key, title in (("learning_curve", "Learning curve"), ("pr_curves", "Precision–recall"),
-                       ("heatmaps", "Co-occurrence and confusion")):
+    if report.get("learning_curve"):  # the figures as well as the plot, as in report.md
+        parts += ["<h2>Learning curve</h2>", _html_table(LEARNING_CURVE_HEADER, learning_curve_rows(report))]
+        if "learning_curve" in images:
+            parts.append(f"<img alt='Learning curve' src='data:image/png;base64,{images['learning_curve']}'>")
+    for key, heading in (("pr_curves", "Precision–recall"), ("heatmaps", "Co-occurrence and confusion")):
         if key in images:
-            parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{images[key]}'>")
+            parts.append(f"<h2>{heading}</h2><img alt='{heading}' src='data:image/png;base64,{images[key]}'>")
     if report.get("adaptation"):
         parts += ["<h2>Adapting to a held-out assembly</h2>", f"<p>{html.escape(adaptation_note(report))}</p>",
                   _html_table(ADAPTATION_HEADER, adaptation_rows(report))]
+    if report.get("folds"):
+        parts += ["<h2>Folds</h2>", _html_table(FOLDS_HEADER, fold_table_rows(report))]
     if report.get("error_analysis"):
         parts.append("<h2>Error analysis</h2>")
         for t, rows in report["error_analysis"].items():
+            if not rows:  # as report.md: a topic without errors to show has no entry
+                continue
             items = "".join(
                 f"<li><b>{'FP' if r['kind'] == 'false_positive' else 'FN'}</b> {r['score']:.2f} "
                 f"(thr {r['threshold']:.2f}) labels {html.escape(str(r['labels']))}: {html.escape(r['snippet'])} "
