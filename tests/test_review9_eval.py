@@ -235,3 +235,32 @@ def test_every_table_of_report_md_is_in_report_html(tmp_path):
         as_html = "".join(f"<t[dh]>{re.escape(c)}</t[dh]>" for c in cells)
         assert re.search(as_html, page), line
     assert "<title>gikai-topics evaluation (cross validation)</title>" in page
+
+
+# --------------------------------------------------------------------------- options nothing reads
+
+def test_a_corpus_nothing_reads_is_refused(tmp_path, capsys):
+    """--corpus is only read to re-learn strict held-out vectors; with --quick, --skip held-out, --loao-vectors
+    shared or a config without vectors it was ignored (even a path that does not exist) and the run exited 0."""
+    from train.cache import TokenCache
+    from train.errors import ConfigError, InputError
+    from train.evaluation.cv import EvalOptions, cross_validate
+    from train.labeling.store import read_labels
+    from train.text import JapaneseAnalyzer
+
+    out = tmp_path / "r"
+    for extra, found in ((["--quick"], "the held-out assemblies skipped (--skip held-out or --quick)"),
+                         (["--loao-vectors", "shared"], "--loao-vectors shared")):
+        assert main(["evaluate", "--labels", str(FIXTURES / "labels.jsonl"), "--folds", "2", "--corpus",
+                     str(tmp_path / "missing"), *extra, "--out", str(out)]) == 1
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"error: --corpus: expected only with strict held-out vectors (the corpus they are re-learned from), "
+            f"found {found}; drop --corpus")
+        assert not out.exists()
+    with pytest.raises(ConfigError, match="found --loao-vectors shared"):
+        EvalOptions(corpus=("x",), loao_vectors="shared")
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    with pytest.raises(InputError, match='found a config without word vectors'):
+        cross_validate(labels, _no_analysis_config(), EvalOptions(folds=2, corpus=(str(FIXTURES),)),
+                       cache=TokenCache(JapaneseAnalyzer(), None))
+    EvalOptions(corpus=("x",))  # strict held-out vectors read it: fine

@@ -47,6 +47,11 @@ SNIPPET = 160
 ADAPT_POOL_FRACTION = 0.25
 
 
+#: --corpus given where nothing reads it (what was found goes in the braces)
+_CORPUS_UNUSED = ("--corpus: expected only with strict held-out vectors (the corpus they are re-learned from), found "
+                  "{}; drop --corpus")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalOptions:
     folds: int = 5
@@ -81,6 +86,9 @@ class EvalOptions:
 
         if self.loao_vectors not in ("strict", "shared"):
             raise ConfigError(f"--loao-vectors: expected 'strict' or 'shared', found {self.loao_vectors!r}")
+        if self.corpus is not None and (not self.loao or self.loao_vectors != "strict"):
+            raise ConfigError(_CORPUS_UNUSED.format("the held-out assemblies skipped (--skip held-out or --quick)"
+                                                    if not self.loao else "--loao-vectors shared"))
 
         if not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
@@ -225,6 +233,8 @@ def cross_validate(
     Y = label_matrix(examples, ids)
 
     configured_vectors(config)  # a bad vectors setting is refused before the analysis and the held-out vectors
+    if options.corpus is not None and config.features.vectors == "none":
+        raise InputError(_CORPUS_UNUSED.format('a config without word vectors (features.vectors = "none")'))
     say(f"analysing {len(texts):,} utterances (cached)")
     cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
     t0 = time.perf_counter()
