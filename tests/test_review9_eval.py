@@ -264,3 +264,30 @@ def test_a_corpus_nothing_reads_is_refused(tmp_path, capsys):
         cross_validate(labels, _no_analysis_config(), EvalOptions(folds=2, corpus=(str(FIXTURES),)),
                        cache=TokenCache(JapaneseAnalyzer(), None))
     EvalOptions(corpus=("x",))  # strict held-out vectors read it: fine
+
+
+def test_jobs_sizes_a_local_dask_cluster_and_is_refused_with_a_remote_one(tmp_path, monkeypatch, capsys):
+    """`evaluate --dask local --jobs 8` started 2 workers whatever --jobs said (tag-corpus sizes its local cluster
+    by --jobs); with a cluster's address --jobs was ignored."""
+    import train.cluster
+    from train.errors import InputError
+    from train.evaluation.runner import run_evaluation
+
+    asked = []
+
+    def fake_connect(address, n_workers):
+        asked.append((address, n_workers))
+        raise InputError("stop here")
+
+    monkeypatch.setattr(train.cluster, "connect", fake_connect)
+    for jobs, workers in ((None, 2), (4, 4)):
+        with pytest.raises(InputError, match="stop here"):
+            run_evaluation(FIXTURES / "labels.jsonl", None, folds=2, quick=True, dask="local", jobs=jobs)
+        assert asked.pop() == ("local", workers)
+    out = tmp_path / "r"
+    assert main(["evaluate", "--labels", str(FIXTURES / "labels.jsonl"), "--quick", "--dask", "tcp://127.0.0.1:1",
+                 "--jobs", "3", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --jobs 3: expected no --jobs with --dask tcp://127.0.0.1:1, whose workers run the fits (start more "
+        "with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
+    assert not asked and not out.exists()
