@@ -83,8 +83,8 @@ def test_an_assembly_with_too_few_labels_to_hold_out_is_named_in_the_report(tmp_
                          progress=said.append)
     assert list(rep["leave_one_assembly_out"]["assemblies"]) == ["品川区"]
     why = rep["not_held_out"]
-    assert why["東京都"] == ("expected at least 16 labels to score, found 15 (and 3 chosen by a model's uncertainty, "
-                            "which are not scored); its labels train every held-out fold")
+    assert why["東京都"] == ("expected at least 16 labels to score, found 15 (and 3 chosen by a model's "
+                            "uncertainty, which are not scored); its labels train every held-out fold")
     assert why["茨城県"].startswith("expected at least 16 labels to score, found 1;")
     assert any(s.startswith("not holding out 東京都") for s in said)
     md = write_reports(rep, tmp_path / "r").joinpath("report.md").read_text(encoding="utf-8")

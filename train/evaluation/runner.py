@@ -66,9 +66,9 @@ def run_evaluation(labels_path: Path | None, config_path: Path | None, *, folds:
     if model is not None:
         # options of the cross-validation a saved model's evaluation has no use for: refused, not ignored
         given = [("--labels", labels_path is not None), ("--config", config_path is not None),
-                 ("--folds", folds != 5), ("--repeats", repeats != 1), ("--jobs", jobs is not None), ("--dask", bool(dask)),
-                 ("--quick", quick), ("--skip", bool(skip)), ("--loao-vectors", loao_vectors != "strict"),
-                 ("--corpus", bool(corpus)), ("--adapt", bool(adapt))]
+                 ("--folds", folds != 5), ("--repeats", repeats != 1), ("--jobs", jobs is not None),
+                 ("--dask", bool(dask)), ("--quick", quick), ("--skip", bool(skip)),
+                 ("--loao-vectors", loao_vectors != "strict"), ("--corpus", bool(corpus)), ("--adapt", bool(adapt))]
         ignored = [name for name, on in given if on]
         if ignored:
             raise InputError(f"--model: scores a saved model on --test with its own config and thresholds; expected "
@@ -79,17 +79,17 @@ def run_evaluation(labels_path: Path | None, config_path: Path | None, *, folds:
 
         return evaluate_saved(load_model(model), Path(test), score_model_chosen=score_model_chosen)
     if dask and dask != "local" and jobs is not None:
-        raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers run the fits (start more "
-                         "with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
+        raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers run the fits (start "
+                         "more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
     if dask == "local" and jobs is not None and jobs < 1 and jobs != -1:
         raise InputError(f"--jobs: expected an integer >= 1 (the local cluster's workers), found {jobs}")
     config = load_config(config_path)
     labels_path = labels_path if labels_path is not None else default_path("labels")
     labels, _ = read_labels(labels_path)
     off = set(SKIPPABLE) if quick else set(skip)
-    options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else (1 if jobs is None else jobs), loao="held-out" not in off,
-                          baselines="baselines" not in off, learning_curve="learning-curve" not in off,
-                          loao_vectors=loao_vectors,
+    options = EvalOptions(folds=folds, repeats=repeats, n_jobs=-1 if dask else (1 if jobs is None else jobs),
+                          loao="held-out" not in off, baselines="baselines" not in off,
+                          learning_curve="learning-curve" not in off, loao_vectors=loao_vectors,
                           corpus=tuple(map(str, corpus)) if corpus else None, score_model_chosen=score_model_chosen,
                           adapt=tuple(adapt))
     workers = LOCAL_WORKERS if jobs is None else (os.cpu_count() or 1) if jobs == -1 else jobs
