@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..evaluation.report import check_report_dir, headline_rows, write_reports
 from ..evaluation.runner import parse_counts, run_evaluation
 from . import app
-from ._common import console, default_path, progress_printer
+from ._common import console, progress_printer
 
 
 @app.command("evaluate")
@@ -22,7 +22,8 @@ def evaluate_cmd(
     folds: int = typer.Option(5, help="Number of CV folds."),
     repeats: int = typer.Option(1, help="Repeat CV with different fold seeds."),
     out: Path = typer.Option(Path("reports/latest"), help="Folder for report.json, report.md, report.html."),
-    jobs: int = typer.Option(1, "--jobs", help="Parallel fits (processes) on this machine."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel fits (processes) on this machine (default 1; "
+                                       "with --dask local, the local cluster's workers, default 2)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the fits on a Dask cluster: ADDRESS or 'local'."),
     model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),
@@ -43,7 +44,7 @@ def evaluate_cmd(
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
     check_report_dir(out)  # before hours of fitting, not after
     with progress_printer() as progress:
-        report = run_evaluation(labels or default_path("labels"), config, folds=folds, repeats=repeats, jobs=jobs,
+        report = run_evaluation(labels, config, folds=folds, repeats=repeats, jobs=jobs,
                                 dask=dask, model=model, test=test, quick=quick, skip=skip, loao_vectors=loao_vectors,
                                 corpus=corpus, score_model_chosen=score_model_chosen,
                                 adapt=parse_counts(adapt, "--adapt"), progress=progress)

@@ -47,6 +47,11 @@ SNIPPET = 160
 ADAPT_POOL_FRACTION = 0.25
 
 
+#: --corpus given where nothing reads it (what was found goes in the braces)
+_CORPUS_UNUSED = ("--corpus: expected only with strict held-out vectors (the corpus they are re-learned from), found "
+                  "{}; drop --corpus")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalOptions:
     folds: int = 5
@@ -81,6 +86,9 @@ class EvalOptions:
 
         if self.loao_vectors not in ("strict", "shared"):
             raise ConfigError(f"--loao-vectors: expected 'strict' or 'shared', found {self.loao_vectors!r}")
+        if self.corpus is not None and (not self.loao or self.loao_vectors != "strict"):
+            raise ConfigError(_CORPUS_UNUSED.format("the held-out assemblies skipped (--skip held-out or --quick)"
+                                                    if not self.loao else "--loao-vectors shared"))
 
         if not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
@@ -148,18 +156,26 @@ def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.ran
     return np.asarray([i for i in train_idx if groups[i] in chosen])
 
 
+def _mean_or_none(values) -> float | None:
+    """The mean of the figures there are (None: nothing to measure), or None when there is none."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
 #: what the report calls the assembly of a label without a municipality
 UNKNOWN_ASSEMBLY = "(unknown)"
 
 # --------------------------------------------------------------------------- the run
 
-def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
+def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> tuple[dict, dict]:
     """Per held-out assembly: (pool, test, sizes).  A quarter of its near-duplicate groups (ADAPT_POOL_FRACTION)
     hold the labels a fit may add, in a fixed random order; the rest are the test set of every size, so the
-    rows of one assembly are comparable.  Sizes past the pool are cut to it (once)."""
-    plan = {}
+    rows of one assembly are comparable.  Sizes past the pool are cut to it (once).
+
+    Also returns why each assembly that is not in the plan was left out (the report says so)."""
+    plan, left_out = {}, {}
     if not options.adapt:
-        return plan
+        return plan, left_out
     rng = np.random.default_rng(options.seed)
     for name, (_, te) in loao_splits.items():
         gs = sorted({groups[i] for i in te})
@@ -167,18 +183,22 @@ def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> dict:
         pool_groups = set(gs[: int(len(gs) * ADAPT_POOL_FRACTION)])
         pool = np.asarray([i for i in te if groups[i] in pool_groups], dtype=int)
         test = np.asarray([i for i in te if groups[i] not in pool_groups], dtype=int)
-        if len(pool) == 0 or len(test) == 0:
-            continue  # too few groups to split into a pool and a test set: left out of the adaptation table
+        if len(pool) == 0 or len(test) == 0:  # too few groups to split into a pool and a test set
+            need = int(np.ceil(1 / ADAPT_POOL_FRACTION))
+            left_out[name] = (f"expected at least {need} distinct utterances to set {ADAPT_POOL_FRACTION:.0%} aside "
+                              f"for training and score the rest, found {len(gs)} (its {len(te):,} scored labels, "
+                              "near-duplicates counted once)")
+            continue
         rng.shuffle(pool)
         sizes = sorted({min(k, len(pool)) for k in options.adapt})
         plan[name] = (pool, test, sizes)
-    return plan
+    return plan, left_out
 
 
-def _adaptation_report(plan: dict, by_key: dict, Y: np.ndarray, ids: list[str], options: EvalOptions,
-                       vectors: str) -> dict:
+def _adaptation_report(plan: dict, not_adapted: dict, by_key: dict, Y: np.ndarray, ids: list[str],
+                       options: EvalOptions, vectors: str) -> dict:
     out = {"pool_fraction": ADAPT_POOL_FRACTION, "requested": list(options.adapt), "vectors": vectors,
-           "assemblies": {}}
+           "assemblies": {}, "not_adapted": dict(not_adapted)}
     for name, (pool, test, sizes) in plan.items():
         base = by_key[("loao", name, 0, 1.0)]
         where = {int(i): j for j, i in enumerate(base["test_idx"])}
@@ -213,6 +233,8 @@ def cross_validate(
     Y = label_matrix(examples, ids)
 
     configured_vectors(config)  # a bad vectors setting is refused before the analysis and the held-out vectors
+    if options.corpus is not None and config.features.vectors == "none":
+        raise InputError(_CORPUS_UNUSED.format('a config without word vectors (features.vectors = "none")'))
     say(f"analysing {len(texts):,} utterances (cached)")
     cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
     t0 = time.perf_counter()
@@ -260,14 +282,22 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names, loao_train, loao_skipped, adapt_plan = [], {}, {}, {}
+    loao_names, loao_train, loao_skipped, adapt_plan, not_adapted = [], {}, {}, {}, {}
     if options.loao:
         # what each could be scored on; labels without a municipality train every held-out fold but are not an
         # assembly one can hold out (nor one whose text strict vectors could leave out)
         counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
+        chosen_in = Counter(a for a, u in zip(assemblies, unscored) if u and a != UNKNOWN_ASSEMBLY)
         loao_splits = {}
-        for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            if n < options.loao_min_labels:
+        for name in sorted(set(counts) | set(chosen_in), key=lambda a: (-counts[a], a)):
+            n = counts[name]
+            if n < options.loao_min_labels:  # said, not dropped without a word: the reader counts the assemblies
+                loao_skipped[name] = (
+                    f"expected at least {options.loao_min_labels} labels to score, found {n}"
+                    + (f" (and {chosen_in[name]:,} chosen by a model's uncertainty, which are not scored)"
+                       if chosen_in[name] else "")
+                    + "; its labels train every held-out fold")
+                say(f"not holding out {name}: {loao_skipped[name]}")
                 continue
             held = [i for i, a in enumerate(assemblies) if a == name]
             held_groups = {groups[i] for i in held}
@@ -283,6 +313,15 @@ def cross_validate(
                 continue
             loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
         loao_names = list(loao_splits)
+        adapt_plan, not_adapted = _adaptation_plan(loao_splits, groups, options)
+        for name, why in not_adapted.items():
+            say(f"not adapting to {name}: {why}")
+        if options.adapt and not adapt_plan:  # asked for, and nothing to show: refused before any fit
+            why = "; ".join(f"{n}: {r}" for n, r in {**loao_skipped, **not_adapted}.items()) or \
+                f"all {len(examples):,} labels lack a municipality"
+            raise InputError(
+                f"--adapt {','.join(map(str, options.adapt))}: expected a held-out assembly to refit with some of "
+                f"its own labels, found none ({why}); label more of an assembly, or drop --adapt")
         held_out = {}
         if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors
@@ -294,7 +333,6 @@ def cross_validate(
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
             loao_train[name] = len(tr)
-        adapt_plan = _adaptation_plan(loao_splits, groups, options)
         for name, (pool, test, sizes) in adapt_plan.items():
             tr = loao_splits[name][0]
             for k in sizes:  # the same held-out vectors as the assembly's held-out fit: k = 0 is that fit
@@ -415,10 +453,11 @@ def cross_validate(
             "assemblies": per,
             "without_assembly": sum(a == UNKNOWN_ASSEMBLY for a in assemblies),
             "pooled": pooled,
-            "mean_macro_f1": float(np.mean([per[n]["overall"]["macro_f1"] for n in loao_names])),
+            # an assembly without a single positive has no macro-F1 (None): it is left out of the mean, not 0
+            "mean_macro_f1": _mean_or_none([per[n]["overall"]["macro_f1"] for n in loao_names]),
         }
         if options.adapt:
-            report["adaptation"] = _adaptation_report(adapt_plan, by_key, Y, ids, options,
+            report["adaptation"] = _adaptation_report(adapt_plan, not_adapted, by_key, Y, ids, options,
                                                       report["leave_one_assembly_out"]["vectors"])
     if loao_skipped:
         report["not_held_out"] = loao_skipped

@@ -13,7 +13,9 @@ def compute(Y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, topic_id
     """Metrics of one evaluation.  ``macro_f1`` averages the topics with support > 0.
 
     A figure with nothing to measure is ``None``, not 0: recall and F1 of a topic with no positives here, and
-    precision of a topic never predicted.  Fold means then leave such folds out, as ``macro_f1`` does.
+    precision of a topic never predicted; so are macro-F1 where no topic has a positive, micro-F1 where nothing
+    is true and nothing predicted, and every overall figure of no examples.  Fold means then leave such folds
+    out, as ``macro_f1`` does.
     Counted directly (not through sklearn), so a one-topic taxonomy is not mistaken for a binary target."""
     Y = np.asarray(Y).astype(int).reshape(len(Y), len(topic_ids))
     pred = np.asarray(pred).astype(int).reshape(len(pred), len(topic_ids))
@@ -35,11 +37,11 @@ def compute(Y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, topic_id
     row_denom = row_true + row_pred
     samples = np.where(row_denom > 0, 2 * row_tp / np.maximum(row_denom, 1), 1.0)  # nothing true, nothing said: 1
     overall = {
-        "micro_f1": float(2 * tp.sum() / denom) if denom else 0.0,
-        "macro_f1": float(np.mean([per_topic[t]["f1"] for t in present])) if present else 0.0,
-        "samples_f1": float(samples.mean()) if len(Y) else 0.0,
-        "subset_accuracy": float((Y == pred).all(axis=1).mean()) if len(Y) else 0.0,
-        "hamming_loss": float((Y != pred).mean()) if Y.size else 0.0,
+        "micro_f1": float(2 * tp.sum() / denom) if denom else None,
+        "macro_f1": float(np.mean([per_topic[t]["f1"] for t in present])) if present else None,
+        "samples_f1": float(samples.mean()) if len(Y) else None,
+        "subset_accuracy": float((Y == pred).all(axis=1).mean()) if len(Y) else None,
+        "hamming_loss": float((Y != pred).mean()) if Y.size else None,
         "topics_with_support": len(present),
         "n": int(len(Y)),
     }

@@ -24,6 +24,11 @@ def _fmt(ms: dict | float | None, digits: int = 3) -> str:
     return f"{ms:.{digits}f}"
 
 
+def _nan(x: float | None) -> float:
+    """A figure for a plot: None (nothing to measure) is left out (NaN), never drawn as 0."""
+    return np.nan if x is None else x
+
+
 def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
     """(what, macro-F1, micro-F1, note) rows for the CLI and the reports."""
     rows = []
@@ -39,7 +44,7 @@ def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
         p = loao["pooled"]["overall"]
         rows.append(("held-out assemblies, pooled", _fmt(p["macro_f1"]), _fmt(p["micro_f1"]),
                      f"{len(loao['assemblies'])} assemblies; mean of per-assembly macro "
-                     f"{loao['mean_macro_f1']:.3f}; word vectors: {loao.get('vectors', 'none')}"
+                     f"{_fmt(loao['mean_macro_f1'])}; word vectors: {loao.get('vectors', 'none')}"
                      + (f"; {loao['without_assembly']:,} labels without a municipality are never held out (they "
                         "train the held-out folds)" if loao.get("without_assembly") else "")))
         for name, m in loao["assemblies"].items():
@@ -91,17 +96,17 @@ def plots(report: dict) -> dict[str, str]:
     if "cv" in report:
         fig, ax = plt.subplots(figsize=(9, 3.8))
         pt = report["cv"]["per_topic"]
-        means = [pt[t]["f1"]["mean"] or 0 for t in topics]
-        stds = [pt[t]["f1"]["std"] or 0 for t in topics]
+        means = [_nan(pt[t]["f1"]["mean"]) for t in topics]  # no positives: no bar (an F1 of 0 is a bar at 0)
+        stds = [_nan(pt[t]["f1"]["std"]) for t in topics]
         ax.bar(topics, means, yerr=stds, capsize=3, color="#4C72B0", label="model (CV, ± fold std)")
         if "char_ngram" in report.get("baselines", {}):
             cb = report["baselines"]["char_ngram"]["per_topic"]
-            ax.scatter(topics, [cb[t]["f1"]["mean"] or 0 for t in topics], color="#DD8452", zorder=3,
+            ax.scatter(topics, [_nan(cb[t]["f1"]["mean"]) for t in topics], color="#DD8452", zorder=3,
                        label="char n-gram baseline")
         loao = report.get("leave_one_assembly_out")
         if loao:
             held = [loao["pooled"]["per_topic"][t]["f1"] for t in topics]  # None: no positives held out
-            ax.scatter(topics, [np.nan if f is None else f for f in held], marker="x", color="black",
+            ax.scatter(topics, [_nan(f) for f in held], marker="x", color="black",
                        zorder=3, label="held-out assemblies")
         ax.set_ylim(0, 1)
         ax.set_ylabel("F1")
@@ -150,9 +155,11 @@ def plots(report: dict) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(9, 4))
         sizes = [p["train_size"] for p in lc]
         for t in topics:
-            ax.plot(sizes, [p["per_topic_f1"][t]["mean"] or 0 for p in lc], color="#999999", lw=0.8, alpha=0.6)
-            ax.annotate(t, (sizes[-1], lc[-1]["per_topic_f1"][t]["mean"] or 0), fontsize=7, color="#666666")
-        ax.plot(sizes, [p["macro_f1"]["mean"] for p in lc], color="#C44E52", lw=2.5, marker="o", label="macro-F1")
+            ax.plot(sizes, [_nan(p["per_topic_f1"][t]["mean"]) for p in lc], color="#999999", lw=0.8, alpha=0.6)
+            if lc[-1]["per_topic_f1"][t]["mean"] is not None:
+                ax.annotate(t, (sizes[-1], lc[-1]["per_topic_f1"][t]["mean"]), fontsize=7, color="#666666")
+        ax.plot(sizes, [_nan(p["macro_f1"]["mean"]) for p in lc], color="#C44E52", lw=2.5, marker="o",
+                label="macro-F1")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("training examples (log scale)")
         ax.set_ylabel("F1")
@@ -179,17 +186,27 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 def notes(report: dict) -> list[str]:
     """What the figures leave out or how to read them: the same sentences in report.md and report.html."""
     out = []
+    mc = report.get("model_chosen") or {}
     if report.get("kind") == "test_set":
-        out.append("Figures of a saved model on a labeled test file, at the model's own thresholds.")
+        out.append(f"Figures of the saved model {report.get('model', '?')} on the labeled test file "
+                   f"{report.get('test_file', '?')}, at the model's own thresholds.")
         overlap = report.get("overlap") or {}
+        if overlap and not overlap.get("checked"):
+            out.append("The model does not record its training utterances (it was saved before they were "
+                       "recorded), so test labels repeating them could not be left out: the figures may be too "
+                       "high. Retrain the model to have them checked.")
         if overlap.get("excluded"):
             out.append(f"{overlap['excluded']:,} of the file's {overlap['test_items']:,} labels repeat utterances "
                        "the model was trained on; they are not scored.")
+        if mc.get("labels"):
+            out.append(f"{mc['labels']:,} of the file's labels were chosen for labeling by a model's uncertainty "
+                       "(`labels pool`). " + ("They are scored like the rest." if mc.get("scored") else
+                                             "They are not scored: the figures are on the other labels "
+                                             "(`--score-model-chosen` scores them too)."))
         return out
     out.append("CV figures are mean ± standard deviation over folds; thresholds are tuned inside each training fold. "
                "The held-out-assembly rows train on every other assembly: the honest figure for a council the model "
                "has never seen.")
-    mc = report.get("model_chosen") or {}
     if mc.get("labels"):
         out.append(f"{mc['labels']:,} labels were chosen for labeling by a model's uncertainty (`labels pool`). "
                    + ("They are scored like the rest." if mc.get("scored") else
@@ -217,12 +234,37 @@ def adaptation_note(report: dict) -> str:
     ad = report["adaptation"]
     return (f"Each held-out assembly's fold refitted with some of its own labels, drawn at random from "
             f"{ad['pool_fraction']:.0%} of its near-duplicate groups; every row of an assembly is scored on the "
-            f"labels of its other groups (0 = the held-out fit above, on those labels). Vectors: {ad['vectors']}.")
+            f"labels of its other groups (0 = the held-out fit above, on those labels). Vectors: {ad['vectors']}."
+            + "".join(f" Not adapted: {name}, {why}." for name, why in (ad.get("not_adapted") or {}).items()))
+
+
+OVERALL_HEADER = ["metric", "value"]
+LEARNING_CURVE_HEADER = ["fraction of training folds", "examples", "macro-F1", "micro-F1"]
+FOLDS_HEADER = ["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"]
+
+
+def overall_rows(report: dict) -> list[list[str]]:
+    """CV's overall figures, mean ± std over folds (report.md and report.html show the same rows)."""
+    return [[k, _fmt(v)] for k, v in report["cv"]["overall"].items()] if "cv" in report else []
+
+
+def learning_curve_rows(report: dict) -> list[list[str]]:
+    return [[f"{p['fraction']:.3g}", str(p["train_size"]), _fmt(p["macro_f1"]), _fmt(p["micro_f1"])]
+            for p in report.get("learning_curve") or []]
+
+
+def fold_table_rows(report: dict) -> list[list[str]]:
+    return [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), _fmt(f["macro_f1"]),
+             _fmt(f["micro_f1"]), f"{f['fit_seconds']:.1f}"] for f in report.get("folds") or []]
+
+
+def title(report: dict) -> str:
+    return f"gikai-topics evaluation ({report['kind'].replace('_', ' ')})"
 
 
 def to_markdown(report: dict) -> str:
     st = report["stamp"]
-    parts = [f"# gikai-topics evaluation ({report['kind'].replace('_', ' ')})", "",
+    parts = [f"# {title(report)}", "",
              f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
              f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
     parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
@@ -233,22 +275,15 @@ def to_markdown(report: dict) -> str:
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
     else:
         header = ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"]
-        o = report["cv"]["overall"]
-        parts += ["## Overall (mean ± std over folds)", "",
-                  _md_table(["metric", "value"], [[k, _fmt(v)] for k, v in o.items()]), ""]
+        parts += ["## Overall (mean ± std over folds)", "", _md_table(OVERALL_HEADER, overall_rows(report)), ""]
     parts += ["## Per topic", "", _md_table(header, per_topic_rows(report)), ""]
     if report.get("learning_curve"):
-        rows = [[f"{p['fraction']:.3g}", str(p["train_size"]), _fmt(p["macro_f1"]), _fmt(p["micro_f1"])]
-                for p in report["learning_curve"]]
-        parts += ["## Learning curve", "", _md_table(["fraction of training folds", "examples", "macro-F1", "micro-F1"],
-                                                    rows), ""]
+        parts += ["## Learning curve", "", _md_table(LEARNING_CURVE_HEADER, learning_curve_rows(report)), ""]
     if report.get("adaptation"):
         parts += ["## Adapting to a held-out assembly", "", adaptation_note(report), "",
                   _md_table(ADAPTATION_HEADER, adaptation_rows(report)), ""]
     if report.get("folds"):
-        rows = [[str(f["repeat"]), str(f["fold"]), str(f["train"]), str(f["test"]), f"{f['macro_f1']:.3f}",
-                 f"{f['micro_f1']:.3f}", f"{f['fit_seconds']:.1f}"] for f in report["folds"]]
-        parts += ["## Folds", "", _md_table(["repeat", "fold", "train", "test", "macro-F1", "micro-F1", "fit s"], rows), ""]
+        parts += ["## Folds", "", _md_table(FOLDS_HEADER, fold_table_rows(report)), ""]
     if report.get("error_analysis"):
         parts += ["## Error analysis (worst per topic)", ""]
         for t, rows in report["error_analysis"].items():
@@ -281,26 +316,35 @@ def to_html(report: dict, images: dict[str, str]) -> str:
     md_header = (["topic", "precision", "recall", "F1", "support", "PR-AUC"] if report.get("kind") == "test_set"
                  else ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"])
     st = report["stamp"]
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gikai-topics evaluation</title>"
-             f"<style>{_CSS}</style></head><body>",
-             f"<h1>gikai-topics evaluation</h1><p class='muted'>{html.escape(report['created_at'])} · "
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title(report))}"
+             f"</title><style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title(report))}</h1><p class='muted'>{html.escape(report['created_at'])} · "
              f"{st['label_count']:,} labels (sha256 {st['label_set_sha256'][:12]}) · taxonomy "
              f"{st['taxonomy_sha256'][:12]}</p>",
              "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report))]
     parts += [f"<p>{html.escape(line)}</p>" for line in notes(report)]
+    if "cv" in report:
+        parts += ["<h2>Overall (mean ± std over folds)</h2>", _html_table(OVERALL_HEADER, overall_rows(report))]
     if "per_topic_f1" in images:
         parts.append(f"<img alt='per-topic F1' src='data:image/png;base64,{images['per_topic_f1']}'>")
     parts += ["<h2>Per topic</h2>", _html_table(md_header, per_topic_rows(report))]
-    for key, title in (("learning_curve", "Learning curve"), ("pr_curves", "Precision–recall"),
-                       ("heatmaps", "Co-occurrence and confusion")):
+    if report.get("learning_curve"):  # the figures as well as the plot, as in report.md
+        parts += ["<h2>Learning curve</h2>", _html_table(LEARNING_CURVE_HEADER, learning_curve_rows(report))]
+        if "learning_curve" in images:
+            parts.append(f"<img alt='Learning curve' src='data:image/png;base64,{images['learning_curve']}'>")
+    for key, heading in (("pr_curves", "Precision–recall"), ("heatmaps", "Co-occurrence and confusion")):
         if key in images:
-            parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{images[key]}'>")
+            parts.append(f"<h2>{heading}</h2><img alt='{heading}' src='data:image/png;base64,{images[key]}'>")
     if report.get("adaptation"):
         parts += ["<h2>Adapting to a held-out assembly</h2>", f"<p>{html.escape(adaptation_note(report))}</p>",
                   _html_table(ADAPTATION_HEADER, adaptation_rows(report))]
+    if report.get("folds"):
+        parts += ["<h2>Folds</h2>", _html_table(FOLDS_HEADER, fold_table_rows(report))]
     if report.get("error_analysis"):
         parts.append("<h2>Error analysis</h2>")
         for t, rows in report["error_analysis"].items():
+            if not rows:  # as report.md: a topic without errors to show has no entry
+                continue
             items = "".join(
                 f"<li><b>{'FP' if r['kind'] == 'false_positive' else 'FN'}</b> {r['score']:.2f} "
                 f"(thr {r['threshold']:.2f}) labels {html.escape(str(r['labels']))}: {html.escape(r['snippet'])} "

@@ -14,8 +14,11 @@ from ..versions import library_versions, now_iso
 from . import metrics
 
 
-def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
-    """The same metrics as CV, for a saved model on a labeled JSONL file (labels format)."""
+def evaluate_saved(tagger: Tagger, test_file: Path, *, score_model_chosen: bool = False) -> dict:
+    """The same metrics as CV, for a saved model on a labeled JSONL file (labels format).
+
+    As in CV, labels that `labels pool` chose by a model's uncertainty are not scored unless
+    ``score_model_chosen``: a test set picked where a model was unsure is not the utterances the product meets."""
     taxonomy = parse_taxonomy(_model_taxonomy_text(tagger), "model taxonomy")
     labels, _ = read_labels(test_file, taxonomy)
     ids = tagger.topic_ids
@@ -31,7 +34,14 @@ def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
     if len(examples) and seen.all():
         raise InputError(f"--test {test_file}: expected labels the model was not trained on, found that all "
                          f"{len(examples):,} repeat utterances of its training labels; pass held-back labels")
-    examples = [ex for ex, s in zip(examples, seen) if not s]
+    chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
+    scored = ~seen & ~(chosen & (not score_model_chosen))
+    if not scored.any():
+        raise InputError(f"--test {test_file}: expected labels to score, found none of its {len(examples):,}: "
+                         f"{int((chosen & ~seen).sum()):,} chosen by a model's uncertainty (not scored; "
+                         f"--score-model-chosen scores them) and {int(seen.sum()):,} repeating its training "
+                         "utterances; pass randomly chosen held-back labels")
+    examples = [ex for ex, keep in zip(examples, scored) if keep]
     Y = label_matrix(examples, ids)
     scores = tagger.scores([ex.text for ex in examples])
     pred = scores >= tagger.model.thresholds
@@ -47,6 +57,7 @@ def evaluate_saved(tagger: Tagger, test_file: Path) -> dict:
         "topics": ids,
         "overlap": {"test_items": len(labels), "excluded": int(seen.sum()),
                     "checked": trained is not None},
+        "model_chosen": {"labels": int(chosen.sum()), "scored": bool(score_model_chosen)},
         "test": metrics.compute(Y, pred, scores, ids),
         "_arrays": {"Y": Y, "scores": scores, "pred": pred},
     }
