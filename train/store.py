@@ -175,6 +175,9 @@ def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
     path = Path(ref)
     if path.is_dir():
         return path, str(path)
+    if path.exists():  # a file: perhaps the model.joblib inside a model folder
+        raise ModelError(f"{ref}: expected a model directory (the folder `train --out` writes, with gikai.json "
+                         f"in it) or a BentoML tag NAME[:VERSION], found a file; pass the folder that holds it")
     if os.sep in str(ref) or str(ref).startswith("."):
         raise ModelError(f"{ref}: no such model directory")
     import bentoml

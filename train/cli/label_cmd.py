@@ -13,7 +13,8 @@ from ._common import default_path
 
 @app.command("label")
 def label_cmd(
-    more: Optional[list[Path]] = typer.Argument(None, hidden=True),  # lets `--pool a.jsonl b.jsonl` work
+    more: Optional[list[Path]] = typer.Argument(None, metavar="POOL", help="More corpus files or folders, as "
+                                                "--pool (so `--pool a.jsonl b.jsonl` takes both)."),
     pool: list[Path] = typer.Option([], "--pool", help="Corpus files or folders to label from."),
     out: Path = typer.Option(..., help="Label file to append to (e.g. labels/mine.jsonl)."),
     model: Optional[str] = typer.Option(None, help="Model tag or directory for suggestions and ordering "
