@@ -89,7 +89,9 @@ def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
     else:
         unknown = [t for t in topics if t not in ids]
         if unknown:
-            problems.append(f"{where}: unknown topic id(s) {unknown}; known ids are listed in labels/topics.yaml")
+            # the ids of the taxonomy in force (labels/topics.yaml, or a model's own when scoring a test file)
+            problems.append(f"{where}: unknown topic id(s) {unknown}; expected ids of the taxonomy: "
+                            f"{', '.join(sorted(ids))}")
         if len(set(topics)) != len(topics):
             problems.append(f"{where}: topic listed twice in {topics}")
     for field in ("municipality", "date", "speaker"):
