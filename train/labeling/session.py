@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from ..atomic import append_line_durably, atomic_write_bytes
-from ..corpus import Record
+from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy, load_taxonomy
-from .store import MODEL_CHOSEN_PREFIX, read_labels
+from .store import MODEL_CHOSEN_PREFIX
 
 KEYS = "1234567890abcdefghijklmnoprtvwxz"  # no q, s, u, y: those are commands
 STRATEGIES = ("uncertainty", "random")
@@ -92,17 +92,103 @@ def check_labels_path(labels_dir: str | Path | None) -> None:
                          "leave out (an empty folder if there are none yet)")
 
 
-def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy) -> tuple[set[str], set[str]]:
-    """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped)."""
-    ids: set[str] = set()
-    groups: set[str] = set()
-    for path in paths:
-        if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
-            continue
-        labels, _ = read_labels(path, taxonomy, strict=False)
-        ids.update(ex.id for ex in labels.examples)
-        groups.update(ex.group for ex in labels.examples)
-    return ids, groups
+class _FileKeys:
+    """What :class:`LabeledIndex` has read of one label file: up to byte ``offset`` (``lines`` whole lines)."""
+
+    def __init__(self, ino: int) -> None:
+        self.ino, self.offset, self.lines = ino, 0, 0
+        self.ids: dict[str, int] = {}  # id -> line number
+        self.groups: dict[str, int] = {}  # near-duplicate group -> line number
+
+    def add(self, raw: bytes, lineno: int) -> None:
+        try:
+            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return  # no id to be read (``labels validate`` names the line)
+        if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"]:
+            self.ids[obj["id"]] = lineno
+            if isinstance(obj.get("text"), str) and obj["text"].strip():
+                self.groups[group_key(obj["text"])] = lineno
+
+
+class LabeledIndex:
+    """Ids and near-duplicate groups of the label files under ``paths`` (a folder: its ``*.jsonl``; a file;
+    missing ones skipped).
+
+    Read leniently: every JSON object line with a string ``id`` counts, also one with a problem (an unknown
+    topic after a hand edit, say), so an utterance is never offered to be labeled a second time because its
+    first label does not validate.  :meth:`refresh` reads only what was appended since the last call, and a
+    file replaced (as undo does) or shortened is read again whole: cheap enough to run before every utterance,
+    so a session sees what another session writes to the same files."""
+
+    def __init__(self, paths: Iterable[Path | str | None]) -> None:
+        self.paths = [Path(p) for p in paths if p is not None]
+        self._files: dict[str, tuple[Path, _FileKeys]] = {}
+
+    def _label_files(self) -> list[Path]:
+        found = []
+        for p in self.paths:
+            if p.is_dir():
+                found.extend(sorted(p.glob("*.jsonl")))
+            elif p.is_file():
+                found.append(p)
+        return found
+
+    def refresh(self) -> "LabeledIndex":
+        for f in self._label_files():
+            key = os.path.realpath(f)
+            try:
+                with open(key, "rb") as fh:
+                    st = os.fstat(fh.fileno())
+                    keys = self._files[key][1] if key in self._files else None
+                    if keys is not None and (keys.ino != st.st_ino or keys.offset > st.st_size):
+                        keys = None  # replaced (undo rewrites the file) or shortened: read it again
+                    if keys is not None and keys.offset:
+                        fh.seek(keys.offset - 1)
+                        if fh.read(1) != b"\n":  # rewritten in place: not the lines read before
+                            keys = None
+                    if keys is None:
+                        keys = _FileKeys(st.st_ino)
+                        fh.seek(0)
+                    data = fh.read()
+            except FileNotFoundError:  # removed or renamed meanwhile
+                continue
+            except OSError as exc:
+                raise LabelError(f"{f}: cannot read the label file ({exc.strerror}); expected to read every label "
+                                 "file, or utterances already labeled there would be offered again") from None
+            cut = data.rfind(b"\n") + 1
+            for raw in data[:cut].split(b"\n")[:-1]:
+                keys.lines += 1
+                if raw.strip():
+                    keys.add(raw, keys.lines)
+            keys.offset += cut
+            if data[cut:].strip():  # a last line without its newline: counted if whole, read again when finished
+                keys.add(data[cut:], keys.lines + 1)
+            self._files[key] = (f, keys)
+        return self
+
+    @property
+    def ids(self) -> set[str]:
+        return {i for _, keys in self._files.values() for i in keys.ids}
+
+    @property
+    def groups(self) -> set[str]:
+        return {g for _, keys in self._files.values() for g in keys.groups}
+
+    def where(self, rid: str, group: str | None = None) -> str | None:
+        """``file:line`` of a label of ``rid`` (or of a text of ``group``), or None."""
+        for f, keys in self._files.values():
+            line = keys.ids.get(rid) or (keys.groups.get(group) if group is not None else None)
+            if line:
+                return f"{f}:{line}"
+        return None
+
+
+def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy | None = None) -> tuple[set[str], set[str]]:
+    """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped;
+    see :class:`LabeledIndex`)."""
+    index = LabeledIndex(paths).refresh()
+    return index.ids, index.groups
 
 
 def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, assembly: str | None,
