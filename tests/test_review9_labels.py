@@ -55,3 +55,50 @@ def test_a_label_that_does_not_validate_is_still_never_offered_again(tmp_path, e
     assert f"id: {first.id}\n" not in screen and res.accepted == n - 1
     ids = _ids(out)
     assert len(ids) == len(set(ids)) == n
+
+
+class _Meanwhile(io.StringIO):
+    """Keystrokes for one session; before the first is read, ``other()`` runs (another session on the same file)."""
+
+    def __init__(self, keys, other):
+        super().__init__(keys)
+        self.other = other
+
+    def readline(self, *args):
+        if self.other is not None:
+            other, self.other = self.other, None
+            other()
+        return super().readline(*args)
+
+
+def test_two_sessions_on_one_file_never_label_an_utterance_twice(tmp_path, empty_dir):
+    """Two terminals on the same --out (a resume started while the first session was still open): both queues
+    held the same utterances in the same order, so each was labeled twice, with different topics."""
+    out = tmp_path / "mine.jsonl"
+    first = {}
+
+    def other_session():  # runs while the second session shows its first utterance
+        res, screen = _session(out, "1\ny\n2\ny\nq\n", empty_dir)
+        first["screen"] = screen
+
+    res, screen = _session(out, _Meanwhile("3\ny\ny\n", other_session), empty_dir)
+    rows = _rows(out)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 3, ids
+    assert [r["topics"] for r in rows] == [["dx"], ["privacy"], []]  # the first session's two, then a third
+    assert f"not saved: {ids[0]} was labeled at {out}:1 while it was on screen" in screen
+    assert f"skipped {ids[1]}: labeled at {out}:2 since this session started" in screen
+    assert res.accepted == 1 and res.taken == 2
+    assert "2 labeled meanwhile by another session" in screen
+    labels, problems = read_labels(out, strict=False)
+    assert not problems
+
+
+def test_an_undone_label_is_shown_again_and_saved_once(tmp_path, empty_dir):
+    """Undo rewrites --out; the index read again must not take the utterance for one labeled by another session."""
+    out = tmp_path / "mine.jsonl"
+    res, screen = _session(out, "1\ny\nu\n1\n2\ny\nq\n", empty_dir)
+    shown = [line[4:] for line in screen.splitlines() if line.startswith("id: ")]
+    assert shown[0] == shown[2] != shown[1] and "undone:" in screen and "labeled at" not in screen
+    assert [(r["id"], r["topics"]) for r in _rows(out)] == [(shown[0], ["privacy"])]
+    assert (res.accepted, res.undone, res.taken) == (1, 1, 0)

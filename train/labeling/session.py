@@ -69,6 +69,8 @@ class SessionResult:
     skipped: int = 0
     undone: int = 0
     remaining: int = 0
+    #: utterances labeled by someone else (another session on the same files) after the queue was made
+    taken: int = 0
 
 
 def default_annotator() -> str:
@@ -273,8 +275,11 @@ class LabelSession:
 
     def __init__(self, items: list[Item], out: Path, taxonomy: Taxonomy, *, annotator: str,
                  model_tag: str | None = None, thresholds: dict[str, float] | None = None,
-                 stdin: IO[str], stdout: IO[str], strategy: str = "random") -> None:
+                 stdin: IO[str], stdout: IO[str], strategy: str = "random", index: LabeledIndex | None = None) -> None:
         self.items, self.out, self.taxonomy = items, out, taxonomy
+        # what is labeled in the files the queue was made against (at least --out), read again before each
+        # utterance and each write: another session appending to them must not make a label twice
+        self.index = index if index is not None else LabeledIndex([out]).refresh()
         self.annotator, self.model_tag, self.thresholds = annotator, model_tag, thresholds or {}
         self.stdin, self.stdout, self.strategy = stdin, stdout, strategy
         self.keys = topic_keys(taxonomy)
@@ -332,12 +337,23 @@ class LabelSession:
                 return "unknown", [tok]
         return "toggle", toggled
 
+    def _labeled_since(self, i: int) -> str | None:
+        """``file:line`` of a label of item ``i`` (its id or its text) written since the queue was made, or None."""
+        rec = self.items[i].record
+        return self.index.refresh().where(rec.id, rec.group)
+
     def _accept(self, i: int, selected: set[str]) -> None:
         rec, item = self.items[i].record, self.items[i]
         topics = [t for t in self.taxonomy.ids if t in selected]
         unknown = sorted(selected - set(topics))
         if unknown:  # cannot happen through the keys; guards the file anyway
             raise LabelError(f"unknown topic id(s) {unknown}; known ids are listed in labels/topics.yaml")
+        if (where := self._labeled_since(i)) is not None:
+            self.result.taken += 1
+            _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
+                              f"session writing to the same files?); that label is kept, yours ({topics or 'no topic'}) "
+                              "was not written, so the utterance is not labeled twice")
+            return
         row = {"id": rec.id, "municipality": rec.municipality, "date": rec.date, "speaker": rec.speaker,
                "text": rec.text, "topics": topics, "annotator": self.annotator, "source": "label-session",
                "model": self.model_tag,
@@ -371,6 +387,12 @@ class LabelSession:
         try:
             while i < len(self.items):
                 if fresh:
+                    if (where := self._labeled_since(i)) is not None:
+                        self.result.taken += 1
+                        _say(self.stdout, f"skipped {self.items[i].record.id}: labeled at {where} since this session "
+                                          "started (another session writing to the same files?)")
+                        i += 1
+                        continue
                     self._header(i)
                     fresh = False
                 self._topics(i, selected)
@@ -409,8 +431,10 @@ class LabelSession:
         self.result.remaining = len(self.items) - i
         if i >= len(self.items):
             _say(self.stdout, "no more utterances to label in this pool")
+        taken = (f"{self.result.taken} labeled meanwhile by another session (not labeled again); "
+                 if self.result.taken else "")
         _say(self.stdout, f"{self.result.accepted} label(s) saved to {self.out} this session; "
-                          f"{self.result.skipped} skipped; {self.result.remaining} left in the queue. "
+                          f"{self.result.skipped} skipped; {taken}{self.result.remaining} left in the queue. "
                           "Run the same command again to resume.")
         return self.result
 
@@ -465,7 +489,8 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
                          "`gikai-topics train`), or use --strategy random")
     strategy = strategy or ("uncertainty" if tagger else "random")
-    exclude = labeled_keys([Path(labels_dir) if labels_dir else None, out], taxonomy)
+    index = LabeledIndex([Path(labels_dir) if labels_dir else None, out]).refresh()
+    exclude = index.ids, index.groups
     records = build_pool([Path(p) for p in pool], exclude, assembly=assembly, max_pool=max_pool, seed=seed)
     _say(stdout, f"{len(records):,} unlabeled utterance(s) in the pool ({len(exclude[0]):,} already labeled "
                  f"excluded); order: {strategy}")
@@ -474,5 +499,5 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     items = order_items(items, strategy, thresholds=thresholds, seed=seed)
     session = LabelSession(items, out, taxonomy, annotator=annotator or default_annotator(),
                            model_tag=tagger.tag_name if tagger else None, thresholds=thresholds,
-                           stdin=stdin, stdout=stdout, strategy=strategy)
+                           stdin=stdin, stdout=stdout, strategy=strategy, index=index)
     return session.run()
