@@ -102,3 +102,40 @@ def test_an_undone_label_is_shown_again_and_saved_once(tmp_path, empty_dir):
     assert shown[0] == shown[2] != shown[1] and "undone:" in screen and "labeled at" not in screen
     assert [(r["id"], r["topics"]) for r in _rows(out)] == [(shown[0], ["privacy"])]
     assert (res.accepted, res.undone, res.taken) == (1, 1, 0)
+
+
+# --------------------------------------------------------------------------- Ctrl-C and SIGTERM
+
+class _SignalAfter(io.StringIO):
+    """Keystrokes, then a signal to this process while the session waits for the next one."""
+
+    def __init__(self, keys, signum):
+        super().__init__(keys)
+        self.signum = signum
+
+    def readline(self, *args):
+        line = super().readline(*args)
+        if not line:
+            import os
+
+            os.kill(os.getpid(), self.signum)
+        return line
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_session_stopped_by_a_signal_exits_130_and_says_what_is_kept(tmp_path, empty_dir, monkeypatch, capsys,
+                                                                        signame):
+    """A supervisor's SIGTERM (or Ctrl-C) ended `label` with exit 0, as if the reader had quit."""
+    import signal
+
+    out = tmp_path / "mine.jsonl"
+    monkeypatch.setattr("sys.stdin", _SignalAfter("1\ny\n", getattr(signal, signame)))
+    code = main(["label", "--pool", str(POOL), "--out", str(out), "--labels", str(empty_dir), "--model", "none"])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert f"the 1 label(s) accepted in this session are saved in {out}" in err and "resume" in err
+    assert "nothing was written" not in err
+    assert [r["topics"] for r in _rows(out)] == [["dx"]]
+    # quitting is still a normal end
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    assert main(["label", "--pool", str(POOL), "--out", str(out), "--labels", str(empty_dir), "--model", "none"]) == 0

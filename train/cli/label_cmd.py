@@ -27,7 +27,12 @@ def label_cmd(
     annotator: Optional[str] = typer.Option(None, help="Your name in each record (default: $USER)."),
 ) -> None:
     """Label utterances one by one: toggle topics by key, accept, skip, undo; quit and resume any time."""
+    from ..errors import Interrupted
     from ..labeling.session import run_label_session
 
-    run_label_session([*pool, *(more or [])], out, model=model, strategy=strategy, assembly=assembly,
-                      labels_dir=labels or default_path("labels"), max_pool=max_pool, seed=seed, annotator=annotator)
+    res = run_label_session([*pool, *(more or [])], out, model=model, strategy=strategy, assembly=assembly,
+                            labels_dir=labels or default_path("labels"), max_pool=max_pool, seed=seed,
+                            annotator=annotator)
+    if res.interrupted:  # not exit 0: a script or supervisor that stopped the session must be able to tell
+        raise Interrupted(f"interrupted; the {res.accepted} label(s) accepted in this session are saved in {out}: "
+                          "run the same command again to resume")

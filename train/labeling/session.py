@@ -71,6 +71,8 @@ class SessionResult:
     remaining: int = 0
     #: utterances labeled by someone else (another session on the same files) after the queue was made
     taken: int = 0
+    #: stopped by Ctrl-C or SIGTERM (the CLI then exits 130, as other commands that keep finished work do)
+    interrupted: bool = False
 
 
 def default_annotator() -> str:
@@ -427,6 +429,7 @@ class LabelSession:
                 elif cmd == "u" and (back := self._undo()):
                     (i, selected), fresh = back, True
         except KeyboardInterrupt:
+            self.result.interrupted = True
             _say(self.stdout, "\ninterrupted")
         self.result.remaining = len(self.items) - i
         if i >= len(self.items):
