@@ -353,8 +353,8 @@ class LabelSession:
         if (where := self._labeled_since(i)) is not None:
             self.result.taken += 1
             _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
-                              f"session writing to the same files?); that label is kept, yours ({topics or 'no topic'}) "
-                              "was not written, so the utterance is not labeled twice")
+                              "session writing to the same files?); that label is kept, yours "
+                              f"({topics or 'no topic'}) was not written, so the utterance is not labeled twice")
             return
         row = {"id": rec.id, "municipality": rec.municipality, "date": rec.date, "speaker": rec.speaker,
                "text": rec.text, "topics": topics, "annotator": self.annotator, "source": "label-session",
