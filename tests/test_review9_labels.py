@@ -139,3 +139,66 @@ def test_a_session_stopped_by_a_signal_exits_130_and_says_what_is_kept(tmp_path,
     # quitting is still a normal end
     monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
     assert main(["label", "--pool", str(POOL), "--out", str(out), "--labels", str(empty_dir), "--model", "none"]) == 0
+
+
+# --------------------------------------------------------------------------- labels merge meets labels already made
+
+def _batch_of(tmp_path, recs, name="b"):
+    pool = write_jsonl(tmp_path / f"{name}-pool.jsonl", [r.to_dict() for r in recs])
+    assert main(["labels", "batch", str(pool), "--out-dir", str(tmp_path / name)]) == 0
+    batch = tmp_path / name / "b-01.jsonl"
+    return batch, [r["key"] for r in _rows(batch)]
+
+
+def _answers(path, keys, topics):
+    path.write_text("".join(f"{k}\t{t}\n" for k, t in zip(keys, topics)), encoding="utf-8")
+    return path
+
+
+def test_merge_of_a_batch_holding_labeled_utterances_keeps_the_same_and_names_the_conflicting(tmp_path, capsys):
+    """A pool made before another batch was merged (or `corpus sample` without --exclude) holds utterances
+    labeled since: merge refused the whole batch with 'X: already labeled' and no way out, as the batch file
+    cannot be edited (its keys carry its hash)."""
+    recs = list(read_jsonl(POOL))[:4]
+    labels = tmp_path / "labels"
+    out = labels / "mine.jsonl"
+    first, keys1 = _batch_of(tmp_path, recs[:2], "one")
+    assert main(["labels", "merge", str(first), str(_answers(tmp_path / "a1.tsv", keys1, ["dx", "urban"])),
+                 "--out", str(out), "--annotator", "r1"]) == 0
+    second, keys2 = _batch_of(tmp_path, recs, "two")  # the same two utterances again, and two new ones
+    capsys.readouterr()
+    answers = _answers(tmp_path / "a2.tsv", keys2, ["dx", "finance", "health", ""])
+    before = out.read_bytes()
+    assert main(["labels", "merge", str(second), str(answers), "--out", str(out), "--annotator", "r2"]) == 1
+    err = capsys.readouterr().err
+    assert f"{recs[1].id}: already labeled ['urban'] at {out}:2, here ['finance']" in err
+    assert f"correct it at {out}:2 first" in err and "nothing was written" in err
+    assert recs[0].id not in err  # answered as labeled: no conflict
+    assert out.read_bytes() == before
+    # the reader agrees to keep the label: the two already labeled are left as they are, the new ones appended
+    answers = _answers(tmp_path / "a2.tsv", keys2, ["dx", "urban", "health", ""])
+    assert main(["labels", "merge", str(second), str(answers), "--out", str(out), "--annotator", "r2"]) == 0
+    assert "appended 2 labels" in capsys.readouterr().err
+    assert [(r["id"], r["topics"], r["annotator"]) for r in _rows(out)] == [
+        (recs[0].id, ["dx"], "r1"), (recs[1].id, ["urban"], "r1"), (recs[2].id, ["health"], "r2"),
+        (recs[3].id, [], "r2")]
+    # merging the same answers again adds nothing and says so
+    assert main(["labels", "merge", str(second), str(answers), "--out", str(out), "--annotator", "r2"]) == 0
+    assert "appended 0 labels" in capsys.readouterr().err and len(_rows(out)) == 4
+    assert not read_labels(labels, strict=False)[1]
+
+
+def test_merge_and_add_refuse_an_id_whose_label_does_not_validate(tmp_path, capsys):
+    recs = list(read_jsonl(POOL))[:2]
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    write_jsonl(labels / "hand.jsonl", [{"id": recs[0].id, "text": recs[0].text, "topics": ["privcy"]}])
+    batch, keys = _batch_of(tmp_path, recs)
+    out = labels / "mine.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "merge", str(batch), str(_answers(tmp_path / "a.tsv", keys, ["dx", ""])), "--out", str(out),
+                 "--annotator", "t"]) == 1
+    assert f"{recs[0].id}: already labeled at {labels / 'hand.jsonl'}:1, by a line `labels validate` refuses" in \
+        capsys.readouterr().err
+    assert main(["labels", "add", "--out", str(out), "--id", recs[0].id, "--text", recs[0].text, "--topics", "dx"]) == 1
+    assert not out.exists()

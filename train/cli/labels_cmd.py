@@ -66,8 +66,9 @@ def merge_cmd(
     annotator: str = typer.Option(..., help="Who read this batch."),
 ) -> None:
     """Join a reader's answers to a batch and append them to a label file (all or nothing)."""
-    n = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
-    err_console.print(f"appended {n} labels to {out}")
+    n, same = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
+    err_console.print(f"appended {n} labels to {out}" + (f"; {same} already labeled with the same topics, left as "
+                                                         "they are" if same else ""), markup=False)
 
 
 @labels_app.command("batch")

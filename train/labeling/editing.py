@@ -11,7 +11,7 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
-from .store import _check_record, read_labels
+from .store import Example, _check_record, read_labels
 
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
@@ -21,22 +21,33 @@ def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> l
     return write_batches(records, out_dir, prefix=prefix, max_chars=max_chars, selection=read_selection(pool))
 
 
-def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
-    """Topics of what is already labeled, by id and by near-duplicate group (empty if no labels yet)."""
+def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, Example], dict[str, Example], object]:
+    """What is already labeled, by id and by near-duplicate group (empty if no labels yet), and the ids of every
+    label line, valid or not (see :class:`~.session.LabeledIndex`)."""
+    from .session import LabeledIndex
+
+    index = LabeledIndex([labels_dir]).refresh()
     if labels_dir is None:
-        return {}, {}
+        return {}, {}, index
     try:
         labels, _ = read_labels(labels_dir, taxonomy, strict=False)
     except LabelError:  # no such folder, or no label files in it yet
-        return {}, {}
-    return ({ex.id: ex.topics for ex in labels.examples}, {ex.group: ex.topics for ex in labels.examples})
+        return {}, {}, index
+    return {ex.id: ex for ex in labels.examples}, {ex.group: ex for ex in labels.examples}, index
 
 
-def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None) -> None:
-    """Every record valid (the checks of ``labels validate``), none repeating another or an existing label."""
-    by_id, by_group = _existing(labels_dir, taxonomy)
+def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None, *,
+               skip_same: bool = False) -> tuple[list[dict], int]:
+    """Every record valid (the checks of ``labels validate``), none repeating another or an existing label.
+
+    Returns the records to write and how many were left out because their id is already labeled with the same
+    topics (``skip_same``: a batch read again, or one whose pool held utterances labeled since); without
+    ``skip_same`` such a record is refused like any other already labeled."""
+    by_id, by_group, index = _existing(labels_dir, taxonomy)
     ids = set(taxonomy.ids)
     problems = []
+    keep: list[dict] = []
+    same = 0
     seen_ids: set[str] = set()
     seen_groups: dict[str, tuple] = {}
     for n, r in enumerate(records, 1):
@@ -46,19 +57,33 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None)
             problems.extend(found)
             continue
         topics, g = tuple(sorted(r["topics"])), group_key(r["text"])
-        if r["id"] in by_id:
-            problems.append(f"{r['id']}: already labeled")
-        elif r["id"] in seen_ids:
+        old = by_id.get(r["id"])
+        if r["id"] in seen_ids:
             problems.append(f"{r['id']}: appears twice in what is being added")
-        if g in by_group and topics != tuple(sorted(by_group[g])):
-            problems.append(f"{r['id']}: the same text is already labeled {list(by_group[g])}")
+        elif old is not None and skip_same and topics == tuple(sorted(old.topics)):
+            same += 1
+        elif old is not None:
+            problems.append(f"{r['id']}: already labeled {list(old.topics)} at {old.where}, here "
+                            f"{sorted(r['topics'])}; expected one label per utterance: to keep that label, give the "
+                            f"same topics here, to change it, correct it at {old.where} first")
+        elif (where := index.where(r["id"])) is not None:
+            problems.append(f"{r['id']}: already labeled at {where}, by a line `labels validate` refuses; fix that "
+                            "line first (one label per utterance)")
+        elif g in by_group and topics != tuple(sorted(by_group[g].topics)):
+            other = by_group[g]
+            problems.append(f"{r['id']}: the same text (after normalisation) is already labeled {list(other.topics)} "
+                            f"as {other.id} at {other.where}, here {sorted(r['topics'])}; expected the same topics "
+                            "for the same text: change one of the two")
         elif g in seen_groups and topics != seen_groups[g]:
             problems.append(f"{r['id']}: the same text (after normalisation) is added twice with different topics")
+        else:
+            keep.append(r)
         seen_ids.add(r["id"])
         seen_groups.setdefault(g, topics)
     if problems:
         raise LabelError("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else "")
                          + "; nothing was written")
+    return keep, same
 
 
 def check_label_out(out: Path) -> None:
@@ -74,15 +99,19 @@ def check_label_out(out: Path) -> None:
 
 
 def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
-                  labels_dir: Path | None = None) -> int:
+                  labels_dir: Path | None = None) -> tuple[int, int]:
+    """Append a batch's answered records to ``out`` in one atomic write, or nothing.  Returns (records
+    appended, records left out because already labeled with the same topics)."""
     check_label_out(out)
     records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
-    _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent)
-    old = out.read_text(encoding="utf-8") if out.exists() else ""
-    if old and not old.endswith("\n"):
-        old += "\n"
-    atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    return len(records)
+    records, same = _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent,
+                               skip_same=True)
+    if records:
+        old = out.read_text(encoding="utf-8") if out.exists() else ""
+        if old and not old.endswith("\n"):
+            old += "\n"
+        atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return len(records), same
 
 
 def record_from_args(json_record: str | None, **fields) -> dict:
