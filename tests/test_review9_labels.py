@@ -202,3 +202,28 @@ def test_merge_and_add_refuse_an_id_whose_label_does_not_validate(tmp_path, caps
         capsys.readouterr().err
     assert main(["labels", "add", "--out", str(out), "--id", recs[0].id, "--text", recs[0].text, "--topics", "dx"]) == 1
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- answers files as editors save them
+
+def test_answers_with_a_byte_order_mark_a_tab_in_a_note_or_spaces_for_tabs(tmp_path, capsys):
+    """Notepad and spreadsheets write a byte-order mark: the first key was read as '\\ufeffb-…' and the answers
+    blamed on 'another batch'. A note holding a tab was cut at it without a word. Spaces where the tab
+    should be (an editor's setting) were also blamed on another batch."""
+    recs = list(read_jsonl(POOL))[:2]
+    batch, keys = _batch_of(tmp_path, recs)
+    answers = tmp_path / "a.tsv"
+    out = tmp_path / "labels" / "m.jsonl"
+    answers.write_text("\ufeff" + f"{keys[0]}\tdx\t予算\t要再確認\n{keys[1]}\t-\n", encoding="utf-8")
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(out), "--annotator", "t"]) == 0
+    rows = _rows(out)
+    assert [(r["id"], r["topics"]) for r in rows] == [(recs[0].id, ["dx"]), (recs[1].id, [])]
+    assert rows[0]["note"] == "予算\t要再確認" and "note" not in rows[1]
+    for sep in ("    ", ","):
+        answers.write_text(f"{keys[0]}{sep}dx\n{keys[1]}\t\n", encoding="utf-8")
+        capsys.readouterr()
+        assert main(["labels", "merge", str(batch), str(answers), "--out", str(tmp_path / "n.jsonl"),
+                     "--annotator", "t"]) == 1
+        err = capsys.readouterr().err
+        assert f"the key {keys[0]} followed by {sep[0]!r} instead of a tab" in err and "another batch" not in err
+    assert not (tmp_path / "n.jsonl").exists()

@@ -122,16 +122,17 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str], str | None]]:
-    """Read a reader's TSV answers: ``key<TAB>topics<TAB>note``."""
+    """Read a reader's TSV answers: ``key<TAB>topics<TAB>note`` (a note may hold tabs; a byte-order mark, as
+    Windows editors and spreadsheets write, is dropped)."""
     answers: dict[str, tuple[list[str], str | None]] = {}
     problems = []
-    for lineno, line in enumerate(_read_text(path, "answers").splitlines(), 1):
+    for lineno, line in enumerate(_read_text(path, "answers").removeprefix("\ufeff").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
         key = parts[0].strip()
         raw = parts[1].strip() if len(parts) > 1 else ""
-        note = parts[2].strip() if len(parts) > 2 and parts[2].strip() else None
+        note = "\t".join(parts[2:]).strip() or None
         topics = [t.strip() for t in raw.replace(" ", ",").split(",") if t.strip() and t.strip() != "-"]
         unknown = [t for t in topics if t not in topic_ids]
         if unknown:
@@ -184,6 +185,15 @@ def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annot
     keys = {r["key"] for r in records}
     missing = [r["key"] for r in records if r["key"] not in answers]
     extra = sorted(set(answers) - keys)
+    # a key followed by spaces or a comma instead of a tab (an editor's tab setting, a spreadsheet's CSV)
+    glued = [(x, k) for x in extra for k in missing if x.startswith(k) and not x[len(k)].isalnum()]
+    if glued:
+        x, k = glued[0]
+        raise LabelError(
+            f"{answers_tsv}: expected key<TAB>topics<TAB>note on each line, found {x!r:.60}: the key {k} followed by "
+            f"{x[len(k)]!r} instead of a tab ({len(glued)} such line(s)); an editor may have turned the tabs into "
+            "spaces, or a spreadsheet saved CSV: separate key and topics with one tab (save as tab-separated text)"
+        )
     if missing or extra:
         raise LabelError(
             f"{answers_tsv}: expected one answer for each of the {len(records)} items of {batch_jsonl}; "
