@@ -227,3 +227,20 @@ def test_answers_with_a_byte_order_mark_a_tab_in_a_note_or_spaces_for_tabs(tmp_p
         err = capsys.readouterr().err
         assert f"the key {keys[0]} followed by {sep[0]!r} instead of a tab" in err and "another batch" not in err
     assert not (tmp_path / "n.jsonl").exists()
+
+
+@pytest.mark.parametrize("which", ["reading file as batch", "swapped", "reading file as answers"])
+def test_merge_given_the_wrong_file_says_which_file_it_expected(tmp_path, capsys, which):
+    """`labels merge b-01.txt a.tsv` (the reading file) or the two files swapped said only
+    'malformed JSON (Expecting value at column 1)'."""
+    batch, keys = _batch_of(tmp_path, list(read_jsonl(POOL))[:2])
+    answers = _answers(tmp_path / "a.tsv", keys, ["dx", ""])
+    reading = batch.with_suffix(".txt")
+    args = {"reading file as batch": (reading, answers), "swapped": (answers, batch),
+            "reading file as answers": (batch, reading)}[which]
+    capsys.readouterr()
+    out = tmp_path / "labels" / "m.jsonl"
+    assert main(["labels", "merge", *map(str, args), "--out", str(out), "--annotator", "t"]) == 1
+    err = capsys.readouterr().err
+    assert "usage: gikai-topics labels merge BATCH.jsonl ANSWERS.tsv" in err and "malformed JSON" not in err
+    assert ("found the reading file" in err) == (which != "swapped") and not out.exists()

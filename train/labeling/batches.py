@@ -126,7 +126,13 @@ def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str],
     Windows editors and spreadsheets write, is dropped)."""
     answers: dict[str, tuple[list[str], str | None]] = {}
     problems = []
-    for lineno, line in enumerate(_read_text(path, "answers").removeprefix("\ufeff").splitlines(), 1):
+    text = _read_text(path, "answers").removeprefix("\ufeff")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.startswith("### ") and " | " in first or first.lstrip().startswith("{"):
+        found = "the reading file" if first.startswith("#") else "JSON lines (a batch's records?)"
+        raise LabelError(f"{path}: expected the reader's answers (key<TAB>topics<TAB>note lines), found {found}; "
+                         "usage: gikai-topics labels merge BATCH.jsonl ANSWERS.tsv --out FILE --annotator NAME")
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -150,7 +156,15 @@ def read_batch(batch_jsonl: Path) -> list[dict]:
     and keys whose hash matches the records (a batch file from before keys had a hash is read as it is)."""
     records = []
     first: dict[str, int] = {}
-    for lineno, line in enumerate(_read_text(batch_jsonl, "batch").split("\n"), 1):  # not at U+2028 in a text
+    text = _read_text(batch_jsonl, "batch").removeprefix("\ufeff")  # saved by a Windows editor
+    opening = next((line for line in text.split("\n") if line.strip()), "")
+    if not opening.lstrip().startswith("{"):
+        found = ("the reading file" if opening.startswith("### ") else
+                 "tab-separated lines (a reader's answers?)" if "\t" in opening else f"{opening!r:.40}")
+        raise LabelError(f"{batch_jsonl}: expected the batch's records (JSON lines, the .jsonl `labels batch` wrote "
+                         f"beside the reading file), found {found}; usage: gikai-topics labels merge BATCH.jsonl "
+                         "ANSWERS.tsv --out FILE --annotator NAME")
+    for lineno, line in enumerate(text.split("\n"), 1):  # not at U+2028 in a text
         if not line.strip():
             continue
         r = loads_line(line, f"{batch_jsonl}:{lineno}", LabelError)
