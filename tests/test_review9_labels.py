@@ -244,3 +244,25 @@ def test_merge_given_the_wrong_file_says_which_file_it_expected(tmp_path, capsys
     err = capsys.readouterr().err
     assert "usage: gikai-topics labels merge BATCH.jsonl ANSWERS.tsv" in err and "malformed JSON" not in err
     assert ("found the reading file" in err) == (which != "swapped") and not out.exists()
+
+
+# --------------------------------------------------------------------------- Label Studio round trip
+
+def test_label_studio_round_trip_keeps_ids_of_blanks(tmp_path, empty_dir):
+    """`labels validate` accepts any non-empty id, and export wrote it; import refused an id of blanks only
+    (' ', a full-width space) as 'must be a non-empty string … export tasks with `labels export`', so the
+    whole round trip failed."""
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [{"id": i, "text": f"防災訓練その{n}について伺います。", "topics": ["disaster"] if n else []}
+            for n, i in enumerate([" ", "\u3000", "a b"])]
+    write_jsonl(src / "x.jsonl", rows)
+    tasks = tmp_path / "tasks.json"
+    assert main(["labels", "export", "--labels", str(src), "--out", str(tasks)]) == 0
+    out = tmp_path / "back.jsonl"
+    assert main(["labels", "import", str(tasks), "--out", str(out), "--labels", str(empty_dir)]) == 0
+    assert [(r["id"], r["topics"]) for r in _rows(out)] == [(r["id"], r["topics"]) for r in rows]
+    data = json.loads(tasks.read_text(encoding="utf-8"))
+    data[0]["data"]["utt_id"] = ""
+    tasks.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["labels", "import", str(tasks), "--out", str(tmp_path / "n.jsonl"), "--labels", str(empty_dir)]) == 1

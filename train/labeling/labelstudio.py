@@ -186,8 +186,8 @@ def _task_record(task: object, where: str, ids: list[str], problems: list[str]) 
         problems.append(f"{where}: expected a task object with a 'data' object")
         return None, True
     before = len(problems)
-    for field in ("utt_id", "text"):
-        if not isinstance(data.get(field), str) or not data[field].strip():
+    for field in ("utt_id", "text"):  # the rules of `labels validate`: any non-empty id, a text not only blanks
+        if not isinstance(data.get(field), str) or not (data[field].strip() if field == "text" else data[field]):
             problems.append(f"{where}: data.{field} must be a non-empty string, found {data.get(field)!r:.40}; "
                             "export tasks with `gikai-topics labels export` so each keeps its utterance id and text")
     for field in DATA_FIELDS:
