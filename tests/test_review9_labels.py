@@ -266,3 +266,21 @@ def test_label_studio_round_trip_keeps_ids_of_blanks(tmp_path, empty_dir):
     data[0]["data"]["utt_id"] = ""
     tasks.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert main(["labels", "import", str(tasks), "--out", str(tmp_path / "n.jsonl"), "--labels", str(empty_dir)]) == 1
+
+
+# --------------------------------------------------------------------------- labels add
+
+def test_add_with_json_and_other_options_refuses_instead_of_dropping_them(tmp_path, capsys):
+    """`labels add --json '{… "topics": []}' --topics disaster` wrote a zero-topic label: every option beside
+    --json was dropped without a word."""
+    out = tmp_path / "labels" / "x.jsonl"
+    record = json.dumps({"id": "a1", "text": "避難所の備蓄について伺います。", "topics": []}, ensure_ascii=False)
+    for extra in (["--topics", "disaster"], ["--topics", ""], ["--id", "b2"], ["--annotator", "me"]):
+        capsys.readouterr()
+        assert main(["labels", "add", "--out", str(out), "--json", record, *extra]) == 1, extra
+        err = capsys.readouterr().err
+        assert f"found also {extra[0]}" in err and "put those fields into the JSON" in err
+    assert not out.exists()
+    assert main(["labels", "add", "--out", str(out), "--json", record]) == 0
+    assert main(["labels", "add", "--out", str(out), "--id", "b2", "--text", "ごみの分別について"]) == 0
+    assert [(r["id"], r["topics"]) for r in _rows(out)] == [("a1", []), ("b2", [])]

@@ -113,7 +113,7 @@ def add_cmd(
     json_record: Optional[str] = typer.Option(None, "--json", help="A whole record as JSON."),
     id: Optional[str] = typer.Option(None, help="Utterance id."),
     text: Optional[str] = typer.Option(None, help="Utterance text."),
-    topics: str = typer.Option("", help="Comma-separated topic ids ('' for none)."),
+    topics: Optional[str] = typer.Option(None, help="Comma-separated topic ids ('' or leave out for none)."),
     municipality: Optional[str] = typer.Option(None),
     annotator: Optional[str] = typer.Option(None),
 ) -> None:

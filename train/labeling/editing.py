@@ -116,6 +116,10 @@ def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxo
 
 def record_from_args(json_record: str | None, **fields) -> dict:
     if json_record is not None:
+        given = [f"--{k}" for k, v in fields.items() if v is not None]
+        if given:  # they were dropped without a word: the label written was not the one asked for
+            raise InputError(f"--json: expected the whole record in the JSON alone, found also {', '.join(given)}; "
+                             "put those fields into the JSON, or leave --json out")
         rec = loads_line(json_record, "--json", InputError)
         if not isinstance(rec, dict):
             raise InputError("--json: expected a JSON object")
