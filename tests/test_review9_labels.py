@@ -284,3 +284,30 @@ def test_add_with_json_and_other_options_refuses_instead_of_dropping_them(tmp_pa
     assert main(["labels", "add", "--out", str(out), "--json", record]) == 0
     assert main(["labels", "add", "--out", str(out), "--id", "b2", "--text", "ごみの分別について"]) == 0
     assert [(r["id"], r["topics"]) for r in _rows(out)] == [("a1", []), ("b2", [])]
+
+
+# --------------------------------------------------------------------------- labels batch: all or nothing
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_batch_stopped_half_way_leaves_no_batch_and_can_run_again(tmp_path, capsys, monkeypatch, failure):
+    """Ctrl-C, SIGTERM or a full disk after the first batch files: they stayed (while the CLI said 'nothing was
+    written', or gave a traceback), and the next run was refused as 'batches readers may be answering'."""
+    import train.labeling.batches as batches
+
+    real, calls = batches.atomic_write_text, []
+
+    def fails_on_the_fourth(path, text):
+        calls.append(path)
+        if len(calls) == 4:
+            raise failure
+        real(path, text)
+
+    out_dir = tmp_path / "b"
+    monkeypatch.setattr(batches, "atomic_write_text", fails_on_the_fourth)
+    code = main(["labels", "batch", str(POOL), "--out-dir", str(out_dir), "--max-chars", "2000"])
+    err = capsys.readouterr().err
+    assert code == (130 if failure is KeyboardInterrupt else 1) and "Traceback" not in err
+    assert "nothing was written" in err and not out_dir.exists()
+    monkeypatch.setattr(batches, "atomic_write_text", real)
+    assert main(["labels", "batch", str(POOL), "--out-dir", str(out_dir), "--max-chars", "2000"]) == 0
+    assert len(list(out_dir.glob("b-*.jsonl"))) == len(list(out_dir.glob("b-*.txt"))) >= 2

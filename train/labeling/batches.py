@@ -12,6 +12,7 @@ for one batch never fit another, even one written to the same file name by a lat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -85,8 +86,7 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
             size = 0
         batches[-1].append(rec)
         size += len(rec.text) + 60
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    files: list[tuple[Path, str]] = []  # every file's text first: what is written is all built
     n = 0
     for i, batch in enumerate(b for b in batches if b):
         h = batch_hash((r.id, r.text) for r in batch)
@@ -99,15 +99,34 @@ def write_batches(records: Iterable[Record], out_dir: Path, *, prefix: str, max_
             lines.append(f"### {key} | {rec.municipality or '-'} | {rec.date or '-'} | {rec.speaker or '-'}")
             lines.append(rec.text)
             lines.append("")
-        reading = out_dir / f"{prefix}-{i + 1:02d}.txt"
-        atomic_write_text(reading, "\n".join(lines))
-        atomic_write_text(
-            out_dir / f"{prefix}-{i + 1:02d}.jsonl",
-            "".join(json.dumps({"key": k, **r.to_dict(), **({"selection": selection[r.id]} if r.id in selection else {})},
-                       ensure_ascii=False) + "\n" for k, r in keyed),
-        )
-        written.append(reading)
-    return written
+        files.append((out_dir / f"{prefix}-{i + 1:02d}.txt", "\n".join(lines)))
+        files.append((out_dir / f"{prefix}-{i + 1:02d}.jsonl", "".join(
+            json.dumps({"key": k, **r.to_dict(), **({"selection": selection[r.id]} if r.id in selection else {})},
+                       ensure_ascii=False) + "\n" for k, r in keyed)))
+    _write_all_or_none(files, out_dir)
+    return [path for path, _ in files if path.suffix == ".txt"]
+
+
+def _write_all_or_none(files: list[tuple[Path, str]], out_dir: Path) -> None:
+    """Write every file, or (on an error, Ctrl-C or SIGTERM) remove again those already written: half a set of
+    batches would be refused by the next run as batches readers may be answering."""
+    made = not out_dir.exists()
+    done: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, text in files:
+            atomic_write_text(path, text)
+            done.append(path)
+    except BaseException as exc:
+        for path in done:
+            path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        if isinstance(exc, OSError):
+            raise InputError(f"--out-dir {out_dir}: cannot write {path.name} ({exc.strerror or exc}); nothing was "
+                             "written") from None
+        raise
 
 
 def _read_text(path: Path, what: str) -> str:
