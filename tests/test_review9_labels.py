@@ -311,3 +311,35 @@ def test_batch_stopped_half_way_leaves_no_batch_and_can_run_again(tmp_path, caps
     monkeypatch.setattr(batches, "atomic_write_text", real)
     assert main(["labels", "batch", str(POOL), "--out-dir", str(out_dir), "--max-chars", "2000"]) == 0
     assert len(list(out_dir.glob("b-*.jsonl"))) == len(list(out_dir.glob("b-*.txt"))) >= 2
+
+
+def test_label_studio_edit_of_a_label_names_it_and_a_label_that_does_not_validate_is_not_added_twice(
+        tmp_path, capsys):
+    """An annotation changed in Label Studio was refused as 'X is already labeled [..], here [..]', saying
+    neither where that label is nor what to do; an id whose label line does not validate was imported as new
+    (a second label of the utterance)."""
+    from conftest import fixture_label_rows
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    rows = fixture_label_rows()[:3]
+    write_jsonl(labels / "a.jsonl", rows[:2])
+    tasks = tmp_path / "tasks.json"
+    assert main(["labels", "export", "--labels", str(labels), "--out", str(tasks)]) == 0
+    data = json.loads(tasks.read_text(encoding="utf-8"))
+    new_topics = ["finance"] if rows[1]["topics"] != ["finance"] else ["urban"]
+    data[1]["annotations"][0]["result"] = [{"from_name": "topics", "to_name": "text", "type": "choices",
+                                            "value": {"choices": new_topics}}]
+    data.append({"id": 3, "data": {"utt_id": rows[2]["id"], "text": rows[2]["text"]},
+                 "annotations": [{"result": []}]})
+    tasks.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    write_jsonl(labels / "hand.jsonl", [{**rows[2], "topics": ["privcy"]}])
+    out = labels / "label-studio.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "import", str(tasks), "--out", str(out), "--labels", str(labels)]) == 1
+    err = capsys.readouterr().err
+    assert f"{rows[1]['id']} is already labeled {rows[1]['topics']} at {labels / 'a.jsonl'}:2, here {new_topics}" in err
+    assert f"correct it at {labels / 'a.jsonl'}:2 first" in err
+    assert f"{rows[2]['id']} is already labeled at {labels / 'hand.jsonl'}:1, by a line `labels validate` refuses" \
+        in err
+    assert not out.exists()

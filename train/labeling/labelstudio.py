@@ -23,7 +23,8 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
 from .editing import check_label_out
-from .store import LabelSet, _check_record, read_labels
+from .session import LabeledIndex
+from .store import Example, LabelSet, _check_record, read_labels
 
 FROM_NAME, TO_NAME = "topics", "text"
 DATA_FIELDS = ("municipality", "date", "speaker")
@@ -207,17 +208,19 @@ def _task_record(task: object, where: str, ids: list[str], problems: list[str]) 
     return rec, True
 
 
-def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, tuple], dict[str, tuple]]:
-    by_id: dict[str, tuple] = {}
-    by_group: dict[str, tuple] = {}
+def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, Example], dict[str, Example],
+                                                                     LabeledIndex]:
+    """The labels already made, by id and by near-duplicate group, and the ids of every label line, valid or not."""
+    by_id: dict[str, Example] = {}
+    by_group: dict[str, Example] = {}
     for path in paths:
         if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
             continue
         labels, _ = read_labels(path, taxonomy, strict=False)
         for ex in labels.examples:
-            by_id.setdefault(ex.id, ex.topics)
-            by_group.setdefault(ex.group, ex.topics)
-    return by_id, by_group
+            by_id.setdefault(ex.id, ex)
+            by_group.setdefault(ex.group, ex)
+    return by_id, by_group, LabeledIndex(paths).refresh()
 
 
 def _control_names(tasks: list) -> set:
@@ -240,7 +243,7 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
     tasks = loads_line(text, f"{path}: expected a Label Studio JSON export (a list of tasks), cannot parse it", LabelError)
     if not isinstance(tasks, list):
         raise LabelError(f"{path}: expected a list of tasks (Label Studio 'JSON' export), found {type(tasks).__name__}")
-    by_id, by_group = _existing(existing, taxonomy)
+    by_id, by_group, index = _existing(existing, taxonomy)
     problems: list[str] = []
     result = ImportResult([])
     seen_ids: dict[str, str] = {}  # within this file: id -> where
@@ -259,14 +262,24 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
             continue
         topics, g = tuple(rec["topics"]), group_key(rec["text"])
         if rec["id"] in by_id:
-            if by_id[rec["id"]] != topics:
-                problems.append(f"{where}: {rec['id']} is already labeled {list(by_id[rec['id']])}, here {list(topics)}")
+            old = by_id[rec["id"]]
+            if old.topics != topics:
+                problems.append(f"{where}: {rec['id']} is already labeled {list(old.topics)} at {old.where}, here "
+                                f"{list(topics)}; expected one label per utterance: to keep that label, give this task "
+                                f"the same topics (or leave it out of the file); to change it, correct it at "
+                                f"{old.where} first, then import again")
             else:
                 result.already_present += 1
             continue
-        if g in by_group and by_group[g] != topics:
-            problems.append(f"{where}: the same text (after normalisation) is already labeled {list(by_group[g])}, "
-                            f"here {list(topics)}")
+        if (line := index.where(rec["id"])) is not None:
+            problems.append(f"{where}: {rec['id']} is already labeled at {line}, by a line `labels validate` refuses; "
+                            "fix that line first (one label per utterance)")
+            continue
+        if g in by_group and by_group[g].topics != topics:
+            other = by_group[g]
+            problems.append(f"{where}: the same text (after normalisation) is already labeled {list(other.topics)} as "
+                            f"{other.id} at {other.where}, here {list(topics)}; expected the same topics for the same "
+                            "text: change one of the two")
             continue
         if rec["id"] in seen_ids:
             problems.append(f"{where}: utt_id {rec['id']!r} again (first in {seen_ids[rec['id']]})")
