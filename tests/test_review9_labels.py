@@ -343,3 +343,40 @@ def test_label_studio_edit_of_a_label_names_it_and_a_label_that_does_not_validat
     assert f"{rows[2]['id']} is already labeled at {labels / 'hand.jsonl'}:1, by a line `labels validate` refuses" \
         in err
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- what the session says it kept
+
+def test_quit_with_topics_selected_says_they_were_not_saved(tmp_path, empty_dir):
+    """q (or the end of input, or Ctrl-C) with topics toggled but not accepted dropped them without a word."""
+    out = tmp_path / "mine.jsonl"
+    res, screen = _session(out, "1\ny\n2 3\nq\n", empty_dir)
+    shown = [line[4:] for line in screen.splitlines() if line.startswith("id: ")]
+    assert f"not saved: the topics selected for {shown[1]} (privacy, disaster), which was not accepted (y)" in screen
+    assert res.accepted == 1 and _ids(out) == [shown[0]]
+    res, screen = _session(out, "u\n", empty_dir)  # a resumed session: undo says where the earlier label is
+    assert f"nothing to undo in this session: u takes back labels accepted since it started; one of an earlier " \
+           f"session is a line of {out}" in screen
+    assert "not saved" not in screen
+
+
+def test_ctrl_c_while_a_label_is_written_counts_it(tmp_path, empty_dir, monkeypatch):
+    """A Ctrl-C during the write of an accepted label (its fsync) left the label in the file but not in the
+    session's count: 'saved 0 label(s)' while one was saved, and undo could not reach it."""
+    import os
+    import signal
+
+    import train.labeling.session as session
+
+    real = session.append_line_durably
+
+    def interrupted_write(path, line):
+        real(path, line)
+        os.kill(os.getpid(), signal.SIGINT)  # as if it arrived during the fsync
+
+    monkeypatch.setattr(session, "append_line_durably", interrupted_write)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    out = tmp_path / "mine.jsonl"
+    res, screen = _session(out, "1\ny\n2\ny\n", empty_dir)
+    assert res.interrupted and res.accepted == 1 and len(_ids(out)) == 1
+    assert f"1 label(s) saved to {out} this session" in screen and "not saved" not in screen

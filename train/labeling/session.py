@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-from ..atomic import append_line_durably, atomic_write_bytes
+from ..atomic import append_line_durably, atomic_write_bytes, signals_held
 from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy, load_taxonomy
@@ -361,9 +361,10 @@ class LabelSession:
                "model": self.model_tag,
                "suggested": item.suggestions(self.thresholds) if item.scores is not None else None,
                "selection": self._selection(item)}
-        append_line_durably(self.out, json.dumps(row, ensure_ascii=False))
-        self.history.append((i, topics))
-        self.result.accepted += 1
+        with signals_held():  # a Ctrl-C during the write (fsync can take a while) comes after the count
+            append_line_durably(self.out, json.dumps(row, ensure_ascii=False))
+            self.history.append((i, topics))
+            self.result.accepted += 1
 
     def _selection(self, item: Item) -> str:
         """How the utterance came to be read, in the form ``labels pool`` writes (see :mod:`.pool`): model-chosen
@@ -374,13 +375,18 @@ class LabelSession:
 
     def _undo(self) -> tuple[int, set[str]] | None:
         if not self.history:
-            _say(self.stdout, "\nnothing to undo in this session")
+            _say(self.stdout, f"\nnothing to undo in this session: u takes back labels accepted since it started; "
+                              f"one of an earlier session is a line of {self.out}: remove that line to be offered the "
+                              "utterance again")
             return None
-        i, topics = self.history.pop()
-        remove_label(self.out, self.items[i].record.id)
-        self.result.accepted -= 1
-        self.result.undone += 1
-        _say(self.stdout, f"\nundone: {self.items[i].record.id} removed from {self.out}; showing it again")
+        with signals_held():  # the file and the session's count change together
+            i, topics = self.history.pop()
+            removed = remove_label(self.out, self.items[i].record.id)
+            self.result.accepted -= 1
+            self.result.undone += 1
+        rid = self.items[i].record.id
+        gone = f"removed from {self.out}" if removed else f"was no longer in {self.out} (removed by another program?)"
+        _say(self.stdout, f"\nundone: {rid} {gone}; showing it again")
         return i, set(topics)
 
     def run(self) -> SessionResult:
@@ -431,6 +437,12 @@ class LabelSession:
         except KeyboardInterrupt:
             self.result.interrupted = True
             _say(self.stdout, "\ninterrupted")
+            if self.history and self.history[-1][0] == i:  # arrived while the label on screen was written
+                i, selected = i + 1, set()
+        if selected and i < len(self.items):
+            chosen = [t for t in self.taxonomy.ids if t in selected]
+            _say(self.stdout, f"not saved: the topics selected for {self.items[i].record.id} ({', '.join(chosen)}), "
+                              "which was not accepted (y); it is offered again next time")
         self.result.remaining = len(self.items) - i
         if i >= len(self.items):
             _say(self.stdout, "no more utterances to label in this pool")
