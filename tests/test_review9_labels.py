@@ -380,3 +380,20 @@ def test_ctrl_c_while_a_label_is_written_counts_it(tmp_path, empty_dir, monkeypa
     res, screen = _session(out, "1\ny\n2\ny\n", empty_dir)
     assert res.interrupted and res.accepted == 1 and len(_ids(out)) == 1
     assert f"1 label(s) saved to {out} this session" in screen and "not saved" not in screen
+
+
+# --------------------------------------------------------------------------- labels pool
+
+@pytest.mark.parametrize("extra, says", [(["--topics", "privacy"], "expected no --topics with --strategy random"),
+                                         (["--topics", "privcy"], "expected no --topics with --strategy random"),
+                                         (["--model", "gikai-topics:latest"], "the random strategy uses no model")])
+def test_pool_refuses_what_a_random_draw_would_ignore(tmp_path, empty_dir, capsys, extra, says):
+    """`labels pool --strategy random --topics privacy` wrote a random pool, exit 0: the topics (even a
+    mistyped one) were dropped without a word."""
+    out = tmp_path / "pool.jsonl"
+    capsys.readouterr()
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(out), "--strategy", "random", "--labels",
+                 str(empty_dir), "--size", "3", "--min-chars", "0", *extra]) == 1
+    assert says in capsys.readouterr().err and not out.exists()
+    assert main(["labels", "pool", "--pool", str(POOL), "--out", str(out), "--strategy", "random", "--labels",
+                 str(empty_dir), "--size", "3", "--min-chars", "0", "--model", "none"]) == 0

@@ -52,6 +52,10 @@ class PoolSpec:
         for name in ("size", "max_pool"):
             if getattr(self, name) <= 0:
                 raise InputError(f"--{name.replace('_', '-')}: expected a positive number, found {getattr(self, name)}")
+        if self.strategy == "random" and self.topics:  # a random draw has no topics to share out: said, not dropped
+            raise InputError(f"--topics: the random strategy draws utterances at random, whatever their topics; "
+                             f"expected no --topics with --strategy random, found {','.join(self.topics)}; use "
+                             "--strategy uncertainty (with a model) to spread the reading over topics")
         if not 0 <= self.min_chars <= self.max_chars:
             raise InputError(f"--min-chars/--max-chars: expected 0 <= min <= max, found {self.min_chars} and "
                              f"{self.max_chars}")
@@ -93,6 +97,9 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     """Unlabeled records chosen by ``spec``, each with its ``selection`` note (progress lines go to ``out``)."""
     out = out if out is not None else io.StringIO()
     check_labels_path(labels_dir)
+    if spec.strategy == "random" and model is not None and str(model).lower() != "none":
+        raise InputError(f"--model {model}: the random strategy uses no model; expected --strategy uncertainty to "
+                         "choose by the model's scores, or no --model for a random draw")
     tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
     if spec.strategy == "uncertainty" and tagger is None:
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
