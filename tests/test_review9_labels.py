@@ -397,3 +397,17 @@ def test_pool_refuses_what_a_random_draw_would_ignore(tmp_path, empty_dir, capsy
     assert says in capsys.readouterr().err and not out.exists()
     assert main(["labels", "pool", "--pool", str(POOL), "--out", str(out), "--strategy", "random", "--labels",
                  str(empty_dir), "--size", "3", "--min-chars", "0", "--model", "none"]) == 0
+
+
+def test_answers_with_an_unknown_topic_list_the_ids_expected(tmp_path, capsys):
+    """A reader who wrote a topic's Japanese name or another word was told 'unknown topic id(s) ['防災'] for KEY'
+    and not which ids there are."""
+    batch, keys = _batch_of(tmp_path, list(read_jsonl(POOL))[:2])
+    answers = _answers(tmp_path / "a.tsv", keys, ["防災", "DX"])
+    capsys.readouterr()
+    assert main(["labels", "merge", str(batch), str(answers), "--out", str(tmp_path / "m.jsonl"),
+                 "--annotator", "t"]) == 1
+    err = capsys.readouterr().err
+    assert "a.tsv:1: unknown topic id(s) ['防災']" in err and "a.tsv:2: unknown topic id(s) ['DX']" in err
+    assert "expected topic ids of the taxonomy, separated by ',' or spaces ('-' or nothing for no topic): dx, " \
+           "privacy, disaster" in err and "nothing was written" in err

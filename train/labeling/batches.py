@@ -140,11 +140,13 @@ def _read_text(path: Path, what: str) -> str:
         raise InputError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
 
 
-def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str], str | None]]:
+def parse_answers(path: Path, topic_ids: Iterable[str]) -> dict[str, tuple[list[str], str | None]]:
     """Read a reader's TSV answers: ``key<TAB>topics<TAB>note`` (a note may hold tabs; a byte-order mark, as
     Windows editors and spreadsheets write, is dropped)."""
     answers: dict[str, tuple[list[str], str | None]] = {}
     problems = []
+    order = list(dict.fromkeys(topic_ids))
+    known = set(order)
     text = _read_text(path, "answers").removeprefix("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.startswith("### ") and " | " in first or first.lstrip().startswith("{"):
@@ -159,14 +161,17 @@ def parse_answers(path: Path, topic_ids: set[str]) -> dict[str, tuple[list[str],
         raw = parts[1].strip() if len(parts) > 1 else ""
         note = "\t".join(parts[2:]).strip() or None
         topics = [t.strip() for t in raw.replace(" ", ",").split(",") if t.strip() and t.strip() != "-"]
-        unknown = [t for t in topics if t not in topic_ids]
+        unknown = [t for t in topics if t not in known]
         if unknown:
             problems.append(f"{path}:{lineno}: unknown topic id(s) {unknown} for {key}")
         if key in answers:
             problems.append(f"{path}:{lineno}: {key} answered twice")
         answers[key] = (topics, note)
     if problems:
-        raise LabelError("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else ""))
+        expected = (f"; expected topic ids of the taxonomy, separated by ',' or spaces ('-' or nothing for no topic): "
+                    f"{', '.join(order)}" if any("unknown topic" in p for p in problems) else "")
+        raise LabelError("; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else "")
+                         + expected + "; nothing was written")
     return answers
 
 
@@ -213,7 +218,7 @@ def read_batch(batch_jsonl: Path) -> list[dict]:
 
 def merge(batch_jsonl: Path, answers_tsv: Path, topic_order: list[str], *, annotator: str, batch: str) -> list[dict]:
     """Join one batch's records with a reader's answers into label records."""
-    answers = parse_answers(answers_tsv, set(topic_order))
+    answers = parse_answers(answers_tsv, topic_order)
     records = read_batch(batch_jsonl)
     keys = {r["key"] for r in records}
     missing = [r["key"] for r in records if r["key"] not in answers]
