@@ -411,3 +411,69 @@ def test_answers_with_an_unknown_topic_list_the_ids_expected(tmp_path, capsys):
     assert "a.tsv:1: unknown topic id(s) ['防災']" in err and "a.tsv:2: unknown topic id(s) ['DX']" in err
     assert "expected topic ids of the taxonomy, separated by ',' or spaces ('-' or nothing for no topic): dx, " \
            "privacy, disaster" in err and "nothing was written" in err
+
+
+# --------------------------------------------------------------------------- rewrites and appends to one file
+
+@pytest.mark.parametrize("rewrite", ["undo", "merge"])
+def test_a_line_appended_while_the_file_is_rewritten_is_not_lost(tmp_path, monkeypatch, rewrite):
+    """Undo (remove_label) and labels merge / import rewrite the whole label file by rename. A label another
+    session appended between their read and their rename was in the replaced version only: lost."""
+    import threading
+
+    import train.labeling.editing as editing
+    import train.labeling.session as session
+    from train.atomic import append_line_durably
+
+    recs = list(read_jsonl(POOL))[:3]
+    out = tmp_path / "labels" / "mine.jsonl"
+    out.parent.mkdir()
+    write_jsonl(out, [{"id": recs[0].id, "text": recs[0].text, "topics": ["dx"]}])
+    module, name = (session, "atomic_write_bytes") if rewrite == "undo" else (editing, "atomic_write_text")
+    real = getattr(module, name)
+    has_read, go_on = threading.Event(), threading.Event()
+
+    def slow_rewrite(path, data):  # the rewrite has read the file; another session appends now
+        has_read.set()
+        go_on.wait(10)
+        real(path, data)
+
+    monkeypatch.setattr(module, name, slow_rewrite)
+    if rewrite == "undo":
+        work = threading.Thread(target=session.remove_label, args=(out, recs[0].id))
+    else:
+        from train.taxonomy import load_taxonomy
+
+        batch, keys = _batch_of(tmp_path, recs[1:2])
+        answers = _answers(tmp_path / "a.tsv", keys, [""])
+        work = threading.Thread(target=editing.merge_answers, args=(batch, answers, out),
+                                kwargs={"annotator": "t", "taxonomy": load_taxonomy()})
+    work.start()
+    assert has_read.wait(10)
+    other = threading.Thread(target=append_line_durably, args=(out, json.dumps(
+        {"id": recs[2].id, "text": recs[2].text, "topics": ["finance"]}, ensure_ascii=False)))
+    other.start()
+    other.join(0.3)  # the appender waits for the rewrite (before the fix it appended at once, to the old file)
+    go_on.set()
+    work.join(10)
+    other.join(10)
+    ids = _ids(out)
+    assert recs[2].id in ids
+    assert ids == ([recs[2].id] if rewrite == "undo" else [recs[0].id, recs[1].id, recs[2].id])
+
+
+def test_a_merge_that_fails_leaves_no_empty_label_file(tmp_path, monkeypatch):
+    """The lock a merge takes creates a missing --out: a merge that then fails must not leave it behind."""
+    import train.labeling.editing as editing
+    from train.taxonomy import load_taxonomy
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    batch, keys = _batch_of(tmp_path, list(read_jsonl(POOL))[:1])
+    answers = _answers(tmp_path / "a.tsv", keys, ["dx"])
+    monkeypatch.setattr(editing, "atomic_write_text", full_disk)
+    out = tmp_path / "labels" / "new.jsonl"
+    with pytest.raises(OSError):
+        editing.merge_answers(batch, answers, out, annotator="t", taxonomy=load_taxonomy())
+    assert not out.exists()

@@ -118,14 +118,67 @@ def _complete_json(fragment: bytes) -> bool:
     return bool(fragment.strip())
 
 
+@contextlib.contextmanager
+def file_locked(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file at ``path`` for the block (a missing file is created for it,
+    and removed again if the block leaves it empty).
+
+    For files that are appended to and also rewritten whole by rename (a label file: appends, undo, merge):
+    a writer that renames a new version over ``path`` while holding the lock makes the writers waiting on
+    the old version's lock take it again on the new one, so no append lands in a replaced file and no
+    rewrite drops a line appended after it read the file.  Where ``fcntl`` is missing, nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd, created = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o666), True
+        except FileExistsError:
+            try:
+                fd, created = os.open(path, os.O_RDONLY), False
+            except FileNotFoundError:  # removed in between: try again
+                continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # replaced while we waited: lock the file now at ``path``
+    try:
+        yield
+    finally:
+        try:
+            if created:  # made here and left empty (the block failed before writing): not left behind
+                with contextlib.suppress(OSError):
+                    st = os.stat(path)
+                    if st.st_ino == os.fstat(fd).st_ino and st.st_size == 0:
+                        os.unlink(path)
+        finally:
+            os.close(fd)
+
+
 def append_line_durably(path: str | os.PathLike, line: str) -> None:
     """Append one line and fsync: a crash loses at most the line being written.
 
     The file is first copied-and-renamed when it lacks a trailing newline so a
-    torn previous write can never merge with the new line.
+    torn previous write can never merge with the new line.  Runs under :func:`file_locked`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_locked(path):
+        _append_line_durably(path, line)
+
+
+def _append_line_durably(path: Path, line: str) -> None:
     if path.exists() and path.stat().st_size:
         with open(path, "rb") as fh:
             fh.seek(-1, os.SEEK_END)

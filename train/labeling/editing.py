@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import append_line_durably, atomic_write_text, check_writable
+from ..atomic import append_line_durably, atomic_write_text, check_writable, file_locked
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line
@@ -107,11 +107,18 @@ def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxo
     records, same = _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent,
                                skip_same=True)
     if records:
+        append_lines_atomically(out, records)
+    return len(records), same
+
+
+def append_lines_atomically(out: Path, records: list[dict]) -> None:
+    """Add ``records`` to the end of ``out`` in one atomic rewrite, under the lock appenders take (a label
+    session writing to the same file meanwhile must not have its line dropped with the old version)."""
+    with file_locked(out):
         old = out.read_text(encoding="utf-8") if out.exists() else ""
         if old and not old.endswith("\n"):
             old += "\n"
         atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    return len(records), same
 
 
 def record_from_args(json_record: str | None, **fields) -> dict:

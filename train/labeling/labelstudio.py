@@ -17,12 +17,11 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from ..atomic import atomic_write_text
 from ..corpus import group_key
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
-from .editing import check_label_out
+from .editing import append_lines_atomically, check_label_out
 from .session import LabeledIndex
 from .store import Example, LabelSet, _check_record, read_labels
 
@@ -307,8 +306,5 @@ def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir
     check_label_out(out)
     result = parse_label_studio(path, taxonomy, [labels_dir, out])
     if result.records:
-        old = out.read_text(encoding="utf-8") if out.exists() else ""
-        if old and not old.endswith("\n"):
-            old += "\n"
-        atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in result.records))
+        append_lines_atomically(out, result.records)
     return result

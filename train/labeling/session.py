@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-from ..atomic import append_line_durably, atomic_write_bytes, signals_held
+from ..atomic import append_line_durably, atomic_write_bytes, file_locked, signals_held
 from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy, load_taxonomy
@@ -252,16 +252,20 @@ def order_items(items: list[Item], strategy: str, *, thresholds: dict[str, float
 # --------------------------------------------------------------------------- the file
 
 def remove_label(path: Path, rid: str) -> bool:
-    """Remove the last line labeling ``rid`` (atomically); False if there is none."""
-    lines = path.read_bytes().split(b"\n") if path.exists() else []
-    for i in range(len(lines) - 1, -1, -1):
-        try:
-            if json.loads(lines[i]).get("id") == rid:
-                del lines[i]
-                atomic_write_bytes(path, b"\n".join(lines))
-                return True
-        except (ValueError, AttributeError):
-            continue
+    """Remove the last line labeling ``rid`` (atomically, under :func:`~train.atomic.file_locked`, so a line
+    another session appends meanwhile is not lost with the old version); False if there is none."""
+    if not path.exists():
+        return False
+    with file_locked(path):
+        lines = path.read_bytes().split(b"\n")
+        for i in range(len(lines) - 1, -1, -1):
+            try:
+                if json.loads(lines[i]).get("id") == rid:
+                    del lines[i]
+                    atomic_write_bytes(path, b"\n".join(lines))
+                    return True
+            except (ValueError, AttributeError):
+                continue
     return False
 
 
