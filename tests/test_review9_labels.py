@@ -477,3 +477,16 @@ def test_a_merge_that_fails_leaves_no_empty_label_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         editing.merge_answers(batch, answers, out, annotator="t", taxonomy=load_taxonomy())
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- validate
+
+def test_a_selection_note_that_is_not_text_is_reported_not_read_as_random(tmp_path, capsys):
+    """A hand-edited `"selection": ["uncertainty:dx (m)"]` was read as no note: the model-chosen label was then
+    scored by evaluate, and validate said ok."""
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "s1", "text": "防災訓練について", "topics": ["disaster"],
+                                        "selection": ["uncertainty:dx (m)"]},
+                                       {"id": "s2", "text": "ごみの分別について", "topics": [], "selection": None}])
+    assert main(["labels", "validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "a.jsonl:1: 'selection' must be a string or null" in out and "a.jsonl:2" not in out

@@ -97,6 +97,9 @@ def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
     for field in ("municipality", "date", "speaker"):
         if obj.get(field) is not None and not isinstance(obj[field], str):
             problems.append(f"{where}: '{field}' must be a string or null")
+    if obj.get("selection") is not None and not isinstance(obj["selection"], str):  # else read as not recorded
+        problems.append(f"{where}: 'selection' must be a string or null (how the utterance was chosen, e.g. "
+                        f"'random' or 'uncertainty:dx (model)'), found {obj['selection']!r:.60}")
     for field, value in obj.items():  # an escaped half of a surrogate pair parses but cannot be written back
         at = lone_surrogate(value) if isinstance(value, str) else None
         if at is not None:
