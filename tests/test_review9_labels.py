@@ -370,8 +370,8 @@ def test_ctrl_c_while_a_label_is_written_counts_it(tmp_path, empty_dir, monkeypa
 
     real = session.append_line_durably
 
-    def interrupted_write(path, line):
-        real(path, line)
+    def interrupted_write(path, line, **kw):
+        real(path, line, **kw)
         os.kill(os.getpid(), signal.SIGINT)  # as if it arrived during the fsync
 
     monkeypatch.setattr(session, "append_line_durably", interrupted_write)

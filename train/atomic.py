@@ -167,13 +167,16 @@ def file_locked(path: str | os.PathLike) -> Iterator[None]:
             os.close(fd)
 
 
-def append_line_durably(path: str | os.PathLike, line: str) -> None:
+def append_line_durably(path: str | os.PathLike, line: str, *, lock: bool = True) -> None:
     """Append one line and fsync: a crash loses at most the line being written.
 
     The file is first copied-and-renamed when it lacks a trailing newline so a
-    torn previous write can never merge with the new line.  Runs under :func:`file_locked`.
+    torn previous write can never merge with the new line.  Runs under :func:`file_locked`
+    (``lock=False``: the caller holds it already).
     """
     path = Path(path)
+    if not lock:
+        return _append_line_durably(path, line)
     with file_locked(path):
         _append_line_durably(path, line)
 

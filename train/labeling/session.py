@@ -354,21 +354,25 @@ class LabelSession:
         unknown = sorted(selected - set(topics))
         if unknown:  # cannot happen through the keys; guards the file anyway
             raise LabelError(f"unknown topic id(s) {unknown}; known ids are listed in labels/topics.yaml")
-        if (where := self._labeled_since(i)) is not None:
-            self.result.taken += 1
-            _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
-                              "session writing to the same files?); that label is kept, yours "
-                              f"({topics or 'no topic'}) was not written, so the utterance is not labeled twice")
-            return
         row = {"id": rec.id, "municipality": rec.municipality, "date": rec.date, "speaker": rec.speaker,
                "text": rec.text, "topics": topics, "annotator": self.annotator, "source": "label-session",
                "model": self.model_tag,
                "suggested": item.suggestions(self.thresholds) if item.scores is not None else None,
                "selection": self._selection(item)}
-        with signals_held():  # a Ctrl-C during the write (fsync can take a while) comes after the count
-            append_line_durably(self.out, json.dumps(row, ensure_ascii=False))
-            self.history.append((i, topics))
-            self.result.accepted += 1
+        # the check for a label written meanwhile and the append under --out's lock: another session on the same
+        # file cannot slip its label of this utterance in between; a Ctrl-C during the write (fsync can take a
+        # while) comes after the count, so the summary and undo know of the label
+        with signals_held(), file_locked(self.out):
+            where = self._labeled_since(i)
+            if where is None:
+                append_line_durably(self.out, json.dumps(row, ensure_ascii=False), lock=False)
+                self.history.append((i, topics))
+                self.result.accepted += 1
+        if where is not None:
+            self.result.taken += 1
+            _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
+                              "session writing to the same files?); that label is kept, yours "
+                              f"({topics or 'no topic'}) was not written, so the utterance is not labeled twice")
 
     def _selection(self, item: Item) -> str:
         """How the utterance came to be read, in the form ``labels pool`` writes (see :mod:`.pool`): model-chosen
