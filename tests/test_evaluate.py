@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
+from conftest import FIXTURES, HELD_BACK, fixture_label_rows, small_config, write_jsonl
 from train.cli import main
 from train.evaluation.cv import EvalOptions, cross_validate
 from train.evaluation.report import write_reports
@@ -87,18 +87,6 @@ def test_reports_written_and_html_self_contained(cv_report, tmp_path):
     assert "## Per topic" in md and "held-out assemblies" in md
 
 
-#: real labels (round 17) that are not in the fixture: a saved model trained on the fixture never saw them
-HELD_BACK = [
-    {"id": "shinagawa:r05-20231002-4:0388", "municipality": "品川区", "date": "2023-10-02",
-     "text": "こちらに収入未済で記載されております金額につきましては、全額、すまいるスクールの利用料という形になっております。",
-     "topics": ["childcare", "finance"]},
-    {"id": "shinagawa:r04-20220308-3:0301", "municipality": "品川区", "date": "2022-03-08",
-     "text": "来年度の品川介護福祉専門学校の入学予定者数でございますが、現時点で１４名というふうに聞いております。",
-     "topics": ["welfare"]},
-    {"id": "shinagawa:r05-20230926-9:0024", "municipality": "品川区", "date": "2023-09-26",
-     "text": "１点だけ、メンバーですけれども、おおよそでいいので、どのくらいの平均年齢なのかを教えていただきたいと思います。",
-     "topics": []},
-]
 
 
 def test_cli_evaluate_quick_and_saved_model(labels_dir, tmp_path, trained_model_dir, capsys):

@@ -9,23 +9,11 @@ import re
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, fixture_label_rows, small_config, write_jsonl
+from conftest import FIXTURES, HELD_BACK, fixture_label_rows, small_config, write_jsonl
 from train.cli import main
 from train.evaluation import metrics
 from train.evaluation.report import write_reports
 
-#: real labels (round 17, as in test_evaluate.HELD_BACK) that are not in the fixture the saved model trained on
-HELD_BACK = [
-    {"id": "shinagawa:r05-20231002-4:0388", "municipality": "品川区", "date": "2023-10-02",
-     "text": "こちらに収入未済で記載されております金額につきましては、全額、すまいるスクールの利用料という形になっております。",
-     "topics": ["childcare", "finance"]},
-    {"id": "shinagawa:r04-20220308-3:0301", "municipality": "品川区", "date": "2022-03-08",
-     "text": "来年度の品川介護福祉専門学校の入学予定者数でございますが、現時点で１４名というふうに聞いております。",
-     "topics": ["welfare"]},
-    {"id": "shinagawa:r05-20230926-9:0024", "municipality": "品川区", "date": "2023-09-26",
-     "text": "１点だけ、メンバーですけれども、おおよそでいいので、どのくらいの平均年齢なのかを教えていただきたいと思います。",
-     "topics": []},
-]
 
 
 def _no_analysis_config():
