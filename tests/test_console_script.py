@@ -24,7 +24,7 @@ def test_installed_console_script():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([exe, "vectors", "info"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "27,970 words x 100" in r.stdout, r.stderr  # the bundled vectors are installed
+    assert r.returncode == 0 and "27,948 words x 100" in r.stdout, r.stderr  # the bundled vectors are installed
 
 
 def test_bentofile_includes_everything_the_inference_surface_imports(tmp_path, trained_model_dir):

@@ -193,3 +193,20 @@ def test_cli_vectors_general_and_info(tmp_path, capsys, own_vectors):
     assert main(["vectors", "general", str(bad), "--out", str(tmp_path / "x.npz"), "--vocabulary", str(opath)]) == 1
     err = capsys.readouterr().err
     assert "expected a wheel" in err and "Traceback" not in err and not (tmp_path / "x.npz").exists()
+
+
+def test_a_compound_backs_off_only_when_at_least_half_its_parts_have_a_row(tmp_path, own_vectors):
+    """Was: a row from one part in three (⌊3/2⌋ = 1); now at least half of the parts must have one."""
+    from train.general_vectors import _mode_a_parts
+
+    split = _mode_a_parts(own_vectors.words)
+    three = next((w for w, p in split.items() if len(p) == 3 and len(set(p)) == 3 and all(p)), None)
+    if three is None:
+        pytest.skip("no three-part compound in the fixture vocabulary")
+    parts = split[three]
+    others = [w for w in own_vectors.words if w != three and w not in parts][:60]
+    for given, kept in ((parts[:1], False), (parts[:2], True)):
+        wheel = tmp_path / f"ja_t{len(given)}-0.1-py3-none-any.whl"
+        _wheel(wheel, others + given)
+        gv = build_general_vectors(SpacyVectorTable.open(wheel), own_vectors, dim=8)
+        assert (three in gv.words) is kept, (three, parts, given)

@@ -122,11 +122,12 @@ class SpacyVectorTable:
         return None if row is None else self.data[row]
 
 
-def _mode_a_parts(words: Sequence[str]) -> dict[str, list[str]]:
-    """Sudachi mode-A normalized parts of each word (for compounds the general table lacks)."""
+def _mode_a_parts(words: Sequence[str], dictionary: str = "core") -> dict[str, list[str]]:
+    """Sudachi mode-A normalized parts of each word (for compounds the general table lacks), split with the
+    dictionary the vocabulary's analyzer used."""
     from sudachipy import Dictionary, SplitMode
 
-    tok = Dictionary(dict="core").tokenizer(mode=SplitMode.A, fields={"normalized_form"})
+    tok = Dictionary(dict=dictionary).tokenizer(mode=SplitMode.A, fields={"normalized_form"})
     return {w: [m.normalized_form() for m in tok.tokenize(w)] for w in words}
 
 
@@ -155,9 +156,10 @@ def build_general_vectors(
     direct = len(words)
     if progress:
         progress(f"{direct:,} of {len(vocabulary.words):,} words found; backing {len(missing):,} off to mode-A parts")
-    for w, parts in _mode_a_parts(missing).items():
+    dictionary = (vocabulary.meta.get("analyzer") or {}).get("dictionary", "core")
+    for w, parts in _mode_a_parts(missing, dictionary).items():
         vs = [v for v in (table.get(p) for p in parts if p) if v is not None]
-        if vs and len(vs) >= max(1, len(parts) // 2):
+        if vs and 2 * len(vs) >= len(parts):  # at least half of the parts have a row
             words.append(w)
             rows.append(np.mean(vs, axis=0))
     if len(words) <= dim:
@@ -176,7 +178,7 @@ def build_general_vectors(
         "source_file": Path(table.source).name,
         "source_sha256": sha256_file(table.source) if Path(table.source).is_file() else "",
         "vocabulary_sha256": vocabulary.sha256,
-        "settings": {"dim": dim, "pca_explained_variance": round(explained, 4), "backoff": "sudachi mode A mean"},
+        "settings": {"dim": dim, "pca_explained_variance": round(explained, 4), "backoff": "sudachi mode A mean, at least half of the parts"},
         "words_direct": direct,
         "words_backoff": len(words) - direct,
         "words_without_vector": len(vocabulary.words) - len(words),
