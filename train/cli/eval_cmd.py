@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ..evaluation.report import check_report_dir, headline_rows, write_reports
+from ..evaluation.report import HEADLINE_HEADER, check_report_dir, headline_rows, write_reports
 from ..evaluation.runner import parse_counts, run_evaluation
 from . import app
 from ._common import console, progress_printer
@@ -49,7 +49,7 @@ def evaluate_cmd(
                                 corpus=corpus, score_model_chosen=score_model_chosen,
                                 adapt=parse_counts(adapt, "--adapt"), progress=progress)
         write_reports(report, out)
-    table = Table("evaluation", "macro-F1", "micro-F1", "note", title="headline")
+    table = Table(*HEADLINE_HEADER, title="headline")
     for row in headline_rows(report):
         table.add_row(*row)
     console.print(table)

@@ -156,12 +156,6 @@ def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.ran
     return np.asarray([i for i in train_idx if groups[i] in chosen])
 
 
-def _mean_or_none(values) -> float | None:
-    """The mean of the figures there are (None: nothing to measure), or None when there is none."""
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 #: what the report calls the assembly of a label without a municipality
 UNKNOWN_ASSEMBLY = "(unknown)"
 
@@ -454,7 +448,7 @@ def cross_validate(
             "without_assembly": sum(a == UNKNOWN_ASSEMBLY for a in assemblies),
             "pooled": pooled,
             # an assembly without a single positive has no macro-F1 (None): it is left out of the mean, not 0
-            "mean_macro_f1": _mean_or_none([per[n]["overall"]["macro_f1"] for n in loao_names]),
+            "mean_macro_f1": metrics.mean_std([per[n]["overall"]["macro_f1"] for n in loao_names])["mean"],
         }
         if options.adapt:
             report["adaptation"] = _adaptation_report(adapt_plan, not_adapted, by_key, Y, ids, options,

@@ -48,18 +48,21 @@ def compute(Y: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, topic_id
     return {"overall": overall, "per_topic": per_topic}
 
 
+def mean_std(values) -> dict:
+    """``{"mean", "std"}`` of the figures there are (None: nothing to measure, left out); both None when there
+    is none."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+
+
 def aggregate(folds: list[dict], topic_ids: list[str], repeats: int = 1) -> dict:
     """Mean and standard deviation of each metric over folds."""
-    def ms(values):
-        vals = [v for v in values if v is not None]
-        if not vals:
-            return {"mean": None, "std": None}
-        return {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
-
-    overall = {k: ms([f["overall"][k] for f in folds]) for k in OVERALL}
+    overall = {k: mean_std([f["overall"][k] for f in folds]) for k in OVERALL}
     per_topic = {}
     for t in topic_ids:
-        per_topic[t] = {k: ms([f["per_topic"][t][k] for f in folds]) for k in PER_TOPIC if k != "support"}
+        per_topic[t] = {k: mean_std([f["per_topic"][t][k] for f in folds]) for k in PER_TOPIC if k != "support"}
         # every label is tested once per repeat: count it once
         per_topic[t]["support"] = int(sum(f["per_topic"][t]["support"] for f in folds)) // max(1, repeats)
     return {"overall": overall, "per_topic": per_topic, "folds": len(folds) // max(1, repeats), "repeats": repeats}

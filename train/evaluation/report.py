@@ -56,6 +56,15 @@ def headline_rows(report: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+HEADLINE_HEADER = ["evaluation", "macro-F1", "micro-F1", "note"]
+
+
+def per_topic_header(report: dict) -> list[str]:
+    """The columns of :func:`per_topic_rows` (a saved model's test has no held-out column)."""
+    header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
+    return header if report.get("kind") == "test_set" else header + ["F1 held-out assemblies"]
+
+
 def per_topic_rows(report: dict) -> list[list[str]]:
     rows = []
     if report.get("kind") == "test_set":
@@ -267,16 +276,13 @@ def to_markdown(report: dict) -> str:
     parts = [f"# {title(report)}", "",
              f"Created {report['created_at']} · labels {st['label_count']:,} (sha256 {st['label_set_sha256'][:12]}) · "
              f"taxonomy sha256 {st['taxonomy_sha256'][:12]}", ""]
-    parts += ["## Headline", "", _md_table(["evaluation", "macro-F1", "micro-F1", "note"],
+    parts += ["## Headline", "", _md_table(HEADLINE_HEADER,
                                            [list(r) for r in headline_rows(report)]), ""]
     for line in notes(report):
         parts += [line, ""]
-    if report.get("kind") == "test_set":
-        header = ["topic", "precision", "recall", "F1", "support", "PR-AUC"]
-    else:
-        header = ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"]
+    if "cv" in report:
         parts += ["## Overall (mean ± std over folds)", "", _md_table(OVERALL_HEADER, overall_rows(report)), ""]
-    parts += ["## Per topic", "", _md_table(header, per_topic_rows(report)), ""]
+    parts += ["## Per topic", "", _md_table(per_topic_header(report), per_topic_rows(report)), ""]
     if report.get("learning_curve"):
         parts += ["## Learning curve", "", _md_table(LEARNING_CURVE_HEADER, learning_curve_rows(report)), ""]
     if report.get("adaptation"):
@@ -313,21 +319,19 @@ def _html_table(header, rows) -> str:
 
 
 def to_html(report: dict, images: dict[str, str]) -> str:
-    md_header = (["topic", "precision", "recall", "F1", "support", "PR-AUC"] if report.get("kind") == "test_set"
-                 else ["topic", "precision", "recall", "F1", "support", "PR-AUC", "F1 held-out assemblies"])
     st = report["stamp"]
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title(report))}"
              f"</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(title(report))}</h1><p class='muted'>{html.escape(report['created_at'])} · "
              f"{st['label_count']:,} labels (sha256 {st['label_set_sha256'][:12]}) · taxonomy "
              f"{st['taxonomy_sha256'][:12]}</p>",
-             "<h2>Headline</h2>", _html_table(["evaluation", "macro-F1", "micro-F1", "note"], headline_rows(report))]
+             "<h2>Headline</h2>", _html_table(HEADLINE_HEADER, headline_rows(report))]
     parts += [f"<p>{html.escape(line)}</p>" for line in notes(report)]
     if "cv" in report:
         parts += ["<h2>Overall (mean ± std over folds)</h2>", _html_table(OVERALL_HEADER, overall_rows(report))]
     if "per_topic_f1" in images:
         parts.append(f"<img alt='per-topic F1' src='data:image/png;base64,{images['per_topic_f1']}'>")
-    parts += ["<h2>Per topic</h2>", _html_table(md_header, per_topic_rows(report))]
+    parts += ["<h2>Per topic</h2>", _html_table(per_topic_header(report), per_topic_rows(report))]
     if report.get("learning_curve"):  # the figures as well as the plot, as in report.md
         parts += ["<h2>Learning curve</h2>", _html_table(LEARNING_CURVE_HEADER, learning_curve_rows(report))]
         if "learning_curve" in images:
