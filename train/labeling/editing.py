@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..atomic import append_line_durably, atomic_write_text, check_writable, file_locked
 from ..corpus import group_key, read_jsonl
@@ -13,6 +14,9 @@ from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
 from .store import Example, _check_record, read_labels
 
+if TYPE_CHECKING:
+    from .session import LabeledIndex
+
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
     from .pool import read_selection
@@ -21,19 +25,23 @@ def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> l
     return write_batches(records, out_dir, prefix=prefix, max_chars=max_chars, selection=read_selection(pool))
 
 
-def _existing(labels_dir: Path | None, taxonomy: Taxonomy) -> tuple[dict[str, Example], dict[str, Example], object]:
-    """What is already labeled, by id and by near-duplicate group (empty if no labels yet), and the ids of every
-    label line, valid or not (see :class:`~.session.LabeledIndex`)."""
+def existing_labels(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, Example], dict[str, Example],
+                                                                        LabeledIndex]:
+    """What is already labeled under ``paths`` (label folders or files; None, missing or empty ones skipped): the
+    first label of each id and of each near-duplicate group, and the ids of every label line, valid or not (see
+    :class:`~.session.LabeledIndex`).  ``labels add``/``merge`` and ``labels import`` check new labels against it."""
     from .session import LabeledIndex
 
-    index = LabeledIndex([labels_dir]).refresh()
-    if labels_dir is None:
-        return {}, {}, index
-    try:
-        labels, _ = read_labels(labels_dir, taxonomy, strict=False)
-    except LabelError:  # no such folder, or no label files in it yet
-        return {}, {}, index
-    return {ex.id: ex for ex in labels.examples}, {ex.group: ex for ex in labels.examples}, index
+    by_id: dict[str, Example] = {}
+    by_group: dict[str, Example] = {}
+    for path in paths:
+        if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
+            continue
+        labels, _ = read_labels(path, taxonomy, strict=False)
+        for ex in labels.examples:
+            by_id.setdefault(ex.id, ex)
+            by_group.setdefault(ex.group, ex)
+    return by_id, by_group, LabeledIndex(paths).refresh()
 
 
 def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None, *,
@@ -43,7 +51,7 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None,
     Returns the records to write and how many were left out because their id is already labeled with the same
     topics (``skip_same``: a batch read again, or one whose pool held utterances labeled since); without
     ``skip_same`` such a record is refused like any other already labeled."""
-    by_id, by_group, index = _existing(labels_dir, taxonomy)
+    by_id, by_group, index = existing_labels([labels_dir], taxonomy)
     ids = set(taxonomy.ids)
     problems = []
     keep: list[dict] = []

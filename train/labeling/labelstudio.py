@@ -21,9 +21,8 @@ from ..corpus import group_key
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
-from .editing import append_lines_atomically, check_label_out
-from .session import LabeledIndex
-from .store import Example, LabelSet, _check_record, read_labels
+from .editing import append_lines_atomically, check_label_out, existing_labels
+from .store import LabelSet, _check_record, read_labels
 
 FROM_NAME, TO_NAME = "topics", "text"
 DATA_FIELDS = ("municipality", "date", "speaker")
@@ -207,21 +206,6 @@ def _task_record(task: object, where: str, ids: list[str], problems: list[str]) 
     return rec, True
 
 
-def _existing(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[str, Example], dict[str, Example],
-                                                                     LabeledIndex]:
-    """The labels already made, by id and by near-duplicate group, and the ids of every label line, valid or not."""
-    by_id: dict[str, Example] = {}
-    by_group: dict[str, Example] = {}
-    for path in paths:
-        if path is None or not path.exists() or (path.is_dir() and not any(path.glob("*.jsonl"))):
-            continue
-        labels, _ = read_labels(path, taxonomy, strict=False)
-        for ex in labels.examples:
-            by_id.setdefault(ex.id, ex)
-            by_group.setdefault(ex.group, ex)
-    return by_id, by_group, LabeledIndex(paths).refresh()
-
-
 def _control_names(tasks: list) -> set:
     """``from_name`` of every result item of every annotation (empty if no reader chose anything)."""
     return {str(item.get("from_name"))[:40] for task in tasks if isinstance(task, dict)
@@ -242,7 +226,7 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
     tasks = loads_line(text, f"{path}: expected a Label Studio JSON export (a list of tasks), cannot parse it", LabelError)
     if not isinstance(tasks, list):
         raise LabelError(f"{path}: expected a list of tasks (Label Studio 'JSON' export), found {type(tasks).__name__}")
-    by_id, by_group, index = _existing(existing, taxonomy)
+    by_id, by_group, index = existing_labels(existing, taxonomy)
     problems: list[str] = []
     result = ImportResult([])
     seen_ids: dict[str, str] = {}  # within this file: id -> where

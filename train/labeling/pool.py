@@ -105,7 +105,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
                          "`gikai-topics train`), or use --strategy random")
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
-    exclude = labeled_keys([labels_dir], taxonomy)
+    exclude = labeled_keys([labels_dir])
     # the length bounds go into the sampling: --max-pool counts candidates of the right length
     records = build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool, seed=spec.seed,
                          min_len=spec.min_chars, max_len=spec.max_chars)

@@ -188,7 +188,7 @@ class LabeledIndex:
         return None
 
 
-def labeled_keys(paths: Iterable[Path | None], taxonomy: Taxonomy | None = None) -> tuple[set[str], set[str]]:
+def labeled_keys(paths: Iterable[Path | None]) -> tuple[set[str], set[str]]:
     """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped;
     see :class:`LabeledIndex`)."""
     index = LabeledIndex(paths).refresh()
