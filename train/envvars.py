@@ -1,9 +1,9 @@
 """Whole-number settings read from ``GIKAI_TOPICS_*`` environment variables.
 
 One reader for every such variable (the HTTP service's limits in :mod:`train.inference`, the Dask worker wait
-in :mod:`train.cluster`), so they agree on what counts as unset and on how a bad value is reported (the empty string
-means unset, as for ``GIKAI_TOPICS_CACHE``).  It imports
-nothing of ours but the exceptions, so the Dask helper and the service's inference surface can both use it.
+in :mod:`train.cluster`), so they agree on what counts as unset and on how a bad value is reported (the empty
+string means unset, as for ``GIKAI_TOPICS_CACHE``).  It imports nothing of ours but the exceptions, so the Dask
+helper and the service's inference surface can both use it.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ _DROP_SUBPOS = {"非自立可能", "数詞"}
 
 #: Words that appear in almost every council turn and say nothing of its topic, and the fillers of spoken
 #: answers.  Each entry is a Sudachi normalised form (split mode C), because that is what it is compared with:
-#: 言う, not いう; 是非, not ぜひ; つく is the form in について (tests/test_text.py checks every entry).  Words Sudachi splits are listed by
-#: their part: 皆 (皆さん, 皆様), 理事 (理事者).  The list is part of the analyzer key, so changing it means
+#: 言う, not いう; 是非, not ぜひ; つく is the form in について (tests/test_text.py checks every entry).  Words
+#: Sudachi splits are listed by their part: 皆 (皆さん, 皆様), 理事 (理事者).  The list is part of the analyzer key, so changing it means
 #: rebuilding the bundled vectors (ninth session: the entries that never matched were put right, and the
 #: fillers added; measured in docs/MODEL.md).
 COUNCIL_STOP_WORDS = frozenset(
