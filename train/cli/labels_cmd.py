@@ -66,7 +66,9 @@ def merge_cmd(
     annotator: str = typer.Option(..., help="Who read this batch."),
 ) -> None:
     """Join a reader's answers to a batch and append them to a label file (all or nothing)."""
-    n, same = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
+    n, same, note = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
+    if note:
+        err_console.print(note, markup=False)
     err_console.print(f"appended {n} labels to {out}" + (f"; {same} already labeled with the same topics, left as "
                                                          "they are" if same else ""), markup=False)
 
@@ -120,8 +122,10 @@ def add_cmd(
     """Append one labeled utterance (validated; refused if its id or text is already labeled differently)."""
     record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,
                                       annotator=annotator)
-    editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
-    err_console.print(f"added {record['id']} to {out}")
+    note = editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
+    if note:
+        err_console.print(note, markup=False)
+    err_console.print(f"added {record['id']} to {out}", markup=False)
 
 
 @labels_app.command("agreement")
@@ -195,5 +199,7 @@ def import_cmd(
     _check_format(fmt)
     labels_dir = labels or default_path("labels")
     res = import_label_studio(file, out or labels_dir / "label-studio.jsonl", load_taxonomy(), labels_dir=labels_dir)
+    if res.note:
+        err_console.print(res.note, markup=False)
     err_console.print(f"imported {len(res.records):,} label(s) to {out or labels_dir / 'label-studio.jsonl'}; "
                       f"{res.already_present:,} already present, {res.unannotated:,} task(s) without annotations")

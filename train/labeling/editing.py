@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from ..atomic import append_line_durably, atomic_write_text, check_writable, file_locked
+from ..atomic import append_line_durably, atomic_write_text, check_writable, file_locked, mend_last_line
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line
@@ -95,38 +95,48 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None,
 
 
 def check_label_out(out: Path) -> None:
-    """A file that ``labels validate`` and ``train`` will read: ``*.jsonl``, writable, and valid UTF-8 if it exists."""
+    """A file that ``labels validate`` and ``train`` will read: ``*.jsonl``, writable, valid UTF-8 if it exists,
+    and without a last line that an append would have to refuse (see :func:`~train.atomic.mend_last_line`: one
+    with a mistake in it, typed by hand), so a command or a label session stops before any work."""
     if out.is_dir() or not out.name.endswith(".jsonl"):
         raise InputError(f"--out: expected a .jsonl label file (e.g. labels/extra.jsonl), found {out}")
     check_writable(out, "--out")
     if out.exists():
-        try:
-            out.read_text(encoding="utf-8")
+        data = out.read_bytes()
+        try:  # the whole lines; the last one, if unfinished, is read by mend_last_line
+            data[:data.rfind(b"\n") + 1].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise LabelError(f"{out}: invalid UTF-8 at byte {exc.start}; fix or move the file before adding to it") from None
+        mend_last_line(out, data)  # raises for a last line it would not touch
+
+
+class Merged(NamedTuple):
+    appended: int  # records appended
+    same: int  # records left out because already labeled with the same topics
+    note: str | None = None  # an unfinished last line removed from ``out`` (see mend_last_line)
 
 
 def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
-                  labels_dir: Path | None = None) -> tuple[int, int]:
-    """Append a batch's answered records to ``out`` in one atomic write, or nothing.  Returns (records
-    appended, records left out because already labeled with the same topics)."""
+                  labels_dir: Path | None = None) -> Merged:
+    """Append a batch's answered records to ``out`` in one atomic write, or nothing."""
     check_label_out(out)
     records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
     records, same = _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent,
                                skip_same=True)
-    if records:
-        append_lines_atomically(out, records)
-    return len(records), same
+    note = append_lines_atomically(out, records) if records else None
+    return Merged(len(records), same, note)
 
 
-def append_lines_atomically(out: Path, records: list[dict]) -> None:
+def append_lines_atomically(out: Path, records: list[dict]) -> str | None:
     """Add ``records`` to the end of ``out`` in one atomic rewrite, under the lock appenders take (a label
-    session writing to the same file meanwhile must not have its line dropped with the old version)."""
+    session writing to the same file meanwhile must not have its line dropped with the old version).  A last
+    line without its newline is dealt with as by every append (:func:`~train.atomic.mend_last_line`); returns
+    its note of a line removed, or None."""
     with file_locked(out):
-        old = out.read_text(encoding="utf-8") if out.exists() else ""
-        if old and not old.endswith("\n"):
-            old += "\n"
-        atomic_write_text(out, old + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        data, note = mend_last_line(out, out.read_bytes() if out.exists() else b"")
+        atomic_write_text(out, data.decode("utf-8") + "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                               for r in records))
+    return note
 
 
 def record_from_args(json_record: str | None, **fields) -> dict:
@@ -150,7 +160,8 @@ def record_from_args(json_record: str | None, **fields) -> dict:
     return rec
 
 
-def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> None:
+def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> str | None:
+    """Append one label (checked first); returns the note of an unfinished last line removed from ``out``, or None."""
     check_label_out(out)
     _check_new([record], taxonomy, labels_dir)
-    append_line_durably(out, json.dumps(record, ensure_ascii=False))
+    return append_line_durably(out, json.dumps(record, ensure_ascii=False))

@@ -91,6 +91,7 @@ class ImportResult:
     records: list[dict]
     already_present: int = 0
     unannotated: int = 0
+    note: str | None = None  # an unfinished last line removed from the label file written (see mend_last_line)
 
 
 def _annotation_topics(ann: object, where: str, problems: list[str]) -> list[str] | None:
@@ -290,5 +291,5 @@ def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir
     check_label_out(out)
     result = parse_label_studio(path, taxonomy, [labels_dir, out])
     if result.records:
-        append_lines_atomically(out, result.records)
+        result.note = append_lines_atomically(out, result.records)
     return result

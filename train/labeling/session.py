@@ -365,9 +365,11 @@ class LabelSession:
         with signals_held(), file_locked(self.out):
             where = self._labeled_since(i)
             if where is None:
-                append_line_durably(self.out, json.dumps(row, ensure_ascii=False), lock=False)
+                note = append_line_durably(self.out, json.dumps(row, ensure_ascii=False), lock=False)
                 self.history.append((i, topics))
                 self.result.accepted += 1
+        if where is None and note:  # an unfinished line that an interrupted write had left was removed
+            _say(self.stdout, f"\n{note}")
         if where is not None:
             self.result.taken += 1
             _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "

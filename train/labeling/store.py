@@ -11,7 +11,7 @@ from typing import Iterable
 
 from ..corpus import group_key
 from ..errors import LabelError
-from ..jsonline import lone_surrogate, loads_line
+from ..jsonline import lone_surrogate, loads_line, read_tail
 from ..taxonomy import Taxonomy, load_taxonomy
 
 
@@ -133,6 +133,11 @@ def read_labels(
             where = f"{f}:{lineno}"
             if not raw.strip():
                 continue
+            if lineno == len(lines):  # no newline after it: named as the appenders see it (see mend_last_line)
+                tail = read_tail(raw, first=lineno == 1)
+                if tail.kind not in ("whole", "blank"):
+                    problems.append(tail.problem(where))
+                    continue
             try:
                 obj = loads_line(raw.decode("utf-8"), where, LabelError)
             except UnicodeDecodeError:
