@@ -172,3 +172,140 @@ def test_the_session_and_merge_say_what_they_removed(tmp_path, empty_dir, capsys
     assert main(["labels", "import", str(tasks), "--out", str(out), "--labels", str(out.parent)]) == 0
     assert "removed" not in capsys.readouterr().err
     assert len(_ids(out)) == 3 and main(["labels", "validate", str(out.parent)]) == 0
+
+
+# --------------------------------------------------------------------------- 2. writers of different files in one folder
+
+class _Hooks:
+    """Pause one session (thread ``paused``) after it has checked that its utterance is unlabeled and before it
+    appends; tell when another writer has come as far as the labels folder's lock (a ``flock`` on a folder) or
+    has finished.  Nothing is timed: the paused session goes on once the other is blocked or done."""
+
+    def __init__(self, monkeypatch):
+        import fcntl
+        import os
+        import stat
+        import threading
+
+        import train.labeling.session as session
+
+        self.checked, self.go, self.other_on = threading.Event(), threading.Event(), threading.Event()
+        self.paused = None
+        real_append, real_flock = session.append_line_durably, fcntl.flock
+
+        def append(path, line, **kw):
+            if threading.current_thread() is self.paused:
+                self.checked.set()
+                assert self.go.wait(60), "hung"
+            return real_append(path, line, **kw)
+
+        def flock(fd, op):
+            if threading.current_thread() is not self.paused and stat.S_ISDIR(os.fstat(fd).st_mode):
+                self.other_on.set()  # about to wait for the folder's lock
+            return real_flock(fd, op)
+
+        monkeypatch.setattr(session, "append_line_durably", append)
+        monkeypatch.setattr(fcntl, "flock", flock)
+
+    def run_paused(self, target):
+        import threading
+
+        self.paused = threading.Thread(target=target)
+        self.paused.start()
+        assert self.checked.wait(60), "hung"
+
+    def release_when(self, other_done):
+        """Let the paused session append once the other writer waits for the lock or has finished."""
+        while not (self.other_on.wait(0.05) or other_done()):
+            pass
+        self.go.set()
+        self.paused.join(60)
+
+
+def test_two_sessions_writing_different_files_never_label_an_utterance_twice(tmp_path, monkeypatch):
+    """Two `label` sessions with different --out files in one labels folder checked for a label made meanwhile
+    under each one's own file lock: two accepts of one utterance in the same moment were both written (a
+    duplicate id across the two files)."""
+    import threading
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    a, b = labels / "a.jsonl", labels / "b.jsonl"
+    screens = {}
+
+    def session(out, keys):
+        def run():
+            screens[out.name] = _session(out, keys, labels)
+        return run
+
+    hooks = _Hooks(monkeypatch)
+    hooks.run_paused(session(a, "1\ny\nq\n"))  # a has checked its first utterance and is about to write it
+    other = threading.Thread(target=session(b, "2\ny\ny\nq\n"))
+    other.start()
+    hooks.release_when(lambda: not other.is_alive())
+    other.join(60)
+    ids = _ids(a) + _ids(b)
+    assert len(ids) == len(set(ids)) == 2, ids
+    first = _ids(a)[0]
+    assert [r["topics"] for r in _rows(a)] == [["dx"]] and _ids(b) != [first]
+    res_b, screen_b = screens["b.jsonl"]
+    assert f"not saved: {first} was labeled at {a}:1 while it was on screen" in screen_b
+    assert res_b.accepted == 1 and res_b.taken == 1
+
+
+def test_labels_add_in_another_process_waits_for_a_session_and_refuses_its_utterance(tmp_path, monkeypatch):
+    """`labels add` to another file of the folder (a real second process) checked and appended while a session
+    had checked the same utterance and was writing it: both were written."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    a, b = labels / "a.jsonl", labels / "b.jsonl"
+    first = _first_in_queue(labels)  # the utterance the session will write
+    text = next(r.text for r in read_jsonl(POOL) if r.id == first)
+    hooks = _Hooks(monkeypatch)
+    hooks.run_paused(lambda: _session(a, "1\ny\nq\n", labels))
+    script = ("import fcntl, os, stat, sys\n"
+              "real = fcntl.flock\n"
+              "def flock(fd, op):\n"
+              "    if stat.S_ISDIR(os.fstat(fd).st_mode):\n"
+              "        print('at the folder lock', flush=True)\n"
+              "    return real(fd, op)\n"
+              "fcntl.flock = flock\n"
+              "from train.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")
+    add = subprocess.Popen([sys.executable, "-c", script, "labels", "add", "--out", str(b), "--id", first,
+                            "--text", text, "--topics", "finance"], cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    said = add.stdout.readline()  # blocks until it waits for the lock, or until it ends (before the fix)
+    hooks.go.set()
+    hooks.paused.join(60)
+    out, err = add.communicate(timeout=120)
+    assert _ids(a) == [first]
+    assert said == "at the folder lock\n" and add.returncode == 1, err
+    assert f"{first}: already labeled ['dx'] at {a}:1, here ['finance']" in err and "nothing was written" in err
+    assert not b.exists()
+
+
+def _first_in_queue(labels):
+    """The first utterance a session on ``labels`` shows (random order, seed 0), read by a session that quits."""
+    _, screen = _session(labels / "probe.jsonl", "q\n", labels)
+    return next(line[4:] for line in screen.splitlines() if line.startswith("id: "))
+
+
+def test_a_refused_add_into_a_new_folder_leaves_no_folder(tmp_path, capsys):
+    """The labels folder's lock is taken before the check; a folder made for it is removed again when nothing was
+    written there (a refusal changes nothing)."""
+    out = tmp_path / "labels" / "new" / "x.jsonl"
+    assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "防災訓練について", "--topics",
+                 "privcy"]) == 1
+    assert "unknown topic id(s) ['privcy']" in capsys.readouterr().err
+    assert not (tmp_path / "labels").exists()
+    assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "防災訓練について", "--topics",
+                 "disaster"]) == 0
+    assert _ids(out) == ["n1"] and sorted(p.name for p in out.parent.iterdir()) == ["x.jsonl"]

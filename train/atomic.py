@@ -157,6 +157,74 @@ def file_locked(path: str | os.PathLike) -> Iterator[None]:
             os.close(fd)
 
 
+_held_folders = threading.local()  # the folders this thread holds (folders_locked): not locked twice
+
+
+@contextlib.contextmanager
+def folders_locked(folders: Iterable[str | os.PathLike]) -> Iterator[None]:
+    """Hold an exclusive advisory lock on each folder for the block (missing ones are made for it, and removed
+    again if the block leaves them empty, as :func:`file_locked` does with a file).
+
+    For files that writers check against one another before each append (the label files of one labels folder:
+    an utterance labeled in one must not be labeled again in another): the check and the append happen under
+    the folder's lock, so two writers of different files cannot both find an utterance unlabeled and both
+    write it.  The locks are taken in one order (by real path), and always before :func:`file_locked` of a file
+    (which never waits for a folder's lock while it holds one), so writers never wait on each other in a
+    circle; a folder this thread already holds is not locked again.  Where ``fcntl`` is missing, nothing is
+    locked."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    held = _held_folders.__dict__.setdefault("paths", set())
+    with contextlib.ExitStack() as stack:
+        for folder in sorted({os.path.realpath(f) for f in folders} - held):
+            fd, made = _lock_folder(folder, fcntl)
+            stack.callback(os.close, fd)
+            stack.callback(held.discard, folder)
+            held.add(folder)
+            for level in made:  # deepest last: removed first, while the lock is still held
+                stack.callback(_remove_if_empty, level)
+        yield
+
+
+def _lock_folder(folder: str, fcntl) -> tuple[int, list[str]]:
+    """An fd of ``folder`` holding its lock, and the folders made for it (top first)."""
+    while True:
+        missing = []
+        level = folder
+        while not os.path.isdir(level) and level != os.path.dirname(level):
+            missing.append(level)
+            level = os.path.dirname(level)
+        made = []
+        try:
+            for level in reversed(missing):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(level)
+                    made.append(level)
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except FileNotFoundError:  # removed in between by a writer that had made it: try again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(folder).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                return fd, made
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # removed (and perhaps made again) while we waited: lock the folder now at ``folder``
+
+
+def _remove_if_empty(folder: str) -> None:
+    with contextlib.suppress(OSError):  # not empty (a label file was written), or removed already
+        os.rmdir(folder)
+
+
 def append_line_durably(path: str | os.PathLike, line: str, *, lock: bool = True) -> str | None:
     """Append one line and fsync: a crash loses at most the line being written.
 

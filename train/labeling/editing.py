@@ -119,11 +119,14 @@ class Merged(NamedTuple):
 def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
                   labels_dir: Path | None = None) -> Merged:
     """Append a batch's answered records to ``out`` in one atomic write, or nothing."""
+    from .session import labels_locked
+
     check_label_out(out)
     records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
-    records, same = _check_new(records, taxonomy, labels_dir if labels_dir is not None else out.parent,
-                               skip_same=True)
-    note = append_lines_atomically(out, records) if records else None
+    labels_dir = labels_dir if labels_dir is not None else out.parent
+    with labels_locked([labels_dir, out]):  # no other writer labels one of these meanwhile (see labels_locked)
+        records, same = _check_new(records, taxonomy, labels_dir, skip_same=True)
+        note = append_lines_atomically(out, records) if records else None
     return Merged(len(records), same, note)
 
 
@@ -162,6 +165,9 @@ def record_from_args(json_record: str | None, **fields) -> dict:
 
 def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> str | None:
     """Append one label (checked first); returns the note of an unfinished last line removed from ``out``, or None."""
+    from .session import labels_locked
+
     check_label_out(out)
-    _check_new([record], taxonomy, labels_dir)
-    return append_line_durably(out, json.dumps(record, ensure_ascii=False))
+    with labels_locked([labels_dir, out]):  # no other writer labels it meanwhile (see labels_locked)
+        _check_new([record], taxonomy, labels_dir)
+        return append_line_durably(out, json.dumps(record, ensure_ascii=False))

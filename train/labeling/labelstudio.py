@@ -288,8 +288,11 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
 
 def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir: Path | None) -> ImportResult:
     """Validate ``path`` fully, then append its new labels to ``out`` in one atomic write."""
+    from .session import labels_locked
+
     check_label_out(out)
-    result = parse_label_studio(path, taxonomy, [labels_dir, out])
-    if result.records:
-        result.note = append_lines_atomically(out, result.records)
+    with labels_locked([labels_dir, out]):  # no other writer labels one of these meanwhile (see labels_locked)
+        result = parse_label_studio(path, taxonomy, [labels_dir, out])
+        if result.records:
+            result.note = append_lines_atomically(out, result.records)
     return result

@@ -13,6 +13,7 @@ Plain streams in and out, so tests can drive it with scripted keystrokes::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-from ..atomic import append_line_durably, atomic_write_bytes, file_locked, signals_held
+from ..atomic import append_line_durably, atomic_write_bytes, file_locked, folders_locked, signals_held
 from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy, load_taxonomy
@@ -186,6 +187,25 @@ class LabeledIndex:
             if line:
                 return f"{f}:{line}"
         return None
+
+
+def labels_locked(paths: Iterable[Path | str | None]):
+    """Hold the lock of the label files under ``paths`` (as :class:`LabeledIndex` reads them: a folder, a file,
+    missing ones skipped; a label file not yet written, ``*.jsonl``, counts by its folder) for the block: what a
+    writer checks before it appends, no other writer appends meanwhile, to any file of those folders
+    (:func:`~train.atomic.folders_locked`).  Every writer that checks what is labeled before it appends (the
+    session, ``labels add``, ``merge`` and ``import``) takes it around the check and the append, before the file's
+    own lock."""
+    folders = set()
+    for p in paths:
+        if p is None:
+            continue
+        p = Path(p)
+        if p.is_dir():
+            folders.add(p)
+        elif p.exists() or p.name.endswith(".jsonl"):
+            folders.add(p.parent)
+    return folders_locked(folders) if folders else contextlib.nullcontext()
 
 
 def labeled_keys(paths: Iterable[Path | None]) -> tuple[set[str], set[str]]:
@@ -359,10 +379,11 @@ class LabelSession:
                "model": self.model_tag,
                "suggested": item.suggestions(self.thresholds) if item.scores is not None else None,
                "selection": self._selection(item)}
-        # the check for a label written meanwhile and the append under --out's lock: another session on the same
-        # file cannot slip its label of this utterance in between; a Ctrl-C during the write (fsync can take a
-        # while) comes after the count, so the summary and undo know of the label
-        with signals_held(), file_locked(self.out):
+        # the check for a label written meanwhile and the append under the lock of the label files checked (the
+        # folders of --labels and --out) and --out's own: another session or `labels add`, on this file or another
+        # of those folders, cannot slip its label of this utterance in between; a Ctrl-C during the write (fsync
+        # can take a while) comes after the count, so the summary and undo know of the label
+        with signals_held(), labels_locked([*self.index.paths, self.out]), file_locked(self.out):
             where = self._labeled_since(i)
             if where is None:
                 note = append_line_durably(self.out, json.dumps(row, ensure_ascii=False), lock=False)
