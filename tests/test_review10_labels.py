@@ -105,8 +105,9 @@ def _batch_of(tmp_path, recs, name="b"):
 
 #: a label line the session writes, cut by an interrupted write: in its text (inside a UTF-8 character, or between
 #: two), or just after its id
-SESSION_ROW = {"id": "h2", "municipality": "品川区", "date": "2024-03-01", "speaker": "山田", "text":
-               "保育園の待機児童について伺います。", "topics": ["childcare"], "annotator": "a", "source": "label-session"}
+SESSION_ROW = {"id": "h2", "municipality": "品川区", "date": "2024-03-01", "speaker": "山田",
+               "text": "保育園の待機児童について伺います。", "topics": ["childcare"], "annotator": "a",
+               "source": "label-session"}
 
 
 def _torn(cut):
@@ -174,7 +175,7 @@ def test_the_session_and_merge_say_what_they_removed(tmp_path, empty_dir, capsys
     assert len(_ids(out)) == 3 and main(["labels", "validate", str(out.parent)]) == 0
 
 
-# --------------------------------------------------------------------------- 2. writers of different files in one folder
+# ------------------------------------------------------------------ 2. writers of different files in one folder
 
 class _Hooks:
     """Pause one session (thread ``paused``) after it has checked that its utterance is unlabeled and before it
@@ -309,3 +310,50 @@ def test_a_refused_add_into_a_new_folder_leaves_no_folder(tmp_path, capsys):
     assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "防災訓練について", "--topics",
                  "disaster"]) == 0
     assert _ids(out) == ["n1"] and sorted(p.name for p in out.parent.iterdir()) == ["x.jsonl"]
+
+
+# --------------------------------------------------------------------------- 3. labels export: both files or neither
+
+@pytest.mark.parametrize("earlier", [True, False], ids=["over an earlier export", "new files"])
+@pytest.mark.parametrize("failure", ["full disk", "Ctrl-C"])
+def test_export_writes_tasks_and_config_both_or_neither(tmp_path, labels_dir, capsys, monkeypatch, failure, earlier):
+    """`labels export --out T --config-out C` wrote T and C as two atomic writes: a failure between them left
+    the tasks of this run beside the config of the last (or a traceback and a lone tasks file)."""
+    import os
+    import signal
+    from pathlib import Path
+
+    folder = tmp_path / "export"
+    tasks, config = folder / "tasks.json", folder / "config.xml"
+    args = ["labels", "export", "--labels", str(labels_dir), "--out", str(tasks), "--config-out", str(config)]
+    if earlier:
+        folder.mkdir()
+        tasks.write_text("[]\n", encoding="utf-8")  # the pair of an earlier run
+        config.write_text("<View/>\n", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()} if earlier else {}
+    real = os.replace
+
+    def replace(src, dst, **kw):  # the tasks are in place; the config's rename fails, or a Ctrl-C arrives
+        if Path(dst) == config and Path(src).name.startswith(f".{config.name}."):
+            if failure == "full disk":
+                raise OSError(28, "No space left on device")
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(src, dst, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    capsys.readouterr()
+    code = main(args)
+    err = capsys.readouterr().err
+    monkeypatch.setattr(os, "replace", real)
+    assert code == (1 if failure == "full disk" else 130) and "Traceback" not in err
+    assert "nothing was written" in err
+    if failure == "full disk":
+        assert f"--config-out {config}: cannot write it (No space left on device)" in err
+    if earlier:
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no mixed pair, no temporary file
+    else:
+        assert not folder.exists()  # nor the folder made for them
+    assert main(args) == 0
+    assert json.loads(tasks.read_text(encoding="utf-8")) and "<Choices" in config.read_text(encoding="utf-8")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.xml", "tasks.json"]

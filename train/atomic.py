@@ -108,6 +108,94 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> None:
+    """Write several files that belong together (tasks and their labeling config) all or none.
+
+    Each is first written to a temporary sibling and fsynced (as :func:`atomic_open`); then all are renamed
+    into place one after the other, with Ctrl-C and SIGTERM held.  If a rename fails, or one of those signals
+    arrived meanwhile, the files already renamed get their previous version back (kept under a second name
+    until the end) or are removed where there was none, so no mix of two runs remains; the signal is then
+    delivered.  Folders made for the files are removed again when nothing was written.  A failure raises
+    :class:`OSError` whose ``filename`` is the file that could not be written."""
+    pending: list[tuple[Path, str]] = []  # (target, temporary sibling written)
+    made: list[str] = []  # folders made for them, top first
+    written = False
+    try:
+        for path, data in files:
+            path = Path(path)
+            try:
+                made.extend(_make_folders(str(path.parent)))
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                pending.append((path, tmp))
+                os.chmod(tmp, 0o666 & ~_umask())
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        with signals_held() as interrupted:
+            written = _replace_all(pending, interrupted)
+    finally:
+        for _, tmp in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if not written:
+            for folder in reversed(made):
+                _remove_if_empty(folder)
+
+
+def _replace_all(pending: list[tuple[Path, str]], interrupted) -> bool:
+    """Rename every temporary file over its target; False if put back (a signal arrived), else True."""
+    done: list[tuple[Path, str | None]] = []  # (target, its previous version's second name, or None)
+    kept: set[str] = set()  # previous versions that could not be put back: not removed
+    try:
+        for path, tmp in pending:
+            backup = f"{tmp}.old" if os.path.lexists(path) else None
+            try:
+                if backup is not None:
+                    try:
+                        os.link(path, backup, follow_symlinks=False)
+                    except OSError:  # no hard links here: a copy
+                        shutil.copy2(path, backup, follow_symlinks=False)
+                os.replace(tmp, path)
+            except OSError as exc:
+                if backup is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(backup)
+                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+            done.append((path, backup))
+        if interrupted():
+            kept = _put_back(done)
+            return False
+        return True
+    except BaseException:
+        kept = _put_back(done)
+        raise
+    finally:
+        for _, backup in done:
+            if backup is not None and backup not in kept:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(backup)
+
+
+def _put_back(done: list[tuple[Path, str | None]]) -> set[str]:
+    """Give each target its previous version again (or remove it where there was none); returns the second names
+    of previous versions that could not be put back (left beside the target)."""
+    kept = set()
+    for path, backup in reversed(done):
+        try:
+            if backup is not None:
+                os.replace(backup, path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        except OSError:
+            if backup is not None:
+                kept.add(backup)
+    return kept
+
+
 @contextlib.contextmanager
 def file_locked(path: str | os.PathLike) -> Iterator[None]:
     """Hold an exclusive advisory lock on the file at ``path`` for the block (a missing file is created for it,
@@ -192,17 +280,8 @@ def folders_locked(folders: Iterable[str | os.PathLike]) -> Iterator[None]:
 def _lock_folder(folder: str, fcntl) -> tuple[int, list[str]]:
     """An fd of ``folder`` holding its lock, and the folders made for it (top first)."""
     while True:
-        missing = []
-        level = folder
-        while not os.path.isdir(level) and level != os.path.dirname(level):
-            missing.append(level)
-            level = os.path.dirname(level)
-        made = []
         try:
-            for level in reversed(missing):
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(level)
-                    made.append(level)
+            made = _make_folders(folder)
             fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except FileNotFoundError:  # removed in between by a writer that had made it: try again
             continue
@@ -218,6 +297,22 @@ def _lock_folder(folder: str, fcntl) -> tuple[int, list[str]]:
             os.close(fd)
             raise
         os.close(fd)  # removed (and perhaps made again) while we waited: lock the folder now at ``folder``
+
+
+def _make_folders(folder: str) -> list[str]:
+    """Make ``folder`` and its missing parents; returns those this call made, top first (FileNotFoundError if a
+    parent is removed meanwhile)."""
+    missing = []
+    level = folder
+    while not os.path.isdir(level) and level != os.path.dirname(level):
+        missing.append(level)
+        level = os.path.dirname(level)
+    made = []
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(level)
+            made.append(level)
+    return made
 
 
 def _remove_if_empty(folder: str) -> None:

@@ -169,8 +169,7 @@ def export_cmd(
     config_out: Optional[Path] = typer.Option(None, help="Write the matching labeling config XML here."),
 ) -> None:
     """Export labels as Label Studio tasks, with the labeling config to paste into the project."""
-    from ..atomic import atomic_write_text
-    from ..labeling.labelstudio import export_label_studio
+    from ..labeling.labelstudio import export_label_studio, write_export
 
     _check_format(fmt)
     if out and config_out and Path(out).resolve() == Path(config_out).resolve():
@@ -179,9 +178,7 @@ def export_cmd(
         if path:
             check_writable(path, option, inputs=[labels or default_path("labels")])
     tasks, config, n = export_label_studio(labels or default_path("labels"), load_taxonomy())
-    for path, text in ((out, tasks), (config_out, config)):
-        if path:
-            atomic_write_text(path, text)
+    write_export(tasks, config, out=out, config_out=config_out)  # both files or neither
     sys.stdout.write(tasks if out is None else (config if config_out is None else ""))  # raw: no rich markup
     err_console.print(f"exported {n:,} labeled utterances as Label Studio tasks" + (f" to {out}" if out else ""))
 

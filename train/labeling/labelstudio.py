@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from ..atomic import atomic_write_all
 from ..corpus import group_key
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
@@ -82,6 +83,21 @@ def export_label_studio(labels_path: Path, taxonomy: Taxonomy) -> tuple[str, str
     labels, _ = read_labels(labels_path, taxonomy)
     tasks = to_tasks(labels, label_extras(labels))
     return json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", labeling_config(taxonomy), len(tasks)
+
+
+def write_export(tasks: str, config: str, *, out: Path | None, config_out: Path | None) -> None:
+    """Write the tasks to ``out`` and the labeling config to ``config_out`` (those given), both or neither
+    (:func:`~train.atomic.atomic_write_all`): a failure between the two must not leave the tasks of one run
+    beside the config of another."""
+    given = ((out, tasks, "--out"), (config_out, config, "--config-out"))
+    files = [(path, text, option) for path, text, option in given if path is not None]
+    try:
+        atomic_write_all([(path, text) for path, text, _ in files])
+    except OSError as exc:
+        option, path = next(((o, p) for p, _, o in files if str(p) == exc.filename), (files[0][2], files[0][0]))
+        raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc}); expected to write "
+                         f"{' and '.join(o for _, _, o in files)}; nothing was written ({'both are' if len(files) > 1 else 'it is'} as before this "
+                         "run): free space or choose another path, then export again") from None
 
 
 # --------------------------------------------------------------------------- import
