@@ -357,3 +357,19 @@ def test_export_writes_tasks_and_config_both_or_neither(tmp_path, labels_dir, ca
     assert main(args) == 0
     assert json.loads(tasks.read_text(encoding="utf-8")) and "<Choices" in config.read_text(encoding="utf-8")
     assert sorted(p.name for p in folder.iterdir()) == ["config.xml", "tasks.json"]
+
+
+def test_a_label_kept_for_its_missing_end_still_counts_as_labeled(tmp_path, empty_dir):
+    """A last line that holds a whole label but stops short of its end is kept (and refused by appends to its
+    file) rather than removed: a session writing another file must not offer its utterance again, or it is
+    labeled twice once the line is fixed."""
+    first = _first_in_queue(empty_dir)
+    text = next(r.text for r in read_jsonl(POOL) if r.id == first)
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    other = labels / "other.jsonl"
+    other.write_text(json.dumps({"id": first, "text": text, "topics": ["dx"]}, ensure_ascii=False)[:-1],
+                     encoding="utf-8")  # the closing brace deleted by a hand edit
+    res, screen = _session(labels / "mine.jsonl", "y\nq\n", labels)
+    assert f"id: {first}\n" not in screen and res.accepted == 1
+    assert first not in _ids(labels / "mine.jsonl")

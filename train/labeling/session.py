@@ -26,6 +26,7 @@ from typing import IO, Iterable, Sequence
 from ..atomic import append_line_durably, atomic_write_bytes, file_locked, folders_locked, signals_held
 from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
+from ..jsonline import read_tail
 from ..taxonomy import Taxonomy, load_taxonomy
 from .store import MODEL_CHOSEN_PREFIX
 
@@ -105,11 +106,15 @@ class _FileKeys:
         self.ids: dict[str, int] = {}  # id -> line number
         self.groups: dict[str, int] = {}  # near-duplicate group -> line number
 
-    def add(self, raw: bytes, lineno: int) -> None:
+    def add(self, raw: bytes, lineno: int, *, last: bool = False) -> None:
+        """Count line ``lineno``; ``last``: no newline follows it yet."""
         try:
             obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
-            return  # no id to be read (``labels validate`` names the line)
+            tail = read_tail(raw, first=lineno == 1) if last else None
+            if tail is None or tail.kind != "unended":
+                return  # no id to be read (``labels validate`` names the line)
+            obj = tail.members  # a label whole but for its end, kept until fixed by hand (see mend_last_line)
         if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"]:
             self.ids[obj["id"]] = lineno
             if isinstance(obj.get("text"), str) and obj["text"].strip():
@@ -167,8 +172,10 @@ class LabeledIndex:
                 if raw.strip():
                     keys.add(raw, keys.lines)
             keys.offset += cut
-            if data[cut:].strip():  # a last line without its newline: counted if whole, read again when finished
-                keys.add(data[cut:], keys.lines + 1)
+            # a last line without its newline: counted if whole (or a label whole but for its end, which appends
+            # refuse to touch), read again when finished
+            if data[cut:].strip():
+                keys.add(data[cut:], keys.lines + 1, last=True)
             self._files[key] = (f, keys)
         return self
 
