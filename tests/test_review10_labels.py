@@ -373,3 +373,47 @@ def test_a_label_kept_for_its_missing_end_still_counts_as_labeled(tmp_path, empt
     res, screen = _session(labels / "mine.jsonl", "y\nq\n", labels)
     assert f"id: {first}\n" not in screen and res.accepted == 1
     assert first not in _ids(labels / "mine.jsonl")
+
+
+def test_nul_bytes_a_crash_left_at_the_end_are_removed_and_said(tmp_path, capsys):
+    """A file grown by a write whose data never reached the disk holds NUL bytes after a crash."""
+    out = tmp_path / "labels" / "mine.jsonl"
+    out.parent.mkdir()
+    out.write_bytes((json.dumps(FIRST, ensure_ascii=False) + "\n").encode("utf-8") + b"\0" * 40)
+    capsys.readouterr()
+    assert main(["labels", "add", "--out", str(out), "--id", "h3", "--text", "ごみの収集", "--topics",
+                 "environment"]) == 0
+    err = capsys.readouterr().err
+    assert f"{out}:2: removed an unfinished last line (40 bytes without a newline" in err
+    assert "no id could be read" in err
+    assert _ids(out) == ["h1", "h3"]
+
+
+def test_every_prefix_of_a_label_line_is_an_unfinished_write_never_a_mistake():
+    """What decides between removing and refusing: each proper prefix of a JSON object (any separators, escapes,
+    numbers, nesting, characters cut in two) is read as unfinished; the whole line as whole."""
+    import random
+
+    from train.jsonline import read_tail
+
+    rnd = random.Random(10)
+    chars = 'ab"\\/\n\t\u3042\u00e9\U0001F600 {}[],:0-e'
+
+    def value(depth):
+        r = rnd.random()
+        if depth > 3 or r < 0.3:
+            return rnd.choice([None, True, False, 0, -1, 12.5, -3e-7, 1e22, 10 ** 30,
+                               "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 8)))])
+        if r < 0.6:
+            return [value(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {"".join(rnd.choice(chars) for _ in range(rnd.randint(0, 4))): value(depth + 1)
+                for _ in range(rnd.randint(0, 3))}
+
+    for n in range(120):
+        obj = {"id": f"u{n}", **{f"k{i}": value(0) for i in range(rnd.randint(0, 4))},
+               **({"text": "本文", "topics": ["dx"]} if n % 2 else {})}
+        line = json.dumps(obj, ensure_ascii=rnd.random() < 0.5,
+                          separators=rnd.choice([None, (",", ":"), (" , ", " : ")])).encode("utf-8")
+        assert read_tail(line).kind == "whole"
+        for k in range(1, len(line)):
+            assert read_tail(line[:k]).kind in ("cut", "unended"), line[:k]
