@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -199,6 +200,12 @@ def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str,
         writer.close()
 
 
+def _kept(parts: Path, fmt: str) -> str:
+    """What an unfinished run leaves for a resume, for its message."""
+    done = len(list(parts.glob(f"part-*.{fmt}"))) if parts.is_dir() else 0
+    return f"{done} finished part(s) are kept in {parts}"
+
+
 def output_format(out: Path) -> str:
     name = out.name.lower()
     if name.endswith(".jsonl"):
@@ -318,9 +325,12 @@ def tag_corpus(
             shutil.rmtree(parts, ignore_errors=True)
         if isinstance(exc, KeyboardInterrupt) and parts.is_dir() and not _holds_no_parts(parts):
             # the CLI's generic "nothing was written" would hide the finished parts a resume reuses
-            done = len(list(parts.glob(f"part-*.{fmt}")))
-            raise Interrupted(f"interrupted; {out} was not written, but {done} finished part(s) are kept in {parts}: "
-                              "run the same command again to resume (or add --restart to start over)") from None
+            raise Interrupted(f"interrupted; {out} was not written, but {_kept(parts, fmt)}: run the same command "
+                              "again to resume (or add --restart to start over)") from None
+        if isinstance(exc, BrokenProcessPool):  # a worker killed (out of memory, most often): a traceback said so
+            raise InputError(f"--jobs {jobs}: a worker process was killed (most likely for want of memory: each worker "
+                             f"loads the model); {out} was not written, but {_kept(parts, fmt)}: run the same command "
+                             "again to resume, with fewer --jobs if memory is short") from None
         raise
     pool.close()
     if stats.chunks == 0:  # nothing readable: an error, not an empty output file
