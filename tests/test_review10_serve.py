@@ -47,3 +47,21 @@ def test_a_worker_that_dies_is_one_line_and_its_run_resumes(corpus, tmp_path, tr
     monkeypatch.setattr(tagging, "tag_chunk", _REAL_TAG_CHUNK)
     s = tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10)
     assert s.chunks_reused == 1 and out.read_bytes() == full.read_bytes()
+
+
+def test_ctrl_c_while_joining_the_parts_says_they_are_kept(corpus, tmp_path, trained_model_dir, monkeypatch):
+    """Ctrl-C after the last chunk, while the parts were joined into --out, gave the CLI's "nothing was written"
+    although every part was kept for a resume (the message that says so only covered the tagging)."""
+    out = tmp_path / "t.parquet"
+    join = tagging._join_parts
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tagging, "_join_parts", interrupted)
+    kept = r"5 finished part\(s\) are kept in .*t\.parquet\.parts: run the same command again"
+    with pytest.raises(Interrupted, match=kept):
+        tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10)
+    assert not out.exists()
+    monkeypatch.setattr(tagging, "_join_parts", join)
+    assert tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10).chunks_reused == 5

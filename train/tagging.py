@@ -339,7 +339,11 @@ def tag_corpus(
         raise InputError("no readable utterances in " + ", ".join(map(str, inputs))
                          + (f": {len(bad)} bad record(s), e.g. {bad[0]}" if bad else "")
                          + "; nothing was written")
-    _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
+    try:
+        _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
+    except KeyboardInterrupt:  # every part is done and kept: the CLI's "nothing was written" would hide them
+        raise Interrupted(f"interrupted while writing {out}, which was not written; {_kept(parts, fmt)}: run the same "
+                          "command again to write it from them") from None
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)
     stats.bad_examples = read.bad_lines[:5]
