@@ -65,3 +65,28 @@ def test_ctrl_c_while_joining_the_parts_says_they_are_kept(corpus, tmp_path, tra
     assert not out.exists()
     monkeypatch.setattr(tagging, "_join_parts", join)
     assert tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10).chunks_reused == 5
+
+
+def test_jobs_with_a_dask_scheduler_address_is_refused_not_ignored(corpus, tmp_path, trained_model_dir,
+                                                                   monkeypatch):
+    """`tag-corpus --dask tcp://… --jobs 8` ignored --jobs without a word (the cluster's workers do the work);
+    evaluate refuses the same pair."""
+    import train.cluster
+
+    asked = []
+
+    def fake_connect(address, n_workers):
+        asked.append((address, n_workers))
+        raise InputError("stop here")
+
+    monkeypatch.setattr(train.cluster, "connect", fake_connect)
+    with pytest.raises(InputError) as info:
+        tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), jobs=3,
+                           dask="tcp://127.0.0.1:1")
+    assert str(info.value) == ("--jobs 3: expected no --jobs with --dask tcp://127.0.0.1:1, whose workers do the "
+                               "tagging (start more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use "
+                               "--dask local --jobs N")
+    assert not asked
+    with pytest.raises(InputError, match="stop here"):  # --dask local --jobs N sizes the local cluster
+        tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), jobs=3, dask="local")
+    assert asked == [("local", 3)]

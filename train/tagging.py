@@ -271,6 +271,9 @@ def tag_corpus(
     fmt = output_format(out)
     if chunk_size < 1:
         raise InputError(f"--chunk-size must be >= 1, found {chunk_size}")
+    if dask and dask != "local" and jobs is not None:  # as evaluate: a cluster's own workers run the chunks
+        raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers do the tagging (start "
+                         "more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
     if jobs is None:
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
