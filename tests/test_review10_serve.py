@@ -90,3 +90,39 @@ def test_jobs_with_a_dask_scheduler_address_is_refused_not_ignored(corpus, tmp_p
     with pytest.raises(InputError, match="stop here"):  # --dask local --jobs N sizes the local cluster
         tagging.tag_corpus([corpus], tmp_path / "t.jsonl", model=str(trained_model_dir), jobs=3, dask="local")
     assert asked == [("local", 3)]
+
+
+# --------------------------------------------------------------------------- predict
+
+def _predict(model_dir, *args) -> list[str]:
+    return ["predict", "--model", str(model_dir), *args]
+
+
+def test_predict_to_stdout_interrupted_says_what_was_written(trained_model_dir, tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM) while predict wrote to standard output: the lines already written stayed there, and the
+    CLI said "interrupted; nothing was written"."""
+    import train.predict
+    from train.inference import Tagger
+
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": "防災訓練について"} for i in range(5)])
+    real_tag, calls = Tagger.tag, []
+
+    def tag(self, texts, explain=0):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the second batch of two
+        return real_tag(self, texts, explain)
+
+    monkeypatch.setattr(train.predict, "BATCH", 2)
+    monkeypatch.setattr(Tagger, "tag", tag)
+    assert main(_predict(trained_model_dir, "--input", str(inp))) == 130
+    captured = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in captured.out.splitlines()] == [0, 1]
+    assert captured.err.strip().splitlines()[-1] == (
+        "error: interrupted after 2 of 5 prediction(s) were written to standard output, which is therefore "
+        "incomplete; run the command again (an interrupted run with --output FILE leaves no file)")
+    calls.clear()
+    out = tmp_path / "o.jsonl"  # to a file: nothing, as the message says
+    assert main(_predict(trained_model_dir, "--input", str(inp), "--output", str(out))) == 130
+    assert "nothing was written" in capsys.readouterr().err and not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]

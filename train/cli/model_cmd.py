@@ -10,7 +10,7 @@ import typer
 from .. import predict as predict_mod
 from ..atomic import atomic_open, check_writable
 from ..config import load_config
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..inference import load_model
 from ..training import train
 from . import app
@@ -53,8 +53,16 @@ def predict_cmd(
     items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
     tagger = load_model(model)
     if output is None:
-        with utf8_stdout() as out:
-            predict_mod.write_predictions(tagger, items, out)
+        written = 0
+        try:
+            with utf8_stdout() as out:
+                for line in predict_mod.predict_lines(tagger, items):
+                    out.write(line + "\n")
+                    written += 1
+        except KeyboardInterrupt:  # the lines written are out there: "nothing was written" would be untrue
+            raise Interrupted(f"interrupted after {written:,} of {len(items):,} prediction(s) were written to standard "
+                              "output, which is therefore incomplete; run the command again (an interrupted run with "
+                              "--output FILE leaves no file)") from None
         return
     with atomic_open(output) as fh:
         n = predict_mod.write_predictions(tagger, items, fh)
