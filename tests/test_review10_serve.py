@@ -126,3 +126,13 @@ def test_predict_to_stdout_interrupted_says_what_was_written(trained_model_dir, 
     assert main(_predict(trained_model_dir, "--input", str(inp), "--output", str(out))) == 130
     assert "nothing was written" in capsys.readouterr().err and not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]
+
+
+def test_predict_output_dash_is_standard_output(trained_model_dir, tmp_path, monkeypatch, capsys):
+    """`--input -` reads standard input, but `--output -` wrote a file named "-" in the current folder (and said
+    "wrote 1 predictions to -")."""
+    monkeypatch.chdir(tmp_path)
+    assert main(_predict(trained_model_dir, "--text", "防災訓練", "--output", "-")) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["topics"] is not None and "wrote" not in captured.err
+    assert not (tmp_path / "-").exists()

@@ -43,11 +43,13 @@ def predict_cmd(
     model: Optional[str] = MODEL,
     text: Optional[str] = typer.Option(None, "--text", help="Tag this one text."),
     input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines, or - for stdin."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default stdout)."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
+    if output is not None and str(output) == "-":  # as --input -: standard output, not a file named "-"
+        output = None
     if output is not None:
         check_writable(output, inputs=[input] if input is not None else ())
     items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
