@@ -136,3 +136,35 @@ def test_predict_output_dash_is_standard_output(trained_model_dir, tmp_path, mon
     captured = capsys.readouterr()
     assert json.loads(captured.out)["topics"] is not None and "wrote" not in captured.err
     assert not (tmp_path / "-").exists()
+
+
+def test_predict_input_folder_is_named_a_folder(trained_model_dir, tmp_path, capsys):
+    """`--input FOLDER` said "no such input file" of a folder that exists."""
+    assert main(_predict(trained_model_dir, "--input", str(tmp_path))) == 1
+    assert capsys.readouterr().err.strip() == (f"error: --input {tmp_path}: is a folder; expected a JSONL file of "
+                                               '{"id", "text"} lines (tag-corpus reads corpus folders)')
+
+
+def test_predict_reads_a_named_pipe(trained_model_dir, tmp_path, capsys):
+    """`predict --input <(zcat in.jsonl.gz)` (a pipe, /dev/fd/63) was refused as "no such input file"."""
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    line = json.dumps({"id": "p", "text": "防災訓練について"}, ensure_ascii=False) + "\n"
+
+    def feed():
+        with open(fifo, "w", encoding="utf-8") as fh:
+            fh.write(line)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        code = main(_predict(trained_model_dir, "--input", str(fifo)))
+    finally:
+        if writer.is_alive():  # the fifo was never opened for reading: open it, so the writer ends
+            with open(fifo, encoding="utf-8") as fh:
+                fh.read()
+        writer.join()
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["id"] == "p"

@@ -57,7 +57,10 @@ def load_inputs(path: str) -> list[tuple[object, str]]:
         items, source = list(read_inputs(sys.stdin.buffer, "<stdin>")), "<stdin>"
     else:
         p = Path(path)
-        if not p.is_file():
+        if p.is_dir():
+            raise InputError(f"--input {path}: is a folder; expected a JSONL file of {{\"id\", \"text\"}} lines "
+                             "(tag-corpus reads corpus folders)")
+        if not p.exists():  # not only regular files: a pipe as well (`--input <(zcat …)`)
             raise InputError(f"{path}: no such input file")
         try:
             with open(p, "rb") as fh:
