@@ -168,3 +168,31 @@ def test_predict_reads_a_named_pipe(trained_model_dir, tmp_path, capsys):
         writer.join()
     assert code == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["id"] == "p"
+
+
+def test_predict_reads_gzip_compressed_jsonl(trained_model_dir, tmp_path, monkeypatch, capsys):
+    """The corpus files are .jsonl.gz (seeds/), and every corpus reader takes them; predict said "invalid UTF-8 at
+    byte 1; input must be UTF-8 JSONL" of valid gzip-compressed UTF-8 JSONL."""
+    import gzip
+    import io
+    import sys
+
+    rows = [{"id": "a", "text": "防災訓練について", "municipality": "品川区"}, {"id": 2, "text": "学校給食"}]
+    plain = write_jsonl(tmp_path / "in.jsonl", rows)
+    packed = tmp_path / "in.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected, got = tmp_path / "expected.jsonl", tmp_path / "got.jsonl"
+    assert main(_predict(trained_model_dir, "--input", str(plain), "--output", str(expected))) == 0
+    assert main(_predict(trained_model_dir, "--input", str(packed), "--output", str(got))) == 0
+    assert got.read_bytes() == expected.read_bytes()
+    stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(packed.read_bytes())))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    capsys.readouterr()
+    assert main(_predict(trained_model_dir, "--input", "-")) == 0
+    assert capsys.readouterr().out == expected.read_text(encoding="utf-8")
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed.read_bytes()[:-12])
+    assert main(_predict(trained_model_dir, "--input", str(cut), "--output", str(got.with_name("x.jsonl")))) == 1
+    err = capsys.readouterr().err
+    assert "cut.jsonl.gz:" in err and "not intact gzip data" in err and "Traceback" not in err
+    assert not got.with_name("x.jsonl").exists()

@@ -5,8 +5,10 @@ This interface is used by evaluation tools outside the CLI: keep it exactly so.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -49,12 +51,33 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
         yield rid, text
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _lines(fh, source: str) -> Iterator[bytes]:
+    """The lines of a binary stream, decompressed when it is gzip data (told by its first bytes, so ``.jsonl.gz``
+    files of the corpus and ``gzip -c … |`` on stdin both work); damaged gzip data raises InputError."""
+    peek = getattr(fh, "peek", None)
+    if peek is None or peek(2)[:2] != GZIP_MAGIC:
+        yield from fh
+        return
+    lineno = 0
+    try:
+        with gzip.GzipFile(fileobj=fh, mode="rb") as unpacked:
+            for lineno, line in enumerate(unpacked, 1):
+                yield line
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{source}:{lineno + 1}: cannot read on from this line: not intact gzip data ({exc}); "
+                         "expected an intact gzip file: restore it or compress it again") from None
+
+
 def load_inputs(path: str) -> list[tuple[object, str]]:
-    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale).
+    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale; gzip
+    data is decompressed).
 
     An input without any line (an empty file or stdin) is refused, as the corpus readers refuse empty files."""
     if path == "-":
-        items, source = list(read_inputs(sys.stdin.buffer, "<stdin>")), "<stdin>"
+        items, source = list(read_inputs(_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")), "<stdin>"
     else:
         p = Path(path)
         if p.is_dir():
@@ -64,7 +87,7 @@ def load_inputs(path: str) -> list[tuple[object, str]]:
             raise InputError(f"{path}: no such input file")
         try:
             with open(p, "rb") as fh:
-                items, source = list(read_inputs(fh, path)), path
+                items, source = list(read_inputs(_lines(fh, path), path)), path
         except OSError as exc:
             raise InputError(f"{path}: cannot read the input file ({exc.strerror})") from None
     if not items:

@@ -42,7 +42,8 @@ def train_cmd(
 def predict_cmd(
     model: Optional[str] = MODEL,
     text: Optional[str] = typer.Option(None, "--text", help="Tag this one text."),
-    input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines, or - for stdin."),
+    input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines (or gzip of it), "
+                                        "or - for stdin."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
