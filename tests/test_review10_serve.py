@@ -196,3 +196,14 @@ def test_predict_reads_gzip_compressed_jsonl(trained_model_dir, tmp_path, monkey
     err = capsys.readouterr().err
     assert "cut.jsonl.gz:" in err and "not intact gzip data" in err and "Traceback" not in err
     assert not got.with_name("x.jsonl").exists()
+
+
+@pytest.mark.parametrize("line, found", [("null", "null"), ("[1]", "a list"), ('"x"', "a string"), ("3", "a number"),
+                                         ("true", "true")])
+def test_predict_names_a_line_that_is_not_an_object_in_json_terms(trained_model_dir, tmp_path, capsys, line, found):
+    """A JSON line that is not an object was described by its Python type: "found NoneType", "found str"."""
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(line + "\n", encoding="utf-8")
+    assert main(_predict(trained_model_dir, "--input", str(inp))) == 1
+    assert capsys.readouterr().err.strip() == (f"error: {inp}:1: expected a JSON object with 'id' and 'text', "
+                                               f"found {found}")

@@ -37,7 +37,7 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
             continue
         obj = loads_line(line, where, InputError)
         if not isinstance(obj, dict):
-            raise InputError(f"{where}: expected a JSON object with 'id' and 'text', found {type(obj).__name__}")
+            raise InputError(f"{where}: expected a JSON object with 'id' and 'text', found {_json_kind(obj)}")
         rid, text = obj.get("id"), obj.get("text")
         if not (isinstance(rid, str) or finite_number(rid)):
             found = "no 'id' field" if "id" not in obj else f"'id' = {rid!r:.40}"
@@ -49,6 +49,13 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
             if isinstance(value, str):
                 check_unicode(value, name, where, InputError)
         yield rid, text
+
+
+def _json_kind(value: object) -> str:
+    """A parsed JSON value as its author would name it (not Python's ``NoneType``, ``str``...)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return {list: "a list", str: "a string", dict: "an object"}.get(type(value), "a number")
 
 
 GZIP_MAGIC = b"\x1f\x8b"
