@@ -207,3 +207,20 @@ def test_predict_names_a_line_that_is_not_an_object_in_json_terms(trained_model_
     assert main(_predict(trained_model_dir, "--input", str(inp))) == 1
     assert capsys.readouterr().err.strip() == (f"error: {inp}:1: expected a JSON object with 'id' and 'text', "
                                                f"found {found}")
+
+
+def test_predict_text_that_is_not_utf8_says_so(trained_model_dir):
+    """`--text` in bytes that are not UTF-8 (a Shift_JIS terminal, say) was reported as "field 'text' holds a lone
+    surrogate ... the producer escaped half of a surrogate pair": a JSON message about a command-line argument."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cmd = [sys.executable, "-c", "from train.cli import entrypoint; entrypoint()", "predict", "--model",
+           str(trained_model_dir).encode(), "--text", "防災".encode("shift_jis")]
+    r = subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 1 and not r.stdout
+    assert r.stderr.decode().strip() == (
+        "error: --text: expected UTF-8 text, found the byte 0x96 at character 0, which is not UTF-8 (a terminal or "
+        "script in another encoding?): give the text in UTF-8, or in a UTF-8 JSONL file with --input")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import InputError
-from .jsonline import check_unicode, decode_line, finite_number, loads_line
+from .jsonline import check_unicode, decode_line, finite_number, loads_line, lone_surrogate
 from .inference import Tagger
 
 BATCH = 256
@@ -106,6 +106,11 @@ def check_text(text: str, where: str = "--text") -> str:
     """The one text of ``predict --text``: the same rules as a JSONL line's."""
     if not text.strip():
         raise InputError(f"{where}: expected a non-empty text, found {text!r:.40}")
+    at = lone_surrogate(text)
+    if at is not None and "\udc80" <= text[at] <= "\udcff":  # how Python hands over argument bytes that are not UTF-8
+        raise InputError(f"{where}: expected UTF-8 text, found the byte 0x{ord(text[at]) - 0xDC00:02x} at character "
+                         f"{at}, which is not UTF-8 (a terminal or script in another encoding?): give the text in "
+                         "UTF-8, or in a UTF-8 JSONL file with --input")
     check_unicode(text, "text", where, InputError)
     return text
 
