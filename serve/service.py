@@ -112,10 +112,16 @@ def _json_type(expected: str, accepts) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+# The limits are stated in the schema too (/docs.json), from the settings in force; only stated: the checks above
+# make the messages, and a text of blanks, within the lengths, is still refused.
+TEXT_BOUNDS = {"minLength": 1, "maxLength": MAX_CHARS}
 JsonString = Annotated[str, _json_type("a string", lambda v: isinstance(v, str))]
-JsonStrings = Annotated[list[JsonString], _json_type("a list of strings", lambda v: isinstance(v, list))]
-JsonExplain = Annotated[int, _json_type(f"an integer from 0 to {MAX_EXPLAIN}", lambda v: type(v) is int)]
-EXPLAIN_DOC = "Top contributing terms per assigned topic (0 = none)."
+JsonText = Annotated[JsonString, Field(json_schema_extra=TEXT_BOUNDS)]
+JsonStrings = Annotated[list[JsonText], _json_type("a list of strings", lambda v: isinstance(v, list))]
+JsonExplain = Annotated[int, _json_type(f"an integer from 0 to {MAX_EXPLAIN}", lambda v: type(v) is int),
+                        Field(json_schema_extra={"minimum": 0, "maximum": MAX_EXPLAIN})]
+EXPLAIN_DOC = (f"Top contributing terms per assigned topic, 0 to {MAX_EXPLAIN} (GIKAI_TOPICS_MAX_EXPLAIN); "
+               "0 = none.")
 
 
 class StrictBody(BaseModel):
@@ -125,8 +131,8 @@ class StrictBody(BaseModel):
 class TagRequest(StrictBody):
     """The body of ``POST /tag``."""
 
-    text: Annotated[JsonString, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters).",
-                                      examples=[EXAMPLE_TEXT])]
+    text: Annotated[JsonText, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters, not only blanks).",
+                                    examples=[EXAMPLE_TEXT])]
     explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC, examples=[0, 5])] = 0
 
 
@@ -135,7 +141,8 @@ class TagBatchRequest(StrictBody):
 
     texts: Annotated[JsonStrings, Field(description=f"1 to {MAX_BATCH:,} utterances, each 1 to {MAX_CHARS:,} "
                                                     "characters; results come back in input order.",
-                                        examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]])]
+                                        examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]],
+                                        json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH})]
     explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC)] = 0
 
 

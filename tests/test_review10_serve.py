@@ -224,3 +224,49 @@ def test_predict_text_that_is_not_utf8_says_so(trained_model_dir):
     assert r.stderr.decode().strip() == (
         "error: --text: expected UTF-8 text, found the byte 0x96 at character 0, which is not UTF-8 (a terminal or "
         "script in another encoding?): give the text in UTF-8, or in a UTF-8 JSONL file with --input")
+
+
+# --------------------------------------------------------------------------- HTTP
+
+def _schema(spec: dict, schema: dict) -> dict:
+    return spec["components"]["schemas"][schema["$ref"].split("/")[-1]] if "$ref" in schema else schema
+
+
+def test_docs_json_states_the_limits_the_service_enforces(asgi_client):
+    """/docs.json gave no bound for explain (its limit, GIKAI_TOPICS_MAX_EXPLAIN = 50, showed only in the 400), and
+    the text and batch limits only in prose: a client generator could not know them."""
+    spec = asgi_client.get("/docs.json").json()
+    bodies = {route: _schema(spec, spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"])
+              for route in ("/tag", "/tag_batch")}
+    for body in bodies.values():
+        explain = body["properties"]["explain"]
+        assert (explain["minimum"], explain["maximum"]) == (0, 50) and "0 to 50" in explain["description"]
+    text = bodies["/tag"]["properties"]["text"]
+    assert (text["minLength"], text["maxLength"]) == (1, 20000)
+    texts = bodies["/tag_batch"]["properties"]["texts"]
+    assert (texts["minItems"], texts["maxItems"]) == (1, 1000)
+    assert (texts["items"]["minLength"], texts["items"]["maxLength"]) == (1, 20000)
+    # the schema describes what the service does: the bounds answer 200, one past them 400
+    ok = {"text": "あ" * 20000, "explain": 50}
+    assert asgi_client.post("/tag", json=ok).status_code == 200
+    assert asgi_client.post("/tag", json={**ok, "explain": 51}).status_code == 400
+    assert asgi_client.post("/tag", json={**ok, "text": "あ" * 20001}).status_code == 400
+
+
+def test_docs_json_limits_follow_the_settings(trained_model_dir):
+    """The bounds are the service's settings, not the defaults written out."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import json, serve.service as s\n"
+            "print(json.dumps([s.TagRequest.model_json_schema(), s.TagBatchRequest.model_json_schema()]))\n")
+    env = {**os.environ, "GIKAI_TOPICS_MODEL": str(trained_model_dir), "GIKAI_TOPICS_MAX_EXPLAIN": "7",
+           "GIKAI_TOPICS_MAX_CHARS": "300", "GIKAI_TOPICS_MAX_BATCH": "9"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    tag, batch = json.loads(r.stdout)
+    assert tag["properties"]["explain"]["maximum"] == batch["properties"]["explain"]["maximum"] == 7
+    assert tag["properties"]["text"]["maxLength"] == batch["properties"]["texts"]["items"]["maxLength"] == 300
+    assert batch["properties"]["texts"]["maxItems"] == 9
