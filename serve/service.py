@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -292,8 +293,17 @@ def error_body(payload, fields: tuple[str, ...] | None = None) -> dict:
     return {"error": message, "detail": str(detail) if detail is not None else message}
 
 
+# What pydantic's JSON parser says of an escaped half of a surrogate pair ("\ud800" alone): a high half followed
+# by no \u escape is an "unexpected end of hex escape", any other half a "lone leading surrogate"
+_HALF_SURROGATE = re.compile(r"^Invalid JSON: (?:unexpected end of hex escape|lone leading surrogate in hex escape) "
+                             r"at (line \d+ column \d+)$")
+
+
 def _pydantic_message(error: dict, fields: tuple[str, ...] | None) -> str:
     kind = error.get("type")
+    if kind == "json_invalid" and (half := _HALF_SURROGATE.match(str(error.get("msg", "")))):
+        return (f"invalid JSON at {half[1]}: a \\u escape of half a surrogate pair (\\ud800-\\udfff) without its other "
+                "half; expected valid Unicode text: send the character itself in UTF-8, or both halves of its pair")
     if kind == "extra_forbidden":
         takes = f"this endpoint takes only {', '.join(fields)}" if fields else "this endpoint does not take it"
         return f"unknown field; {takes}: check the spelling, or remove it"

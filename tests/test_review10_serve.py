@@ -270,3 +270,25 @@ def test_docs_json_limits_follow_the_settings(trained_model_dir):
     assert tag["properties"]["explain"]["maximum"] == batch["properties"]["explain"]["maximum"] == 7
     assert tag["properties"]["text"]["maxLength"] == batch["properties"]["texts"]["items"]["maxLength"] == 300
     assert batch["properties"]["texts"]["maxItems"] == 9
+
+
+@pytest.mark.parametrize("path, raw, column", [
+    ("/tag", rb'{"text": "\ud800"}', 17),            # a high half, then no \u escape of the low one
+    ("/tag", rb'{"text": "\udc00"}', 16),            # a low half alone: "lone leading surrogate", said the parser
+    ("/tag", rb'{"text": "\ud800\u0041"}', 22),      # a high half, then no low half
+    ("/tag_batch", rb'{"texts": ["ok", "\udfff"]}', 24),
+])
+def test_half_a_surrogate_pair_in_json_is_named_with_the_fix(asgi_client, path, raw, column):
+    """An escaped half of a surrogate pair got the parser's "unexpected end of hex escape" (for an escape that is
+    complete) or "lone leading surrogate" (for a trailing half): neither said what was wrong nor how to fix it."""
+    r = asgi_client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        f"body: invalid JSON at line 1 column {column}: a \\u escape of half a surrogate pair (\\ud800-\\udfff) "
+        "without its other half; expected valid Unicode text: send the character itself in UTF-8, or both halves "
+        "of its pair")
+
+
+def test_other_json_errors_keep_the_parsers_words(asgi_client):
+    r = asgi_client.post("/tag", content=rb'{"text": "\u12"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "body: Invalid JSON: invalid escape at line 1 column 15"
