@@ -196,6 +196,7 @@ class RequestGuard:
       valid JSON is passed on as JSON.  Other form bodies and multipart get a 415 naming the expected
       type: BentoML's form decoder answers 500 on a malformed multipart body, a non-UTF-8 file part or a
       deeply nested field.  Pickle bodies are refused too.
+    * A UTF-8 byte-order mark opening a body is dropped, as predict and the corpus readers drop one.
     * Every 4xx JSON body becomes ``{"error": "<field>: <what is wrong>", "detail": "…"}``: BentoML
       sends our own messages as a one-element list and pydantic's with ``detail`` as a list.  An unknown
       field's error lists the fields the endpoint takes (``INPUT_FIELDS``, by path).
@@ -227,6 +228,7 @@ class RequestGuard:
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [
                 (b"content-type", b"application/json")]
             receive = _replay(body)
+        receive = _without_byte_order_mark(receive)
         await self.app(scope, receive, _normalise_errors(send, INPUT_FIELDS.get(scope.get("path", ""))))
 
     @staticmethod
@@ -250,6 +252,27 @@ async def _read_body(receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def _without_byte_order_mark(receive):
+    """``receive`` with a UTF-8 byte-order mark opening the body dropped: editors on Windows save one, JSON readers may
+    ignore it (RFC 8259, 8.1), and predict and the corpus readers do; the JSON parser would refuse the body."""
+    first = True
+
+    async def wrapped():
+        nonlocal first
+        message = await receive()
+        if first and message["type"] == "http.request":
+            first = False
+            body = message.get("body", b"")
+            if body.startswith(BYTE_ORDER_MARK):
+                message = {**message, "body": body[len(BYTE_ORDER_MARK):]}
+        return message
+
+    return wrapped
 
 
 def _is_json(body: bytes) -> bool:
