@@ -308,3 +308,26 @@ def test_a_byte_order_mark_opening_the_body_is_ignored_as_predict_ignores_it(asg
     assert asgi_client.post("/tag_batch", content=batch, headers={"content-type": content_type}).status_code == 200
     inner = b'{"text": "\xef\xbb\xbf"}'  # a mark inside a text is text: tagged as before
     assert asgi_client.post("/tag", content=inner, headers={"content-type": content_type}).status_code == 200
+
+
+@pytest.mark.slow
+def test_real_bentoml_serve_takes_a_byte_order_mark_names_half_surrogates_and_states_its_limits(trained_model_dir,
+                                                                                              tmp_path):
+    """The HTTP findings against a real `bentoml serve`, with limits set by the GIKAI_TOPICS_* variables."""
+    import httpx
+    from test_serve import real_server
+
+    with real_server(trained_model_dir, tmp_path, GIKAI_TOPICS_THREADS="2", GIKAI_TOPICS_MAX_EXPLAIN="7",
+                     GIKAI_TOPICS_MAX_CHARS="300") as base:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            body = json.dumps({"text": "避難所の備蓄について伺います"}, ensure_ascii=False).encode()
+            r = c.post("/tag", content=b"\xef\xbb\xbf" + body, headers={"content-type": "application/json"})
+            assert r.status_code == 200 and r.json() == c.post("/tag", content=body).json(), r.text
+            r = c.post("/tag", content=rb'{"text": "\udc00"}', headers={"content-type": "application/json"})
+            assert r.status_code == 400 and "half a surrogate pair" in r.json()["error"], r.text
+            tag = c.get("/docs.json").json()["components"]["schemas"]
+            explain = [s["properties"]["explain"] for s in tag.values() if "explain" in s.get("properties", {})]
+            assert explain and all(e["maximum"] == 7 for e in explain)
+            assert c.post("/tag", json={"text": "防災", "explain": 7}).status_code == 200
+            assert c.post("/tag", json={"text": "防災", "explain": 8}).status_code == 400
+            assert c.post("/tag", json={"text": "あ" * 301}).status_code == 400
