@@ -331,3 +331,40 @@ def test_real_bentoml_serve_takes_a_byte_order_mark_names_half_surrogates_and_st
             assert c.post("/tag", json={"text": "防災", "explain": 7}).status_code == 200
             assert c.post("/tag", json={"text": "防災", "explain": 8}).status_code == 400
             assert c.post("/tag", json={"text": "あ" * 301}).status_code == 400
+
+
+# --------------------------------------------------------------------------- a disk that fills up
+
+def _cli_with_file_size_limit(args: list[str], limit: int, stdout=None):
+    """The CLI in a process that may write files of at most ``limit`` bytes, as on a disk about to fill up (the
+    write fails with EFBIG, an OSError like ENOSPC: Python ignores SIGXFSZ)."""
+    import resource
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-c", "from train.cli import entrypoint; entrypoint()", *args],
+                          stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+                          cwd=ROOT, timeout=300, preexec_fn=limited)
+
+
+def test_predict_output_on_a_full_disk_is_one_line(trained_model_dir, tmp_path):
+    """A write error while predict wrote --output (or standard output redirected to a file) was an OSError
+    traceback."""
+    inp = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "text": "防災訓練について伺います"} for i in range(200)])
+    out = tmp_path / "out.jsonl"
+    r = _cli_with_file_size_limit(_predict(trained_model_dir, "--input", str(inp), "--output", str(out)), 4000)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert err.strip() == f"error: --output {out}: cannot write it (File too large); nothing was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+    with open(tmp_path / "stdout.jsonl", "wb") as redirected:
+        r = _cli_with_file_size_limit(_predict(trained_model_dir, "--input", str(inp)), 4000, stdout=redirected)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert err.strip().startswith("error: cannot write to standard output (File too large) after ")
+    assert err.strip().endswith(" of 200 prediction(s); the output is incomplete")

@@ -14,7 +14,8 @@ from ..errors import InputError, Interrupted
 from ..inference import load_model
 from ..training import train
 from . import app
-from ._common import console, default_path, err_console, progress_printer, summary_table, utf8_stdout
+from ._common import (console, default_path, discard_stdout, err_console, progress_printer, summary_table,
+                      utf8_stdout)
 
 MODEL = typer.Option(None, "--model", help="BentoML tag NAME[:VERSION] or a model directory (default gikai-topics:latest).")
 
@@ -66,7 +67,16 @@ def predict_cmd(
             raise Interrupted(f"interrupted after {written:,} of {len(items):,} prediction(s) were written to standard "
                               "output, which is therefore incomplete; run the command again (an interrupted run with "
                               "--output FILE leaves no file)") from None
+        except BrokenPipeError:  # the reader went away (`| head`): click's quiet exit
+            raise
+        except OSError as exc:  # a full disk under `> file`: one line, and no second failure flushing at exit
+            discard_stdout()
+            raise InputError(f"cannot write to standard output ({exc.strerror or exc}) after at most {written:,} of "
+                             f"{len(items):,} prediction(s); the output is incomplete") from None
         return
-    with atomic_open(output) as fh:
-        n = predict_mod.write_predictions(tagger, items, fh)
+    try:
+        with atomic_open(output) as fh:
+            n = predict_mod.write_predictions(tagger, items, fh)
+    except OSError as exc:  # a full disk, say; atomic_open has removed its temporary file
+        raise InputError(f"--output {output}: cannot write it ({exc.strerror or exc}); nothing was written") from None
     err_console.print(f"wrote {n} predictions to {output}")
