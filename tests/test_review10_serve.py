@@ -368,3 +368,39 @@ def test_predict_output_on_a_full_disk_is_one_line(trained_model_dir, tmp_path):
     assert r.returncode == 1 and "Traceback" not in err, err
     assert err.strip().startswith("error: cannot write to standard output (File too large) after ")
     assert err.strip().endswith(" of 200 prediction(s); the output is incomplete")
+
+
+def test_tag_corpus_part_that_cannot_be_written_is_one_line(corpus, trained_model_dir, tmp_path):
+    """A worker that could not write its part file (a full disk) ended tag-corpus with an OSError traceback."""
+    out = tmp_path / "t.jsonl"
+    r = _cli_with_file_size_limit(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir),
+                                   "--jobs", "1", "--chunk-size", "20"], 2000)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: {tmp_path / 't.jsonl.parts' / 'part-000000.jsonl'}: cannot write this part "
+                           "(File too large)"), last
+    assert "run the same command again to resume" in last and not out.exists()
+    r = _cli_with_file_size_limit(["tag-corpus", str(corpus), "--out", str(out), "--model", str(trained_model_dir),
+                                   "--jobs", "1", "--chunk-size", "20", "--restart"], 100)  # not even the manifest
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (f"error: --out {out}: cannot make its parts folder {out}.parts (File too "
+                                            "large); nothing was written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
+def test_tag_corpus_output_that_cannot_be_written_is_one_line(corpus, trained_model_dir, tmp_path, monkeypatch):
+    """Joining the parts into --out on a full disk: an OSError traceback, the parts kept without a word."""
+    import errno
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tagging, "_join_parts", full)
+    out = tmp_path / "t.parquet"
+    with pytest.raises(InputError) as info:
+        tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10)
+    assert str(info.value).startswith(f"--out {out}: cannot write it (No space left on device); 5 finished part(s) "
+                                      "are kept in ")
+    assert not out.exists()

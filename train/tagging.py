@@ -93,7 +93,11 @@ def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str, model_
         for j, t in enumerate(topic_ids):
             row[f"score_{t}"] = float(shown[i, j])  # on the topic's side of its threshold, as stored
         out_rows.append(row)
-    _write_part(out_rows, Path(part_path), fmt, topic_ids)
+    try:
+        _write_part(out_rows, Path(part_path), fmt, topic_ids)
+    except OSError as exc:  # a full disk, say: one line from the driver (a worker's OSError was a traceback there)
+        raise InputError(f"{part_path}: cannot write this part ({exc.strerror or exc}); the finished parts are kept: "
+                         "make room and run the same command again to resume") from None
     return len(rows)
 
 
@@ -287,8 +291,13 @@ def tag_corpus(
     pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
     try:
         _prepare_parts(parts, manifest, restart)
-    except BaseException:
+    except BaseException as exc:
         pool.close(cancel=True)
+        if isinstance(exc, OSError):  # a full disk, say: nothing tagged yet, so nothing to keep
+            if parts.is_dir() and _holds_no_parts(parts):
+                shutil.rmtree(parts, ignore_errors=True)
+            raise InputError(f"--out {out}: cannot make its parts folder {parts} ({exc.strerror or exc}); nothing was "
+                             "written") from None
         raise
 
     read = ReadStats()
@@ -347,6 +356,9 @@ def tag_corpus(
     except KeyboardInterrupt:  # every part is done and kept: the CLI's "nothing was written" would hide them
         raise Interrupted(f"interrupted while writing {out}, which was not written; {_kept(parts, fmt)}: run the same "
                           "command again to write it from them") from None
+    except OSError as exc:  # a full disk, say (atomic_open has removed its temporary file)
+        raise InputError(f"--out {out}: cannot write it ({exc.strerror or exc}); {_kept(parts, fmt)}: make room and "
+                         "run the same command again to write it from them") from None
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)
     stats.bad_examples = read.bad_lines[:5]
