@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,10 +113,16 @@ def _json_type(expected: str, accepts) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+# The limits are stated in the schema too (/docs.json), from the settings in force; only stated: the checks above
+# make the messages, and a text of blanks, within the lengths, is still refused.
+TEXT_BOUNDS = {"minLength": 1, "maxLength": MAX_CHARS}
 JsonString = Annotated[str, _json_type("a string", lambda v: isinstance(v, str))]
-JsonStrings = Annotated[list[JsonString], _json_type("a list of strings", lambda v: isinstance(v, list))]
-JsonExplain = Annotated[int, _json_type(f"an integer from 0 to {MAX_EXPLAIN}", lambda v: type(v) is int)]
-EXPLAIN_DOC = "Top contributing terms per assigned topic (0 = none)."
+JsonText = Annotated[JsonString, Field(json_schema_extra=TEXT_BOUNDS)]
+JsonStrings = Annotated[list[JsonText], _json_type("a list of strings", lambda v: isinstance(v, list))]
+JsonExplain = Annotated[int, _json_type(f"an integer from 0 to {MAX_EXPLAIN}", lambda v: type(v) is int),
+                        Field(json_schema_extra={"minimum": 0, "maximum": MAX_EXPLAIN})]
+EXPLAIN_DOC = (f"Top contributing terms per assigned topic, 0 to {MAX_EXPLAIN} (GIKAI_TOPICS_MAX_EXPLAIN); "
+               "0 = none.")
 
 
 class StrictBody(BaseModel):
@@ -125,8 +132,8 @@ class StrictBody(BaseModel):
 class TagRequest(StrictBody):
     """The body of ``POST /tag``."""
 
-    text: Annotated[JsonString, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters).",
-                                      examples=[EXAMPLE_TEXT])]
+    text: Annotated[JsonText, Field(description=f"One utterance (1 to {MAX_CHARS:,} characters, not only blanks).",
+                                    examples=[EXAMPLE_TEXT])]
     explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC, examples=[0, 5])] = 0
 
 
@@ -135,7 +142,8 @@ class TagBatchRequest(StrictBody):
 
     texts: Annotated[JsonStrings, Field(description=f"1 to {MAX_BATCH:,} utterances, each 1 to {MAX_CHARS:,} "
                                                     "characters; results come back in input order.",
-                                        examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]])]
+                                        examples=[[EXAMPLE_TEXT, "避難所の備蓄物資について伺います。"]],
+                                        json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH})]
     explain: Annotated[JsonExplain, Field(description=EXPLAIN_DOC)] = 0
 
 
@@ -188,6 +196,7 @@ class RequestGuard:
       valid JSON is passed on as JSON.  Other form bodies and multipart get a 415 naming the expected
       type: BentoML's form decoder answers 500 on a malformed multipart body, a non-UTF-8 file part or a
       deeply nested field.  Pickle bodies are refused too.
+    * A UTF-8 byte-order mark opening a body is dropped, as predict and the corpus readers drop one.
     * Every 4xx JSON body becomes ``{"error": "<field>: <what is wrong>", "detail": "…"}``: BentoML
       sends our own messages as a one-element list and pydantic's with ``detail`` as a list.  An unknown
       field's error lists the fields the endpoint takes (``INPUT_FIELDS``, by path).
@@ -219,6 +228,7 @@ class RequestGuard:
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [
                 (b"content-type", b"application/json")]
             receive = _replay(body)
+        receive = _without_byte_order_mark(receive)
         await self.app(scope, receive, _normalise_errors(send, INPUT_FIELDS.get(scope.get("path", ""))))
 
     @staticmethod
@@ -242,6 +252,27 @@ async def _read_body(receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def _without_byte_order_mark(receive):
+    """``receive`` with a UTF-8 byte-order mark opening the body dropped: editors on Windows save one, JSON readers may
+    ignore it (RFC 8259, 8.1), and predict and the corpus readers do; the JSON parser would refuse the body."""
+    first = True
+
+    async def wrapped():
+        nonlocal first
+        message = await receive()
+        if first and message["type"] == "http.request":
+            first = False
+            body = message.get("body", b"")
+            if body.startswith(BYTE_ORDER_MARK):
+                message = {**message, "body": body[len(BYTE_ORDER_MARK):]}
+        return message
+
+    return wrapped
 
 
 def _is_json(body: bytes) -> bool:
@@ -285,8 +316,17 @@ def error_body(payload, fields: tuple[str, ...] | None = None) -> dict:
     return {"error": message, "detail": str(detail) if detail is not None else message}
 
 
+# What pydantic's JSON parser says of an escaped half of a surrogate pair ("\ud800" alone): a high half followed
+# by no \u escape is an "unexpected end of hex escape", any other half a "lone leading surrogate"
+_HALF_SURROGATE = re.compile(r"^Invalid JSON: (?:unexpected end of hex escape|lone leading surrogate in hex escape) "
+                             r"at (line \d+ column \d+)$")
+
+
 def _pydantic_message(error: dict, fields: tuple[str, ...] | None) -> str:
     kind = error.get("type")
+    if kind == "json_invalid" and (half := _HALF_SURROGATE.match(str(error.get("msg", "")))):
+        return (f"invalid JSON at {half[1]}: a \\u escape of half a surrogate pair (\\ud800-\\udfff) without its other "
+                "half; expected valid Unicode text: send the character itself in UTF-8, or both halves of its pair")
     if kind == "extra_forbidden":
         takes = f"this endpoint takes only {', '.join(fields)}" if fields else "this endpoint does not take it"
         return f"unknown field; {takes}: check the spelling, or remove it"

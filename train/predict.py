@@ -5,13 +5,15 @@ This interface is used by evaluation tools outside the CLI: keep it exactly so.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import InputError
-from .jsonline import check_unicode, decode_line, finite_number, loads_line
+from .jsonline import check_unicode, decode_line, finite_number, loads_line, lone_surrogate
 from .inference import Tagger
 
 BATCH = 256
@@ -35,7 +37,7 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
             continue
         obj = loads_line(line, where, InputError)
         if not isinstance(obj, dict):
-            raise InputError(f"{where}: expected a JSON object with 'id' and 'text', found {type(obj).__name__}")
+            raise InputError(f"{where}: expected a JSON object with 'id' and 'text', found {_json_kind(obj)}")
         rid, text = obj.get("id"), obj.get("text")
         if not (isinstance(rid, str) or finite_number(rid)):
             found = "no 'id' field" if "id" not in obj else f"'id' = {rid!r:.40}"
@@ -49,19 +51,50 @@ def read_inputs(lines: Iterable[str | bytes], source: str) -> Iterator[tuple[obj
         yield rid, text
 
 
+def _json_kind(value: object) -> str:
+    """A parsed JSON value as its author would name it (not Python's ``NoneType``, ``str``...)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return {list: "a list", str: "a string", dict: "an object"}.get(type(value), "a number")
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _lines(fh, source: str) -> Iterator[bytes]:
+    """The lines of a binary stream, decompressed when it is gzip data (told by its first bytes, so ``.jsonl.gz``
+    files of the corpus and ``gzip -c … |`` on stdin both work); damaged gzip data raises InputError."""
+    peek = getattr(fh, "peek", None)
+    if peek is None or peek(2)[:2] != GZIP_MAGIC:
+        yield from fh
+        return
+    lineno = 0
+    try:
+        with gzip.GzipFile(fileobj=fh, mode="rb") as unpacked:
+            for lineno, line in enumerate(unpacked, 1):
+                yield line
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{source}:{lineno + 1}: cannot read on from this line: not intact gzip data ({exc}); "
+                         "expected an intact gzip file: restore it or compress it again") from None
+
+
 def load_inputs(path: str) -> list[tuple[object, str]]:
-    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale).
+    """All inputs, validated before anything is written (``-`` reads stdin, as UTF-8 whatever the locale; gzip
+    data is decompressed).
 
     An input without any line (an empty file or stdin) is refused, as the corpus readers refuse empty files."""
     if path == "-":
-        items, source = list(read_inputs(sys.stdin.buffer, "<stdin>")), "<stdin>"
+        items, source = list(read_inputs(_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")), "<stdin>"
     else:
         p = Path(path)
-        if not p.is_file():
+        if p.is_dir():
+            raise InputError(f"--input {path}: is a folder; expected a JSONL file of {{\"id\", \"text\"}} lines "
+                             "(tag-corpus reads corpus folders)")
+        if not p.exists():  # not only regular files: a pipe as well (`--input <(zcat …)`)
             raise InputError(f"{path}: no such input file")
         try:
             with open(p, "rb") as fh:
-                items, source = list(read_inputs(fh, path)), path
+                items, source = list(read_inputs(_lines(fh, path), path)), path
         except OSError as exc:
             raise InputError(f"{path}: cannot read the input file ({exc.strerror})") from None
     if not items:
@@ -73,6 +106,11 @@ def check_text(text: str, where: str = "--text") -> str:
     """The one text of ``predict --text``: the same rules as a JSONL line's."""
     if not text.strip():
         raise InputError(f"{where}: expected a non-empty text, found {text!r:.40}")
+    at = lone_surrogate(text)
+    if at is not None and "\udc80" <= text[at] <= "\udcff":  # how Python hands over argument bytes that are not UTF-8
+        raise InputError(f"{where}: expected UTF-8 text, found the byte 0x{ord(text[at]) - 0xDC00:02x} at character "
+                         f"{at}, which is not UTF-8 (a terminal or script in another encoding?): give the text in "
+                         "UTF-8, or in a UTF-8 JSONL file with --input")
     check_unicode(text, "text", where, InputError)
     return text
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -92,7 +93,11 @@ def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str, model_
         for j, t in enumerate(topic_ids):
             row[f"score_{t}"] = float(shown[i, j])  # on the topic's side of its threshold, as stored
         out_rows.append(row)
-    _write_part(out_rows, Path(part_path), fmt, topic_ids)
+    try:
+        _write_part(out_rows, Path(part_path), fmt, topic_ids)
+    except OSError as exc:  # a full disk, say: one line from the driver (a worker's OSError was a traceback there)
+        raise InputError(f"{part_path}: cannot write this part ({exc.strerror or exc}); the finished parts are kept: "
+                         "make room and run the same command again to resume") from None
     return len(rows)
 
 
@@ -199,6 +204,12 @@ def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str,
         writer.close()
 
 
+def _kept(parts: Path, fmt: str) -> str:
+    """What an unfinished run leaves for a resume, for its message."""
+    done = len(list(parts.glob(f"part-*.{fmt}"))) if parts.is_dir() else 0
+    return f"{done} finished part(s) are kept in {parts}"
+
+
 def output_format(out: Path) -> str:
     name = out.name.lower()
     if name.endswith(".jsonl"):
@@ -264,6 +275,9 @@ def tag_corpus(
     fmt = output_format(out)
     if chunk_size < 1:
         raise InputError(f"--chunk-size must be >= 1, found {chunk_size}")
+    if dask and dask != "local" and jobs is not None:  # as evaluate: a cluster's own workers run the chunks
+        raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers do the tagging (start "
+                         "more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
     if jobs is None:
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
@@ -277,8 +291,13 @@ def tag_corpus(
     pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
     try:
         _prepare_parts(parts, manifest, restart)
-    except BaseException:
+    except BaseException as exc:
         pool.close(cancel=True)
+        if isinstance(exc, OSError):  # a full disk, say: nothing tagged yet, so nothing to keep
+            if parts.is_dir() and _holds_no_parts(parts):
+                shutil.rmtree(parts, ignore_errors=True)
+            raise InputError(f"--out {out}: cannot make its parts folder {parts} ({exc.strerror or exc}); nothing was "
+                             "written") from None
         raise
 
     read = ReadStats()
@@ -318,9 +337,12 @@ def tag_corpus(
             shutil.rmtree(parts, ignore_errors=True)
         if isinstance(exc, KeyboardInterrupt) and parts.is_dir() and not _holds_no_parts(parts):
             # the CLI's generic "nothing was written" would hide the finished parts a resume reuses
-            done = len(list(parts.glob(f"part-*.{fmt}")))
-            raise Interrupted(f"interrupted; {out} was not written, but {done} finished part(s) are kept in {parts}: "
-                              "run the same command again to resume (or add --restart to start over)") from None
+            raise Interrupted(f"interrupted; {out} was not written, but {_kept(parts, fmt)}: run the same command "
+                              "again to resume (or add --restart to start over)") from None
+        if isinstance(exc, BrokenProcessPool):  # a worker killed (out of memory, most often): a traceback said so
+            raise InputError(f"--jobs {jobs}: a worker process was killed (most likely for want of memory: each worker "
+                             f"loads the model); {out} was not written, but {_kept(parts, fmt)}: run the same command "
+                             "again to resume, with fewer --jobs if memory is short") from None
         raise
     pool.close()
     if stats.chunks == 0:  # nothing readable: an error, not an empty output file
@@ -329,7 +351,14 @@ def tag_corpus(
         raise InputError("no readable utterances in " + ", ".join(map(str, inputs))
                          + (f": {len(bad)} bad record(s), e.g. {bad[0]}" if bad else "")
                          + "; nothing was written")
-    _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
+    try:
+        _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
+    except KeyboardInterrupt:  # every part is done and kept: the CLI's "nothing was written" would hide them
+        raise Interrupted(f"interrupted while writing {out}, which was not written; {_kept(parts, fmt)}: run the same "
+                          "command again to write it from them") from None
+    except OSError as exc:  # a full disk, say (atomic_open has removed its temporary file)
+        raise InputError(f"--out {out}: cannot write it ({exc.strerror or exc}); {_kept(parts, fmt)}: make room and "
+                         "run the same command again to write it from them") from None
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)
     stats.bad_examples = read.bad_lines[:5]

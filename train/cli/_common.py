@@ -85,3 +85,15 @@ def utf8_stdout() -> Iterator[IO[str]]:
         out.flush()
     finally:
         out.detach()  # leaves sys.stdout's buffer open
+
+
+def discard_stdout() -> None:
+    """Point standard output at the null device after a write to it failed (a full disk), so that the lines still
+    buffered do not fail again, as a second traceback, when the interpreter flushes them at exit (click does the
+    same after a broken pipe)."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)

@@ -10,11 +10,12 @@ import typer
 from .. import predict as predict_mod
 from ..atomic import atomic_open, check_writable
 from ..config import load_config
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..inference import load_model
 from ..training import train
 from . import app
-from ._common import console, default_path, err_console, progress_printer, summary_table, utf8_stdout
+from ._common import (console, default_path, discard_stdout, err_console, progress_printer, summary_table,
+                      utf8_stdout)
 
 MODEL = typer.Option(None, "--model", help="BentoML tag NAME[:VERSION] or a model directory (default gikai-topics:latest).")
 
@@ -42,20 +43,40 @@ def train_cmd(
 def predict_cmd(
     model: Optional[str] = MODEL,
     text: Optional[str] = typer.Option(None, "--text", help="Tag this one text."),
-    input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines, or - for stdin."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default stdout)."),
+    input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines (or gzip of it), "
+                                        "or - for stdin."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
+    if output is not None and str(output) == "-":  # as --input -: standard output, not a file named "-"
+        output = None
     if output is not None:
         check_writable(output, inputs=[input] if input is not None else ())
     items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
     tagger = load_model(model)
     if output is None:
-        with utf8_stdout() as out:
-            predict_mod.write_predictions(tagger, items, out)
+        written = 0
+        try:
+            with utf8_stdout() as out:
+                for line in predict_mod.predict_lines(tagger, items):
+                    out.write(line + "\n")
+                    written += 1
+        except KeyboardInterrupt:  # the lines written are out there: "nothing was written" would be untrue
+            raise Interrupted(f"interrupted after {written:,} of {len(items):,} prediction(s) were written to standard "
+                              "output, which is therefore incomplete; run the command again (an interrupted run with "
+                              "--output FILE leaves no file)") from None
+        except BrokenPipeError:  # the reader went away (`| head`): click's quiet exit
+            raise
+        except OSError as exc:  # a full disk under `> file`: one line, and no second failure flushing at exit
+            discard_stdout()
+            raise InputError(f"cannot write to standard output ({exc.strerror or exc}) after at most {written:,} of "
+                             f"{len(items):,} prediction(s); the output is incomplete") from None
         return
-    with atomic_open(output) as fh:
-        n = predict_mod.write_predictions(tagger, items, fh)
+    try:
+        with atomic_open(output) as fh:
+            n = predict_mod.write_predictions(tagger, items, fh)
+    except OSError as exc:  # a full disk, say; atomic_open has removed its temporary file
+        raise InputError(f"--output {output}: cannot write it ({exc.strerror or exc}); nothing was written") from None
     err_console.print(f"wrote {n} predictions to {output}")

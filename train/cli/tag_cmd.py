@@ -19,7 +19,8 @@ def tag_corpus_cmd(
     inputs: list[Path] = typer.Argument(..., help="Corpus files or folders (JSONL, JSONL.gz, seed .txt)."),
     out: Path = typer.Option(..., "--out", help="Output .parquet (or .jsonl)."),
     model: Optional[str] = typer.Option(None, "--model", help="BentoML tag or model directory."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes (default: all cores)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes on this machine, also with --dask "
+                                       "local (default: all cores); not with a cluster's ADDRESS."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: ADDRESS or 'local'."),
     chunk_size: int = typer.Option(2000, help="Utterances per work unit (and per resumable part)."),
     restart: bool = typer.Option(False, help="Discard unfinished parts of an earlier run."),
