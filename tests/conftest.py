@@ -25,6 +25,37 @@ def fixture_label_rows() -> list[dict]:
     return [json.loads(line) for line in (FIXTURES / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
+def jsonl_rows(path: Path) -> list[dict]:
+    """The JSON lines of a file (a label file written by the code under test), as dictionaries."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def jsonl_ids(path: Path) -> list[str]:
+    return [r["id"] for r in jsonl_rows(path)]
+
+
+@pytest.fixture
+def empty_dir(tmp_path) -> Path:
+    """An empty labels folder: nothing labeled yet."""
+    d = tmp_path / "empty"
+    d.mkdir()
+    return d
+
+
+def label_session(out, keys, labels_dir, **kw):
+    """A terminal labeling session over the fixture corpus sample, ``keys`` typed (a string or a stream);
+    returns its result and what it showed on screen."""
+    import io
+
+    from train.labeling.session import run_label_session
+
+    screen = io.StringIO()
+    res = run_label_session([FIXTURES / "corpus_sample.jsonl"], out, model="none", labels_dir=labels_dir,
+                            annotator="tester", stdin=keys if not isinstance(keys, str) else io.StringIO(keys),
+                            stdout=screen, **kw)
+    return res, screen.getvalue()
+
+
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory, monkeypatch):
     """A fresh BENTOML_HOME per test.  BentoML resolves its stores once per process, so the

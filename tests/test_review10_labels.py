@@ -7,34 +7,13 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, write_jsonl
+from conftest import FIXTURES, jsonl_ids as _ids, jsonl_rows as _rows, label_session as _session, write_jsonl
 from train.cli import main
 from train.corpus import read_jsonl
 from train.labeling.session import run_label_session
 
 POOL = FIXTURES / "corpus_sample.jsonl"
 
-
-def _rows(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
-
-
-def _ids(path):
-    return [r["id"] for r in _rows(path)]
-
-
-@pytest.fixture
-def empty_dir(tmp_path):
-    d = tmp_path / "empty"
-    d.mkdir()
-    return d
-
-
-def _session(out, keys, labels_dir, **kw):
-    screen = io.StringIO()
-    res = run_label_session([POOL], out, model="none", labels_dir=labels_dir, annotator="tester",
-                            stdin=io.StringIO(keys), stdout=screen, **kw)
-    return res, screen.getvalue()
 
 
 # --------------------------------------------------------------------------- 1. a last line without its newline

@@ -220,18 +220,9 @@ def file_locked(path: str | os.PathLike) -> Iterator[None]:
                 fd, created = os.open(path, os.O_RDONLY), False
             except FileNotFoundError:  # removed in between: try again
                 continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                current = os.stat(path).st_ino
-            except FileNotFoundError:
-                current = None
-            if current == os.fstat(fd).st_ino:
-                break
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # replaced while we waited: lock the file now at ``path``
+        if _locked_if_current(fd, path, fcntl):
+            break
+        # replaced while we waited: lock the file now at ``path``
     try:
         yield
     finally:
@@ -243,6 +234,25 @@ def file_locked(path: str | os.PathLike) -> Iterator[None]:
                         os.unlink(path)
         finally:
             os.close(fd)
+
+
+def _locked_if_current(fd: int, path: str | os.PathLike, fcntl) -> bool:
+    """Take the exclusive lock of ``fd``; True if ``path`` still names the file or folder ``fd`` is open on,
+    else (replaced or removed while we waited) close ``fd`` and return False, so the caller opens ``path``
+    again.  ``fd`` is closed too if waiting is interrupted."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            return True
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return False
 
 
 _held_folders = threading.local()  # the folders this thread holds (folders_locked): not locked twice
@@ -285,18 +295,9 @@ def _lock_folder(folder: str, fcntl) -> tuple[int, list[str]]:
             fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except FileNotFoundError:  # removed in between by a writer that had made it: try again
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                current = os.stat(folder).st_ino
-            except FileNotFoundError:
-                current = None
-            if current == os.fstat(fd).st_ino:
-                return fd, made
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # removed (and perhaps made again) while we waited: lock the folder now at ``folder``
+        if _locked_if_current(fd, folder, fcntl):
+            return fd, made
+        # removed (and perhaps made again) while we waited: lock the folder now at ``folder``
 
 
 def _make_folders(folder: str) -> list[str]:
