@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     _install_signal_handlers()
     try:
-        code = app(args=argv, standalone_mode=False)  # click returns Exit codes here instead of exiting
+        code = app(args=argv, prog_name="gikai-topics", standalone_mode=False)  # Exit codes returned, not exited
         if code == 130:
             print("error: interrupted; nothing was written", file=sys.stderr)
         return code if isinstance(code, int) else 0
