@@ -40,3 +40,27 @@ def test_the_cli_runs_as_a_module():
                        timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
     assert "Usage: gikai-topics" in r.stdout and "tag-corpus" in r.stdout
+
+
+# --- user text printed through rich: a path or id holding `[/x]` was a MarkupError traceback after the work was
+# done (the label already appended, the file already written); `[bold]` vanished from the name shown; `:warning:`
+# became an emoji
+
+def test_an_id_that_looks_like_markup_is_printed_as_it_is(tmp_path, capsys):
+    out = tmp_path / "l.jsonl"
+    assert main(["labels", "add", "--out", str(out), "--id", "[/x]", "--text", "防災訓練について", "--topics",
+                 "disaster"]) == 0
+    assert main(["labels", "add", "--out", str(out), "--id", ":warning: b", "--text", "学校給食について",
+                 "--topics", "education"]) == 0
+    err = capsys.readouterr().err
+    assert f"added [/x] to {out}" in err and f"added :warning: b to {out}" in err
+
+
+def test_an_output_path_that_looks_like_markup_is_named_as_it_is(tmp_path, capsys, trained_model_dir):
+    out = tmp_path / "[bold]s.jsonl"
+    assert main(["corpus", "sample", CORPUS, "--n", "2", "--out", str(out)]) == 0
+    assert f"to {out}" in capsys.readouterr().err
+    pred = tmp_path / "[" / "x].jsonl"  # the path "[/x].jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(_inputs(tmp_path)),
+                 "--output", str(tmp_path / "[/x].jsonl")]) == 0
+    assert pred.exists() and f"wrote 2 predictions to {tmp_path / '[/x].jsonl'}" in capsys.readouterr().err

@@ -12,8 +12,10 @@ from rich.console import Console
 
 from ..paths import default_path  # noqa: F401  (the commands import it from here)
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# no markup and no emoji codes: what is printed holds user text (paths, ids, assembly names, label texts), and
+# "[/x]" in it would stop the command after its work with a MarkupError, "[bold]" vanish, ":warning:" become ⚠
+console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 @contextlib.contextmanager

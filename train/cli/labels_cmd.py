@@ -29,7 +29,7 @@ def validate_cmd(path: Optional[Path] = DIR) -> None:
     """Check schema, topic ids, duplicate ids, conflicting labels of the same text. Modifies nothing."""
     labels, problems = read_labels(path or default_path("labels"), strict=False)
     for p in problems:
-        console.print(p, markup=False)
+        console.print(p)
     if problems:
         raise LabelError(f"{len(problems)} problem(s) found in {len(labels.files)} file(s)")
     console.print(f"ok: {len(labels):,} labeled utterances in {len(labels.files)} file(s), no problems")
@@ -70,7 +70,7 @@ def merge_cmd(
     if note:
         err_console.print(note, markup=False)
     err_console.print(f"appended {n} labels to {out}" + (f"; {same} already labeled with the same topics, left as "
-                                                         "they are" if same else ""), markup=False)
+                                                         "they are" if same else ""))
 
 
 @labels_app.command("batch")

@@ -34,7 +34,7 @@ def train_cmd(
     with progress_printer() as progress:
         result = train(labels or default_path("labels"), load_config(config), name=name, out=out, progress=progress,
                        n_jobs=jobs)
-    console.print(f"saved [bold]{result.tag}[/bold]" + (f" and {result.out}" if result.out else "")
+    console.print(f"saved {result.tag}" + (f" and {result.out}" if result.out else "")
                   + f" in {result.seconds:.1f}s from {result.manifest['label_count']:,} labels")
     console.print(summary_table(result.manifest))
 
