@@ -64,3 +64,27 @@ def test_an_output_path_that_looks_like_markup_is_named_as_it_is(tmp_path, capsy
     assert main(["predict", "--model", str(trained_model_dir), "--input", str(_inputs(tmp_path)),
                  "--output", str(tmp_path / "[/x].jsonl")]) == 0
     assert pred.exists() and f"wrote 2 predictions to {tmp_path / '[/x].jsonl'}" in capsys.readouterr().err
+
+
+# --- Ctrl-C (or SIGTERM) in the first second, while the commands' modules were still being imported: a
+# KeyboardInterrupt traceback of numpy / scipy internals and death by SIGINT, instead of exit 130
+
+def test_an_interrupt_while_the_commands_load_is_exit_130(monkeypatch, capsys):
+    import signal
+
+    import train.cli as cli
+
+    seen = {}
+
+    def register():
+        seen["sigterm"] = signal.getsignal(signal.SIGTERM)  # already turned into an interrupt
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_register", register)
+    try:
+        code = main(["corpus", "stats"])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main()")
+    assert code == 130
+    assert seen["sigterm"] is cli._interrupt
+    assert "interrupted" in _one_error_line(capsys.readouterr().err)

@@ -41,9 +41,9 @@ def _install_signal_handlers() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register()
     _install_signal_handlers()
     try:
+        _register()  # imports numpy, scipy, sklearn: a second or more, in which Ctrl-C must be exit 130 too
         code = app(args=argv, prog_name="gikai-topics", standalone_mode=False)  # Exit codes returned, not exited
         if code == 130:
             print("error: interrupted; nothing was written", file=sys.stderr)
