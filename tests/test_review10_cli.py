@@ -88,3 +88,60 @@ def test_an_interrupt_while_the_commands_load_is_exit_130(monkeypatch, capsys):
     assert code == 130
     assert seen["sigterm"] is cli._interrupt
     assert "interrupted" in _one_error_line(capsys.readouterr().err)
+
+
+# --- outputs that are not regular files: `--output /dev/stdout` (or /dev/null, a named pipe) was written to a
+# temporary file beside it and renamed over it: as root that replaced /dev/stdout itself with a regular file
+# (as another user: "no permission to write in /dev"); a symlink to a file was replaced by a file
+
+def test_output_to_a_named_pipe_writes_into_the_pipe(tmp_path, trained_model_dir):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so the writer's open does not block
+    try:
+        assert main(["predict", "--model", str(trained_model_dir), "--input", str(_inputs(tmp_path)),
+                     "--output", str(fifo)]) == 0
+        data = b""
+        while chunk := os.read(reader, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the pipe was replaced by a regular file"
+    assert [json.loads(line)["id"] for line in data.decode("utf-8").splitlines()] == [1, 2]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_output_through_a_symlink_replaces_the_file_and_keeps_the_link(tmp_path, trained_model_dir):
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "r1.jsonl"
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(real)
+    assert main(["corpus", "sample", CORPUS, "--n", "3", "--out", str(link)]) == 0
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert len(real.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_a_binary_output_to_a_pipe_is_whole(tmp_path):
+    """`vectors build --out /dev/null` (a dry run) or a named pipe: zip writers seek back to write their index, so
+    the bytes are gathered first (the old rename replaced /dev/null itself, as root)."""
+    import threading
+
+    import numpy as np
+
+    from train.atomic import atomic_open
+
+    fifo = tmp_path / "v.npz"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with atomic_open(fifo, "wb") as fh:
+        np.savez_compressed(fh, a=np.arange(5))
+    reader.join(60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(got[0])
+    assert np.load(copy)["a"].tolist() == [0, 1, 2, 3, 4]

@@ -7,9 +7,11 @@ previous version in place.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -22,12 +24,36 @@ def _umask() -> int:
     return mask
 
 
+def _stream(path: Path) -> bool:
+    """An existing output that is neither a file nor a folder (``/dev/stdout``, ``/dev/null``, a named pipe, a
+    terminal): nothing can be renamed over it, and renaming a file over its name would replace the device."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary sibling of ``path``; on success rename it over ``path``."""
+    """Open a temporary sibling of ``path``; on success rename it over ``path``.
+
+    A symbolic link keeps pointing where it did: the file it names is replaced.  A stream (see :func:`_stream`)
+    is written in place, as it comes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
+    if _stream(path):
+        with open(path, mode, encoding=None if binary else encoding) as fh:
+            if not binary:
+                yield fh
+                return
+            buffer = io.BytesIO()  # binary formats (.npz, .parquet) seek back to write their index
+            yield buffer
+            fh.write(buffer.getvalue())
+        return
+    if path.is_symlink():
+        path = _real(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual permissions
     try:
@@ -55,7 +81,11 @@ def check_writable(path: str | os.PathLike, option: str = "--output", *, inputs:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder; expected a file path")
-    parent = path.parent
+    if _stream(path):  # written in place (atomic_open): only the stream itself must take writes
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{option} {path}: no permission to write to it")
+        return check_apart_from_inputs(path, inputs, option, scratch=scratch)
+    parent = (_real(path) if path.is_symlink() else path).parent  # a link's file is what gets replaced
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
