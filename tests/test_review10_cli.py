@@ -145,3 +145,38 @@ def test_a_binary_output_to_a_pipe_is_whole(tmp_path):
     copy = tmp_path / "copy.npz"
     copy.write_bytes(got[0])
     assert np.load(copy)["a"].tolist() == [0, 1, 2, 3, 4]
+
+
+# --- `-` as the output (the project's name for the standard streams, as `predict --input -`): a file named "-"
+
+def test_dash_writes_to_standard_output(tmp_path, monkeypatch, capsys, trained_model_dir):
+    monkeypatch.chdir(tmp_path)
+    inp = _inputs(tmp_path)
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(inp), "--output", "-"]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [1, 2]
+    assert main(["corpus", "sample", CORPUS, "--n", "3", "--out", "-"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["labels", "export", "--labels", LABELS, "--out", "-"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 67
+    assert not (tmp_path / "-").exists()
+
+
+def test_predict_takes_out_like_every_other_command(tmp_path, trained_model_dir):
+    out = tmp_path / "p.jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), "--input", str(_inputs(tmp_path)),
+                 "--out", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_a_latin1_terminal_gets_utf8_json_and_readable_tables():
+    """Was: `labels export` to stdout and every table holding Japanese (labels stats, corpus stats) stopped with
+    a UnicodeEncodeError traceback under a Latin-1 locale; predict and corpus sample were UTF-8 already."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "latin-1"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "train.cli", *args], cwd=ROOT,  # noqa: E731
+                                       capture_output=True, timeout=300, env=env)
+    r = run("labels", "export", "--labels", LABELS)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    assert len(json.loads(r.stdout.decode("utf-8"))) == 67
+    r = run("labels", "stats", LABELS)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr.decode("utf-8", "replace")
+    assert b"\\u54c1\\u5ddd\\u533a" in r.stdout  # 品川区, escaped

@@ -40,8 +40,17 @@ def _install_signal_handlers() -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
+def _tolerant_stdout() -> None:
+    """Tables and messages on a terminal whose encoding lacks Japanese (a Latin-1 locale): escapes instead of a
+    UnicodeEncodeError traceback.  (JSON and JSONL outputs are UTF-8 whatever the locale: ``utf8_stdout``.)"""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure and (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "") != "utf8":
+        reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     _install_signal_handlers()
+    _tolerant_stdout()
     try:
         _register()  # imports numpy, scipy, sklearn: a second or more, in which Ctrl-C must be exit 130 too
         code = app(args=argv, prog_name="gikai-topics", standalone_mode=False)  # Exit codes returned, not exited

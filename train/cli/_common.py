@@ -6,7 +6,8 @@ import contextlib
 import io
 import sys
 import time
-from typing import IO, Callable, Iterator
+from pathlib import Path
+from typing import IO, Callable, Iterator, Optional
 
 from rich.console import Console
 
@@ -99,3 +100,17 @@ def discard_stdout() -> None:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         os.close(null)
+
+
+def to_stdout(path: Optional[Path | str]) -> bool:
+    """No output path, or ``-``: standard output (as ``--input -`` is standard input)."""
+    return path is None or str(path) == "-"
+
+
+@contextlib.contextmanager
+def output_to(path: Optional[Path | str]) -> Iterator[IO[str]]:
+    """Text output: standard output as UTF-8 (see :func:`to_stdout`), or the file at ``path`` written atomically."""
+    from ..atomic import atomic_open
+
+    with (utf8_stdout() if to_stdout(path) else atomic_open(path)) as fh:
+        yield fh

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from .. import corpus_tools
-from ..atomic import atomic_open, check_writable
+from ..atomic import check_writable
 from . import app
-from ._common import console, default_path, err_console, utf8_stdout
+from ._common import console, default_path, err_console, output_to, to_stdout
 
 corpus_app = typer.Typer(help="Inspect the raw corpus and sample utterances.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -55,22 +55,18 @@ def sample_cmd(
     max_len: Optional[int] = typer.Option(None, help="Maximum text length in characters."),
     seed: int = typer.Option(0, help="Random seed (same seed, same sample)."),
     exclude: list[Path] = typer.Option([], help="JSONL files/folders whose utterances (and their copies) are left out."),
-    out: Optional[Path] = typer.Option(None, help="Write JSONL here instead of stdout."),
+    out: Optional[Path] = typer.Option(None, help="Write JSONL here (default, or -: stdout)."),
     lenient: bool = LENIENT,
 ) -> None:
     """A random sample of utterances as JSONL, one per near-duplicate group."""
     where = corpus_tools.SampleFilter(assembly=assembly, grep=grep, min_len=min_len, max_len=max_len)
     paths = _paths(paths)
-    if out is not None:
+    if not to_stdout(out):
         check_writable(out, "--out", inputs=[*paths, *exclude])
     records = corpus_tools.sample(paths, n, where=where, seed=seed, exclude=exclude, lenient=lenient)
-    lines = corpus_tools.records_to_jsonl(records)
-    if out is None:
-        with utf8_stdout() as fh:
-            fh.writelines(line + "\n" for line in lines)
-    else:
-        with atomic_open(out) as fh:
-            fh.writelines(line + "\n" for line in lines)
+    with output_to(out) as fh:
+        fh.writelines(line + "\n" for line in corpus_tools.records_to_jsonl(records))
+    if not to_stdout(out):
         err_console.print(f"wrote {len(records)} utterance(s) to {out}")
     if len(records) < n:  # a sample is silently short only if nobody says so
         err_console.print(f"only {len(records)} utterance(s) matched, fewer than --n {n}")

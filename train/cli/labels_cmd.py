@@ -16,7 +16,7 @@ from ..labeling.pool import PoolSpec, select_pool, write_pool
 from ..labeling.store import label_stats, read_labels
 from ..taxonomy import load_taxonomy
 from . import app
-from ._common import console, default_path, err_console
+from ._common import console, default_path, err_console, to_stdout, utf8_stdout
 
 labels_app = typer.Typer(help="Validate, summarise and grow the labeled data.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
@@ -161,26 +161,41 @@ def _check_format(fmt: str) -> None:
         raise InputError(f"--format: expected 'label-studio', found {fmt!r}")
 
 
+def _export_targets(out: Optional[Path], config_out: Optional[Path], labels: Path) -> dict[str, Optional[Path]]:
+    """Where `labels export` writes its tasks and its config (None: standard output), checked before any work.
+    The config goes to standard output when only the tasks have a file."""
+    targets = {"tasks": None if to_stdout(out) else out}
+    if config_out is not None or targets["tasks"] is not None:
+        targets["config"] = None if to_stdout(config_out) else config_out
+    if list(targets.values()) == [None, None]:
+        raise InputError("--config-out -: the tasks go to standard output already; expected a file for one of them")
+    if None not in targets.values() and len(targets) == 2 and Path(out).resolve() == Path(config_out).resolve():
+        raise InputError(f"--config-out {config_out}: is also --out; expected two different files")
+    for key, path in targets.items():
+        if path is not None:
+            check_writable(path, "--out" if key == "tasks" else "--config-out", inputs=[labels])
+    return targets
+
+
 @labels_app.command("export")
 def export_cmd(
     fmt: str = FORMAT,
     labels: Optional[Path] = typer.Option(None, help="Labels folder or file (default: labels/)."),
-    out: Optional[Path] = typer.Option(None, help="Write the tasks JSON here (default: stdout)."),
-    config_out: Optional[Path] = typer.Option(None, help="Write the matching labeling config XML here."),
+    out: Optional[Path] = typer.Option(None, help="Write the tasks JSON here (default, or -: stdout)."),
+    config_out: Optional[Path] = typer.Option(None, help="Write the matching labeling config XML here (default: "
+                                              "stdout when --out names a file; - for stdout)."),
 ) -> None:
     """Export labels as Label Studio tasks, with the labeling config to paste into the project."""
     from ..labeling.labelstudio import export_label_studio, write_export
 
     _check_format(fmt)
-    if out and config_out and Path(out).resolve() == Path(config_out).resolve():
-        raise InputError(f"--config-out {config_out}: is also --out; expected two different files")
-    for path, option in ((out, "--out"), (config_out, "--config-out")):
-        if path:
-            check_writable(path, option, inputs=[labels or default_path("labels")])
+    targets = _export_targets(out, config_out, labels or default_path("labels"))
     tasks, config, n = export_label_studio(labels or default_path("labels"), load_taxonomy())
-    write_export(tasks, config, out=out, config_out=config_out)  # both files or neither
-    sys.stdout.write(tasks if out is None else (config if config_out is None else ""))  # raw: no rich markup
-    err_console.print(f"exported {n:,} labeled utterances as Label Studio tasks" + (f" to {out}" if out else ""))
+    write_export(tasks, config, out=targets["tasks"], config_out=targets.get("config"))  # the files: both or neither
+    with utf8_stdout() as fh:  # raw (no rich markup), UTF-8 whatever the locale
+        fh.writelines({"tasks": tasks, "config": config}[key] for key, path in targets.items() if path is None)
+    err_console.print(f"exported {n:,} labeled utterances as Label Studio tasks"
+                      + (f" to {out}" if targets["tasks"] else ""))
 
 
 @labels_app.command("import")

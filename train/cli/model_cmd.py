@@ -45,7 +45,7 @@ def predict_cmd(
     text: Optional[str] = typer.Option(None, "--text", help="Tag this one text."),
     input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines (or gzip of it), "
                                         "or - for stdin."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write JSONL here (default, or -: stdout)."),
+    output: Optional[Path] = typer.Option(None, "--output", "--out", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
     if (text is None) == (input is None):
