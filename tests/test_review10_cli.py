@@ -180,3 +180,29 @@ def test_a_latin1_terminal_gets_utf8_json_and_readable_tables():
     r = run("labels", "stats", LABELS)
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr.decode("utf-8", "replace")
     assert b"\\u54c1\\u5ddd\\u533a" in r.stdout  # 品川区, escaped
+
+
+# --- a model folder or file that cannot be read (permissions): a PermissionError traceback from predict, serve,
+# tag-corpus, label and labels pool
+
+def test_an_unreadable_model_is_a_model_error(trained_model_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import train.store as store
+    from train.errors import ModelError
+
+    model = tmp_path / "m"
+    shutil.copytree(trained_model_dir, model)
+
+    def denied(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "sha256_file", denied)
+    with pytest.raises(ModelError, match=r"model\.joblib: cannot read the model file \(Permission denied\)"):
+        store.load(model)
+    monkeypatch.undo()
+
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: denied(p) if p.name == "gikai.json" else real_is_file(p))
+    assert main(["predict", "--model", str(model), "--text", "防災訓練"]) == 1
+    assert "gikai.json: cannot read the manifest (Permission denied)" in _one_error_line(capsys.readouterr().err)

@@ -130,11 +130,11 @@ def files_digest(manifest: dict) -> str:
 def read_manifest(directory: Path) -> dict:
     """The manifest of a model directory, checked for form (not yet against the files: see :func:`verify`)."""
     manifest_path = directory / MANIFEST
-    if not manifest_path.is_file():
-        raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
     try:
+        if not manifest_path.is_file():
+            raise ModelError(f"{directory}: not a gikai-topics model (no {MANIFEST})")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except OSError as exc:
+    except OSError as exc:  # a folder or file without read permission
         raise ModelError(f"{manifest_path}: cannot read the manifest ({exc.strerror})") from None
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ModelError(f"{manifest_path}: damaged manifest ({exc}); retrain or restore the model") from None
@@ -160,7 +160,10 @@ def verify(directory: Path) -> dict:
         path = directory / name
         if not path.is_file():
             raise ModelError(f"{directory}: missing file {name}; the model is incomplete")
-        actual = sha256_file(path)
+        try:
+            actual = sha256_file(path)
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from None
         if actual != digest:
             raise ModelError(
                 f"{path}: SHA-256 {actual[:16]}... does not match the manifest ({digest[:16]}...): "
