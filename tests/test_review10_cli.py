@@ -206,3 +206,25 @@ def test_an_unreadable_model_is_a_model_error(trained_model_dir, tmp_path, monke
     monkeypatch.setattr(Path, "is_file", lambda p: denied(p) if p.name == "gikai.json" else real_is_file(p))
     assert main(["predict", "--model", str(model), "--text", "防災訓練"]) == 1
     assert "gikai.json: cannot read the manifest (Permission denied)" in _one_error_line(capsys.readouterr().err)
+
+
+# --- any other error of the operating system (a folder where a file is read, a full disk, no permission)
+# reaching the CLI: a Python traceback
+
+def test_an_os_error_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    assert main(["labels", "import", str(folder), "--out", str(tmp_path / "x.jsonl"), "--labels", LABELS]) == 1
+    assert str(folder) in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_an_os_error_names_the_file_and_the_reason(monkeypatch, capsys):
+    import train.cli.labels_cmd as labels_cmd
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device", "labels/x.jsonl")
+
+    monkeypatch.setattr(labels_cmd, "read_labels", full)
+    assert main(["labels", "validate", LABELS]) == 1
+    assert _one_error_line(capsys.readouterr().err) == "error: labels/x.jsonl: No space left on device"

@@ -2,7 +2,9 @@
 
 Each command is a thin typer function over a plain function of the library.
 Library errors (:class:`train.errors.GikaiError`) become one line on stderr and
-a non-zero exit; nothing else is caught here.
+a non-zero exit, and so do errors of the operating system that the library did not
+turn into its own (``OSError``: no permission, a full disk, a folder where a file
+was expected); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except OSError as exc:
+        print(f"error: {_describe_os_error(exc)}", file=sys.stderr)
+        return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:  # click turns KeyboardInterrupt into Abort
@@ -73,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
+
+
+def _describe_os_error(exc: OSError) -> str:
+    """``FILE: reason`` (``FILE -> OTHER: reason`` for a rename), or the reason alone."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    return f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "") + f": {reason}"
 
 
 def _usage_error_types() -> tuple[type, ...]:
