@@ -27,13 +27,13 @@ def evaluate_cmd(
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the fits on a Dask cluster: ADDRESS or 'local'."),
     model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),
-    quick: bool = typer.Option(False, help="Skip learning curve, baselines and held-out assemblies."),
+    quick: bool = typer.Option(False, "--quick", help="Skip learning curve, baselines and held-out assemblies."),
     skip: list[str] = typer.Option([], "--skip", help="Leave out one part: learning-curve, baselines or held-out "
                                    "(repeat the option for more)."),
     loao_vectors: str = typer.Option("strict", help="Held-out assemblies: 'strict' re-learns word vectors without "
                                      "the held-out text; 'shared' uses the configured vectors."),
     corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
-    score_model_chosen: bool = typer.Option(False, help="Also score test items that `labels pool` chose by a "
+    score_model_chosen: bool = typer.Option(False, "--score-model-chosen", help="Also score test items that `labels pool` chose by a "
                                             "model's uncertainty (by default they only train)."),
     adapt: Optional[str] = typer.Option(None, "--adapt", help="Adaptation curve, e.g. 500,2000: refit each held-out "
                                         "assembly's fold with that many of its own labels and score the rest (how "

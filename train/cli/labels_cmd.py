@@ -95,9 +95,10 @@ def pool_cmd(
     model: Optional[str] = typer.Option(None, help="Model tag or directory (default: gikai-topics:latest)."),
     assembly: Optional[str] = typer.Option(None, help="Only this assembly (municipality name or id prefix)."),
     labels: Optional[Path] = typer.Option(None, help="Labels already made, left out (default: labels/)."),
-    min_chars: int = typer.Option(60), max_chars: int = typer.Option(3000),
+    min_chars: int = typer.Option(60, help="Only utterances of at least this many characters."),
+    max_chars: int = typer.Option(3000, help="Only utterances of at most this many characters."),
     max_pool: int = typer.Option(20000, help="At most this many candidates are sampled and scored."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Random seed for sampling and the random draw (same seed, same pool)."),
 ) -> None:
     """Choose utterances for a team to read next: nearest each topic's threshold, or random."""
     spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
@@ -116,8 +117,8 @@ def add_cmd(
     id: Optional[str] = typer.Option(None, help="Utterance id."),
     text: Optional[str] = typer.Option(None, help="Utterance text."),
     topics: Optional[str] = typer.Option(None, help="Comma-separated topic ids ('' or leave out for none)."),
-    municipality: Optional[str] = typer.Option(None),
-    annotator: Optional[str] = typer.Option(None),
+    municipality: Optional[str] = typer.Option(None, help="The utterance's assembly (e.g. 品川区)."),
+    annotator: Optional[str] = typer.Option(None, help="Who labeled it."),
 ) -> None:
     """Append one labeled utterance (validated; refused if its id or text is already labeled differently)."""
     record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,

@@ -18,12 +18,13 @@ from ._common import console, err_console, progress_counter
 def tag_corpus_cmd(
     inputs: list[Path] = typer.Argument(..., help="Corpus files or folders (JSONL, JSONL.gz, seed .txt)."),
     out: Path = typer.Option(..., "--out", help="Output .parquet (or .jsonl)."),
-    model: Optional[str] = typer.Option(None, "--model", help="BentoML tag or model directory."),
+    model: Optional[str] = typer.Option(None, "--model", help="BentoML tag or model directory (default "
+                                        "gikai-topics:latest)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes on this machine, also with --dask "
                                        "local (default: all cores); not with a cluster's ADDRESS."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: ADDRESS or 'local'."),
     chunk_size: int = typer.Option(2000, help="Utterances per work unit (and per resumable part)."),
-    restart: bool = typer.Option(False, help="Discard unfinished parts of an earlier run."),
+    restart: bool = typer.Option(False, "--restart", help="Discard unfinished parts of an earlier run."),
 ) -> None:
     """Tag every utterance of a corpus with topics and scores; resumable, parallel, streaming."""
     with progress_counter("tagging") as progress:
