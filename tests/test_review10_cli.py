@@ -270,3 +270,13 @@ def test_a_model_option_states_its_default():
         for p in cmd.params:
             if p.opts == ["--model"] and name != "evaluate":  # evaluate --model is paired with --test
                 assert "gikai-topics:latest" in p.help, name
+
+
+# --- a folder given where a file is read: "config file not found", "no such file" for a folder that exists
+
+def test_a_folder_given_as_a_file_says_so(tmp_path, capsys):
+    assert main(["train", "--labels", LABELS, "--config", str(tmp_path)]) == 1
+    assert "is a folder; expected a TOML file" in _one_error_line(capsys.readouterr().err)
+    (tmp_path / "tagged").mkdir()
+    assert main(["timeline", str(tmp_path / "tagged"), "--out", str(tmp_path / "tl")]) == 1
+    assert "is a folder; expected the .parquet or .jsonl file" in _one_error_line(capsys.readouterr().err)

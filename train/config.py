@@ -226,12 +226,16 @@ def load_config(path: str | Path | None) -> TrainConfig:
     if path is None:
         return TrainConfig()
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a TOML file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
     try:
         return TrainConfig.from_dict(data, str(path))
     except TypeError as exc:  # pragma: no cover - defensive

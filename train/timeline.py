@@ -57,6 +57,8 @@ def axis_periods(periods, by: str) -> list[str]:
 def read_tagged(path: Path):
     """(municipality, date, topics) rows of a tag-corpus output (.parquet or .jsonl)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected the .parquet or .jsonl file that tag-corpus wrote")
     if not path.is_file():
         raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
     if path.name.lower().endswith(".jsonl"):
