@@ -280,3 +280,16 @@ def test_a_folder_given_as_a_file_says_so(tmp_path, capsys):
     (tmp_path / "tagged").mkdir()
     assert main(["timeline", str(tmp_path / "tagged"), "--out", str(tmp_path / "tl")]) == 1
     assert "is a folder; expected the .parquet or .jsonl file" in _one_error_line(capsys.readouterr().err)
+
+
+# --- `corpus sample` whose filters match nothing (a mistyped --grep) or whose every match is excluded: exit 0,
+# "wrote 0 utterance(s)" and an empty file (which `labels batch` then refuses)
+
+def test_a_sample_of_nothing_is_an_error_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    assert main(["corpus", "sample", CORPUS, "--n", "5", "--grep", "存在しない語句", "--out", str(out)]) == 1
+    assert "no utterance matches --grep" in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+    assert main(["corpus", "sample", CORPUS, "--n", "5", "--exclude", CORPUS, "--out", str(out)]) == 1
+    assert "no utterance outside --exclude; nothing was written" in _one_error_line(capsys.readouterr().err)
+    assert not out.exists()

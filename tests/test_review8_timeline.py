@@ -170,7 +170,9 @@ def test_corpus_sample_refuses_an_assembly_that_is_not_in_the_corpus(fixtures, t
     assert "--assembly 品川: no utterance of that assembly in the corpus" in capsys.readouterr().err
     assert not out.exists()
     assert main([*args, "--assembly", "otaru"]) == 0  # an id prefix still selects
-    assert main([*args, "--assembly", "小樽市", "--grep", "存在しない語句"]) == 0  # a filter matching nothing is no typo
+    # a filter matching nothing is no typo, but like grep it fails (tenth session): it leaves --out as it was
+    before = out.read_bytes()
+    assert main([*args, "--assembly", "小樽市", "--grep", "存在しない語句"]) == 1 and out.read_bytes() == before
 
 
 def test_full_width_digits_in_a_date_fall_in_the_same_period_as_ascii_ones(tmp_path):

@@ -104,6 +104,13 @@ class SampleFilter:
         """Of the assembly asked for (its municipality, or the prefix of its id), or no assembly asked for."""
         return not self.assembly or rec.municipality == self.assembly or rec.id.split(":", 1)[0] == self.assembly
 
+    def describe(self) -> str:
+        """The filters given, as options (``--grep 'x' --min-len 60``); empty when none."""
+        given = [f"--assembly {self.assembly}" if self.assembly else "", f"--grep {self.grep!r}" if self.grep else "",
+                 f"--min-len {self.min_len}" if self.min_len else "",
+                 f"--max-len {self.max_len}" if self.max_len is not None else ""]
+        return " ".join(g for g in given if g)
+
     def accepts(self, rec: Record) -> bool:
         if not self.in_assembly(rec):
             return False

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from .. import corpus_tools
+from ..errors import InputError
 from ..atomic import check_writable
 from . import app
 from ._common import console, default_path, err_console, output_to, to_stdout
@@ -64,6 +65,9 @@ def sample_cmd(
     if not to_stdout(out):
         check_writable(out, "--out", inputs=[*paths, *exclude])
     records = corpus_tools.sample(paths, n, where=where, seed=seed, exclude=exclude, lenient=lenient)
+    if not records:  # like grep, no match is a failure: a mistyped --grep must not leave an empty --out
+        raise InputError(" ".join(["no utterance", *(["matches", where.describe()] if where.describe() else []),
+                                   *(["outside --exclude"] if exclude else [])]) + "; nothing was written")
     with output_to(out) as fh:
         fh.writelines(line + "\n" for line in corpus_tools.records_to_jsonl(records))
     if not to_stdout(out):
