@@ -35,11 +35,7 @@ def validate_cmd(path: Optional[Path] = DIR) -> None:
     console.print(f"ok: {len(labels):,} labeled utterances in {len(labels.files)} file(s), no problems")
 
 
-@labels_app.command("stats")
-def stats_cmd(path: Optional[Path] = DIR) -> None:
-    """Per-topic positives, zero-topic share, per-assembly counts, topic co-occurrence."""
-    labels, _ = read_labels(path or default_path("labels"))
-    st = label_stats(labels)
+def print_label_stats(st) -> None:
     console.print(f"{st.examples:,} labeled utterances in {st.files} file(s); zero-topic "
                   f"{st.zero_topic:,} ({st.zero_topic_share:.1%})")
     t = Table("topic", "positives", "share")
@@ -56,6 +52,13 @@ def stats_cmd(path: Optional[Path] = DIR) -> None:
     for x in ids:
         co.add_row(x, *[str(st.cooccurrence[x][y]) if x != y else "-" for y in ids])
     console.print(co)
+
+
+@labels_app.command("stats")
+def stats_cmd(path: Optional[Path] = DIR) -> None:
+    """Per-topic positives, zero-topic share, per-assembly counts, topic co-occurrence."""
+    labels, _ = read_labels(path or default_path("labels"))
+    print_label_stats(label_stats(labels))
 
 
 @labels_app.command("merge")
@@ -129,19 +132,7 @@ def add_cmd(
     err_console.print(f"added {record['id']} to {out}", markup=False)
 
 
-@labels_app.command("agreement")
-def agreement_cmd(
-    first: Path = typer.Argument(..., help="First-pass labels (folder or file)."),
-    second: Path = typer.Argument(..., help="Independent second-pass labels of some of the same ids."),
-) -> None:
-    """Per-topic Cohen's kappa and F1 between two independent labeling passes."""
-    from ..labeling.agreement import agreement
-
-    a, _ = read_labels(first)
-    b, _ = read_labels(second)
-    res = agreement(a, b)
-    if not res["items"]:
-        raise LabelError(f"{second}: shares no ids with {first}")
+def print_agreement(res: dict) -> None:
     t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
     fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies / has a positive)
     for topic, v in res["topics"].items():
@@ -152,6 +143,20 @@ def agreement_cmd(
                   + (f" (over {len(res['topics']) - len(skipped)} topics; undefined for {', '.join(skipped)})"
                      if skipped else "") + f"; micro-F1 {fmt(res['micro_f1'])}")
     console.print(t)
+
+
+@labels_app.command("agreement")
+def agreement_cmd(
+    first: Path = typer.Argument(..., help="First-pass labels (folder or file)."),
+    second: Path = typer.Argument(..., help="Independent second-pass labels of some of the same ids."),
+) -> None:
+    """Per-topic Cohen's kappa and F1 between two independent labeling passes."""
+    from ..labeling.agreement import agreement
+
+    res = agreement(read_labels(first)[0], read_labels(second)[0])
+    if not res["items"]:
+        raise LabelError(f"{second}: shares no ids with {first}")
+    print_agreement(res)
 
 
 FORMAT = typer.Option("label-studio", "--format", help="Only 'label-studio' (its JSON tasks export) for now.")
