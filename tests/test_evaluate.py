@@ -213,7 +213,7 @@ def test_repeats_count_support_once_and_bad_folds_jobs_dask_are_clear(labels_dir
     assert (agg["folds"], agg["repeats"]) == (2, 2)
     with pytest.raises(InputError, match="cannot make 100 folds from"):
         stratified_group_folds(Y, [e.group for e in labels.examples], 100)
-    with pytest.raises(ConfigError, match="--jobs: expected an integer >= 1, found 0"):
+    with pytest.raises(ConfigError, match=r"--jobs: expected an integer >= 1, or -1 \(one per core\), found 0"):
         EvalOptions(n_jobs=0)
     with pytest.raises(InputError, match="--dask bogus: cannot reach the Dask scheduler"):
         with dask_backend("bogus"):

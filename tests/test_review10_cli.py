@@ -293,3 +293,19 @@ def test_a_sample_of_nothing_is_an_error_and_writes_nothing(tmp_path, capsys):
     assert main(["corpus", "sample", CORPUS, "--n", "5", "--exclude", CORPUS, "--out", str(out)]) == 1
     assert "no utterance outside --exclude; nothing was written" in _one_error_line(capsys.readouterr().err)
     assert not out.exists()
+
+
+# --- --jobs -1 ("one per core") worked for train and evaluate but tag-corpus refused it ("expected an integer
+# >= 1"), the message evaluate gave for --jobs 0 although it took -1, and evaluate's help did not name it
+
+def test_jobs_minus_one_means_one_per_core_everywhere(tmp_path, capsys, trained_model_dir):
+    out = tmp_path / "t.jsonl"
+    assert main(["tag-corpus", CORPUS, "--model", str(trained_model_dir), "--jobs", "-1", "--out", str(out)]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 26
+    capsys.readouterr()
+    assert main(["evaluate", "--labels", LABELS, "--quick", "--jobs", "0", "--out", str(tmp_path / "r")]) == 1
+    assert "or -1 (one per core)" in _one_error_line(capsys.readouterr().err)
+    for name, cmd in _commands():
+        for p in cmd.params:
+            if p.opts == ["--jobs"]:
+                assert "-1" in p.help, name

@@ -22,8 +22,8 @@ def evaluate_cmd(
     folds: int = typer.Option(5, help="Number of CV folds."),
     repeats: int = typer.Option(1, help="Repeat CV with different fold seeds."),
     out: Path = typer.Option(Path("reports/latest"), help="Folder for report.json, report.md, report.html."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel fits (processes) on this machine (default 1; "
-                                       "with --dask local, the local cluster's workers, default 2)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel fits (processes) on this machine (default 1; -1: "
+                                       "one per core; with --dask local, the local cluster's workers, default 2)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the fits on a Dask cluster: ADDRESS or 'local'."),
     model: Optional[str] = typer.Option(None, "--model", help="Evaluate this saved model instead (needs --test)."),
     test: Optional[Path] = typer.Option(None, "--test", help="Labeled JSONL test file for --model."),

@@ -21,15 +21,15 @@ def tag_corpus_cmd(
     model: Optional[str] = typer.Option(None, "--model", help="BentoML tag or model directory (default "
                                         "gikai-topics:latest)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Worker processes on this machine, also with --dask "
-                                       "local (default: all cores); not with a cluster's ADDRESS."),
+                                       "local (default, or -1: one per core); not with a cluster's ADDRESS."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run on a Dask cluster: ADDRESS or 'local'."),
     chunk_size: int = typer.Option(2000, help="Utterances per work unit (and per resumable part)."),
     restart: bool = typer.Option(False, "--restart", help="Discard unfinished parts of an earlier run."),
 ) -> None:
     """Tag every utterance of a corpus with topics and scores; resumable, parallel, streaming."""
     with progress_counter("tagging") as progress:
-        s = tag_corpus(inputs, out, model=model, jobs=jobs, dask=dask, chunk_size=chunk_size, restart=restart,
-                       progress=progress)
+        s = tag_corpus(inputs, out, model=model, jobs=None if jobs == -1 and dask in (None, "local") else jobs, dask=dask, chunk_size=chunk_size,
+                       restart=restart, progress=progress)
     console.print(f"tagged {s.records:,} utterances in {s.seconds:.1f}s ({s.per_second:,.0f}/s) with {s.model} "
                   f"→ {s.out}" + (f"; reused {s.chunks_reused} finished part(s)" if s.chunks_reused else ""))
     if s.bad_records:

@@ -93,7 +93,7 @@ class EvalOptions:
         if not isinstance(self.folds, int) or self.folds < 2:
             raise ConfigError(f"--folds: expected an integer >= 2, found {self.folds!r}")
         if not isinstance(self.n_jobs, int) or isinstance(self.n_jobs, bool) or (self.n_jobs < 1 and self.n_jobs != -1):
-            raise ConfigError(f"--jobs: expected an integer >= 1, found {self.n_jobs!r}")
+            raise ConfigError(f"--jobs: expected an integer >= 1, or -1 (one per core), found {self.n_jobs!r}")
         if not isinstance(self.repeats, int) or self.repeats < 1:
             raise ConfigError(f"--repeats: expected an integer >= 1, found {self.repeats!r}")
 

@@ -82,7 +82,8 @@ def run_evaluation(labels_path: Path | None, config_path: Path | None, *, folds:
         raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers run the fits (start "
                          "more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
     if dask == "local" and jobs is not None and jobs < 1 and jobs != -1:
-        raise InputError(f"--jobs: expected an integer >= 1 (the local cluster's workers), found {jobs}")
+        raise InputError(f"--jobs: expected an integer >= 1 (the local cluster's workers), or -1 (one per core), "
+                         f"found {jobs}")
     config = load_config(config_path)
     labels_path = labels_path if labels_path is not None else default_path("labels")
     labels, _ = read_labels(labels_path)
