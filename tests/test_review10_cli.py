@@ -309,3 +309,24 @@ def test_jobs_minus_one_means_one_per_core_everywhere(tmp_path, capsys, trained_
         for p in cmd.params:
             if p.opts == ["--jobs"]:
                 assert "-1" in p.help, name
+
+
+def test_labels_export_to_a_pipe_and_through_a_symlink(tmp_path):
+    """`labels export` writes its two files all or none (atomic_write_all), which renamed over a pipe or a link as
+    atomic_open did: `--out /dev/stdout` as root would have replaced /dev/stdout."""
+    import threading
+
+    fifo = tmp_path / "tasks.json"
+    os.mkfifo(fifo)
+    real = tmp_path / "configs" / "c.xml"
+    real.parent.mkdir()
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "config.xml"
+    link.symlink_to(real)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert main(["labels", "export", "--labels", LABELS, "--out", str(fifo), "--config-out", str(link)]) == 0
+    reader.join(60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and len(json.loads(got[0].decode("utf-8"))) == 67
+    assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("<View>")

@@ -146,13 +146,21 @@ def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> 
     arrived meanwhile, the files already renamed get their previous version back (kept under a second name
     until the end) or are removed where there was none, so no mix of two runs remains; the signal is then
     delivered.  Folders made for the files are removed again when nothing was written.  A failure raises
-    :class:`OSError` whose ``filename`` is the file that could not be written."""
+    :class:`OSError` whose ``filename`` is the file that could not be written.  As in :func:`atomic_open`, a
+    symbolic link keeps pointing where it did, and a stream (``/dev/stdout``, a named pipe) is written in place,
+    last, once the files are in (what went to a stream cannot be taken back)."""
     pending: list[tuple[Path, str]] = []  # (target, temporary sibling written)
+    streams: list[tuple[Path, bytes]] = []
     made: list[str] = []  # folders made for them, top first
     written = False
     try:
         for path, data in files:
             path = Path(path)
+            if _stream(path):
+                streams.append((path, data.encode("utf-8") if isinstance(data, str) else data))
+                continue
+            if path.is_symlink():
+                path = _real(path)
             try:
                 made.extend(_make_folders(str(path.parent)))
                 fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -166,6 +174,12 @@ def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> 
                 raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         with signals_held() as interrupted:
             written = _replace_all(pending, interrupted)
+        for path, data in streams:
+            try:
+                with open(path, "wb") as fh:
+                    fh.write(data)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     finally:
         for _, tmp in pending:
             with contextlib.suppress(FileNotFoundError):
