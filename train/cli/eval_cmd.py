@@ -33,8 +33,9 @@ def evaluate_cmd(
     loao_vectors: str = typer.Option("strict", help="Held-out assemblies: 'strict' re-learns word vectors without "
                                      "the held-out text; 'shared' uses the configured vectors."),
     corpus: Optional[list[Path]] = typer.Option(None, help="Unlabeled corpus for strict vectors (default: seeds/)."),
-    score_model_chosen: bool = typer.Option(False, "--score-model-chosen", help="Also score test items that `labels pool` chose by a "
-                                            "model's uncertainty (by default they only train)."),
+    score_model_chosen: bool = typer.Option(False, "--score-model-chosen", help="Also score test items that "
+                                            "`labels pool` chose by a model's uncertainty (by default they only "
+                                            "train)."),
     adapt: Optional[str] = typer.Option(None, "--adapt", help="Adaptation curve, e.g. 500,2000: refit each held-out "
                                         "assembly's fold with that many of its own labels and score the rest (how "
                                         "many labels a new council needs)."),

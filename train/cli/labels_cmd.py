@@ -71,7 +71,7 @@ def merge_cmd(
     """Join a reader's answers to a batch and append them to a label file (all or nothing)."""
     n, same, note = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
     if note:
-        err_console.print(note, markup=False)
+        err_console.print(note)
     err_console.print(f"appended {n} labels to {out}" + (f"; {same} already labeled with the same topics, left as "
                                                          "they are" if same else ""))
 
@@ -128,8 +128,8 @@ def add_cmd(
                                       annotator=annotator)
     note = editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
     if note:
-        err_console.print(note, markup=False)
-    err_console.print(f"added {record['id']} to {out}", markup=False)
+        err_console.print(note)
+    err_console.print(f"added {record['id']} to {out}")
 
 
 def print_agreement(res: dict) -> None:
@@ -218,6 +218,6 @@ def import_cmd(
     labels_dir = labels or default_path("labels")
     res = import_label_studio(file, out or labels_dir / "label-studio.jsonl", load_taxonomy(), labels_dir=labels_dir)
     if res.note:
-        err_console.print(res.note, markup=False)
+        err_console.print(res.note)
     err_console.print(f"imported {len(res.records):,} label(s) to {out or labels_dir / 'label-studio.jsonl'}; "
                       f"{res.already_present:,} already present, {res.unannotated:,} task(s) without annotations")
