@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .errors import InputError
+from .errors import InputError, Interrupted
 from .jsonline import check_unicode, decode_line, finite_number, loads_line, lone_surrogate
 from .inference import Tagger
 
@@ -128,3 +128,54 @@ def write_predictions(tagger: Tagger, items: list[tuple[object, str]], out: IO[s
         out.write(line + "\n")
         n += 1
     return n
+
+
+class StdoutWriteError(InputError):
+    """Standard output failed under the predictions (a full disk under ``> file``); some lines may be out."""
+
+
+def stream_predictions(tagger: Tagger, items: list[tuple[object, str]], out: IO[str]) -> int:
+    """Write the predictions to a stream that is not ours to remove (standard output): an interruption or a write
+    error says how many lines were already written, since "nothing was written" would be untrue."""
+    written = 0
+    try:
+        for line in predict_lines(tagger, items):
+            out.write(line + "\n")
+            written += 1
+        out.flush()  # a write error of the last buffered lines is reported here too
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after {written:,} of {len(items):,} prediction(s) were written to standard "
+                          "output, which is therefore incomplete; run the command again (an interrupted run with "
+                          "--output FILE leaves no file)") from None
+    except BrokenPipeError:  # the reader went away (`| head`): the CLI's quiet exit
+        raise
+    except OSError as exc:
+        raise StdoutWriteError(f"cannot write to standard output ({exc.strerror or exc}) after at most {written:,} "
+                               f"of {len(items):,} prediction(s); the output is incomplete") from None
+    return written
+
+
+def predict_to_file(tagger: Tagger, items: list[tuple[object, str]], output: Path) -> int:
+    """Write the predictions to ``output`` whole or not at all."""
+    from .atomic import atomic_open
+
+    try:
+        with atomic_open(output) as fh:
+            return write_predictions(tagger, items, fh)
+    except OSError as exc:  # a full disk, say; atomic_open has removed its temporary file
+        raise InputError(f"--output {output}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+
+
+def prepare(text: str | None, input: str | None, output: Path | None) -> tuple[list[tuple[object, str]], Path | None]:
+    """Check ``predict``'s arguments before the model is loaded: the items to tag, and the output file (None:
+    standard output, also for ``-``)."""
+    from .atomic import check_writable
+
+    if (text is None) == (input is None):
+        raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
+    if output is not None and str(output) == "-":  # as --input -: standard output, not a file named "-"
+        output = None
+    if output is not None:
+        check_writable(output, inputs=[input] if input is not None else ())
+    items = [(None, check_text(text))] if text is not None else load_inputs(input)
+    return items, output

@@ -8,9 +8,7 @@ from typing import Optional
 import typer
 
 from .. import predict as predict_mod
-from ..atomic import atomic_open, check_writable
 from ..config import load_config
-from ..errors import InputError, Interrupted
 from ..inference import load_model
 from ..training import train
 from . import app
@@ -48,35 +46,15 @@ def predict_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "--out", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
-    if (text is None) == (input is None):
-        raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
-    if output is not None and str(output) == "-":  # as --input -: standard output, not a file named "-"
-        output = None
-    if output is not None:
-        check_writable(output, inputs=[input] if input is not None else ())
-    items = [(None, predict_mod.check_text(text))] if text is not None else predict_mod.load_inputs(input)
+    items, output = predict_mod.prepare(text, input, output)
     tagger = load_model(model)
     if output is None:
-        written = 0
         try:
             with utf8_stdout() as out:
-                for line in predict_mod.predict_lines(tagger, items):
-                    out.write(line + "\n")
-                    written += 1
-        except KeyboardInterrupt:  # the lines written are out there: "nothing was written" would be untrue
-            raise Interrupted(f"interrupted after {written:,} of {len(items):,} prediction(s) were written to standard "
-                              "output, which is therefore incomplete; run the command again (an interrupted run with "
-                              "--output FILE leaves no file)") from None
-        except BrokenPipeError:  # the reader went away (`| head`): click's quiet exit
+                predict_mod.stream_predictions(tagger, items, out)
+        except predict_mod.StdoutWriteError:
+            discard_stdout()  # no second failure flushing the buffered lines at exit
             raise
-        except OSError as exc:  # a full disk under `> file`: one line, and no second failure flushing at exit
-            discard_stdout()
-            raise InputError(f"cannot write to standard output ({exc.strerror or exc}) after at most {written:,} of "
-                             f"{len(items):,} prediction(s); the output is incomplete") from None
         return
-    try:
-        with atomic_open(output) as fh:
-            n = predict_mod.write_predictions(tagger, items, fh)
-    except OSError as exc:  # a full disk, say; atomic_open has removed its temporary file
-        raise InputError(f"--output {output}: cannot write it ({exc.strerror or exc}); nothing was written") from None
+    n = predict_mod.predict_to_file(tagger, items, output)
     err_console.print(f"wrote {n} predictions to {output}")
