@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..atomic import append_line_durably, atomic_write_text, check_writable, file_locked, mend_last_line
+from ..atomic import append_line_durably, atomic_write_text, check_writable, mend_last_line
+from ..locks import file_locked
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line

@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-from ..atomic import append_line_durably, atomic_write_bytes, file_locked, folders_locked, signals_held
+from ..atomic import append_line_durably, atomic_write_bytes, signals_held
+from ..locks import file_locked, folders_locked
 from ..corpus import Record, group_key
 from ..errors import InputError, LabelError, ModelError
 from ..jsonline import read_tail
@@ -200,7 +201,7 @@ def labels_locked(paths: Iterable[Path | str | None]):
     """Hold the lock of the label files under ``paths`` (as :class:`LabeledIndex` reads them: a folder, a file,
     missing ones skipped; a label file not yet written, ``*.jsonl``, counts by its folder) for the block: what a
     writer checks before it appends, no other writer appends meanwhile, to any file of those folders
-    (:func:`~train.atomic.folders_locked`).  Every writer that checks what is labeled before it appends (the
+    (:func:`~train.locks.folders_locked`).  Every writer that checks what is labeled before it appends (the
     session, ``labels add``, ``merge`` and ``import``) takes it around the check and the append, before the file's
     own lock."""
     folders = set()
@@ -279,7 +280,7 @@ def order_items(items: list[Item], strategy: str, *, thresholds: dict[str, float
 # --------------------------------------------------------------------------- the file
 
 def remove_label(path: Path, rid: str) -> bool:
-    """Remove the last line labeling ``rid`` (atomically, under :func:`~train.atomic.file_locked`, so a line
+    """Remove the last line labeling ``rid`` (atomically, under :func:`~train.locks.file_locked`, so a line
     another session appends meanwhile is not lost with the old version); False if there is none."""
     if not path.exists():
         return False
