@@ -330,3 +330,23 @@ def test_labels_export_to_a_pipe_and_through_a_symlink(tmp_path):
     reader.join(60)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and len(json.loads(got[0].decode("utf-8"))) == 67
     assert link.is_symlink() and real.read_text(encoding="utf-8").startswith("<View>")
+
+
+def test_corpus_sample_takes_the_length_options_by_labels_pools_names_too(fixtures, tmp_path):
+    """`labels pool --min-chars/--max-chars` and `corpus sample --min-len/--max-len` mean the same thing: both
+    spellings work for `corpus sample`, and select the same utterances."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    src = str(fixtures / "corpus_sample.jsonl")
+    assert main(["corpus", "sample", src, "--n", "50", "--min-len", "40", "--max-len", "300", "--out", str(a)]) == 0
+    assert main(["corpus", "sample", src, "--n", "50", "--min-chars", "40", "--max-chars", "300", "--out", str(b)]) == 0
+    rows = [json.loads(line) for line in b.read_text(encoding="utf-8").splitlines()]
+    assert rows and all(40 <= len(r["text"]) <= 300 for r in rows)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_folder_where_a_corpus_file_is_expected_is_named_a_folder(tmp_path, capsys):
+    (tmp_path / "x.jsonl").mkdir()
+    assert main(["labels", "batch", str(tmp_path / "x.jsonl"), "--out-dir", str(tmp_path / "b")]) != 0
+    err = capsys.readouterr().err
+    assert "is a folder; expected a JSONL file" in err and "Errno" not in err
+    assert not (tmp_path / "b").exists()

@@ -79,8 +79,11 @@ def _open_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     opener = gzip.open if gz else open
     try:
         fh = opener(path, "rb")
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder; expected a JSONL file (.jsonl or .jsonl.gz): give the file, or "
+                          "the folder where the command takes one") from None
     except OSError as exc:  # unreadable file
-        raise CorpusError(f"{path}: cannot read file: {exc}") from None
+        raise CorpusError(f"{path}: cannot read file ({exc.strerror or exc})") from None
     lineno = 0
     with fh:
         try:
