@@ -33,3 +33,20 @@ def test_max_iter_at_the_bound_fits(labels_dir):
     assert train(labels_dir, cfg, to_store=False).model.fitted
     cfg = small_config().replace(classifier={"kind": "sgd", "max_iter": 1_000_000})
     assert train(labels_dir, cfg, to_store=False).model.fitted
+
+# ----------------------------------------------------------------- thresholds.default outside the tuned range
+
+
+@pytest.mark.parametrize("toml, default", [("max_threshold = 0.4\n", 0.5), ("min_threshold = 0.6\n", 0.5),
+                                           ("default = 0.97\n", 0.97)])
+def test_a_default_threshold_outside_the_range_is_refused(tmp_path, toml, default):
+    from train.config import load_config
+
+    (tmp_path / "t.toml").write_text("[thresholds]\n" + toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"thresholds.default: expected a probability from min_threshold to "
+                                          rf"max_threshold \(.*\), found {default}; set thresholds.default inside"):
+        load_config(tmp_path / "t.toml")
+    (tmp_path / "t.toml").write_text("[thresholds]\n" + toml + ("default = 0.3\n" if "max" in toml else
+                                                                 "default = 0.7\n" if "min" in toml else
+                                                                 "max_threshold = 0.98\n"), encoding="utf-8")
+    assert load_config(tmp_path / "t.toml").thresholds.default in (0.3, 0.7, 0.97)

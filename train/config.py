@@ -166,6 +166,12 @@ class ThresholdConfig:
                 "numbers with 0 < min < max < 1", (self.min_threshold, self.max_threshold))
         _expect(finite_number(self.default) and 0 < self.default < 1, "thresholds.default", "a probability in (0, 1)",
                 self.default)
+        # the threshold of a topic no cut can be tuned for (no positive, or none a cut finds): outside the range,
+        # `max_threshold = 0.4` still gave such topics 0.5
+        _expect(self.min_threshold <= self.default <= self.max_threshold, "thresholds.default",
+                f"a probability from min_threshold to max_threshold ({self.min_threshold:g} to {self.max_threshold:g})",
+                self.default, "set thresholds.default inside the range too (it is the threshold of a topic whose "
+                "threshold cannot be tuned)")
 
 
 @dataclasses.dataclass(frozen=True)
