@@ -50,3 +50,110 @@ def test_a_default_threshold_outside_the_range_is_refused(tmp_path, toml, defaul
                                                                  "default = 0.7\n" if "min" in toml else
                                                                  "max_threshold = 0.98\n"), encoding="utf-8")
     assert load_config(tmp_path / "t.toml").thresholds.default in (0.3, 0.7, 0.97)
+
+# ----------------------------------------------------------------- git commit of the code that trained
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def other_repo(tmp_path):
+    """A git repository with one committed file, modified since."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "f").write_text("a\n")
+    _git(repo, "add", "f")
+    _git(repo, "commit", "-q", "-m", "f")
+    (repo / "f").write_text("b\n")
+    return repo
+
+
+def test_an_installed_copy_inside_another_repository_records_no_commit(other_repo, monkeypatch):
+    import train.versions as versions
+
+    site = other_repo / "venv" / "site-packages"
+    (site / "train").mkdir(parents=True)
+    monkeypatch.setattr(versions, "__file__", str(site / "train" / "versions.py"))
+    assert versions.git_commit() is None  # was the other repository's HEAD
+
+
+def test_a_status_git_cannot_read_is_not_recorded_as_clean(other_repo, monkeypatch):
+    import train.versions as versions
+
+    (other_repo / "train").mkdir()
+    monkeypatch.setattr(versions, "__file__", str(other_repo / "train" / "versions.py"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=other_repo, capture_output=True, text=True).stdout.strip()
+    assert versions.git_commit() == head + "-dirty"
+    (other_repo / ".git" / "index").write_bytes(b"damaged")  # `git status` fails, `rev-parse HEAD` still answers
+    assert versions.git_commit() == head + "-unverified"  # was head: a clean commit
+
+
+def test_the_commit_and_libraries_recorded_are_those_before_the_fit(labels_dir, monkeypatch):
+    import train.training as training
+
+    state = {"fitted": False}
+    real_fit = training.fit_labels
+
+    def fit_then_commit(*args, **kw):  # a commit (or checkout, or edit) in the checkout while the fit runs
+        model = real_fit(*args, **kw)
+        state["fitted"] = True
+        return model
+
+    monkeypatch.setattr(training, "fit_labels", fit_then_commit)
+    monkeypatch.setattr(training, "git_commit", lambda: "after" if state["fitted"] else "before")
+    res = training.train(labels_dir, small_config(), to_store=False)
+    assert res.manifest["git_commit"] == "before"  # was "after": a commit the model was not trained from
+
+# ----------------------------------------------------------------- library versions
+
+
+def test_libraries_name_the_dictionary_of_the_analyzer_and_the_fold_splitter(labels_dir, monkeypatch):
+    import importlib.util
+
+    from train.versions import library_versions
+
+    versions = library_versions()
+    assert versions["iterative-stratification"] not in ("", "not installed")  # it draws the threshold folds
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "sudachidict_full" else real(name, *a))
+    cfg = TrainConfig().replace(analyzer={"dictionary": "full"})
+    import train.training as training
+
+    captured = {}
+    monkeypatch.setattr(training, "fit_labels", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop")))
+    real_versions = training.library_versions
+    monkeypatch.setattr(training, "library_versions", lambda *a: captured.setdefault("v", real_versions(*a)))
+    with pytest.raises(RuntimeError, match="stop"):
+        training.train(labels_dir, cfg, to_store=False)
+    assert captured["v"]["sudachidict-full"] == "not installed"  # was absent: only sudachidict-core was recorded
+
+# ----------------------------------------------------------------- the taxonomy saved is the one trained with
+
+
+def test_a_taxonomy_edited_during_the_fit_is_saved_as_it_was_trained_with(labels_dir, tmp_path, monkeypatch):
+    import hashlib
+
+    import train.training as training
+
+    taxonomy = tmp_path / "topics.yaml"
+    shutil.copy(FIXTURES.parents[1] / "labels" / "topics.yaml", taxonomy)
+    before = taxonomy.read_text(encoding="utf-8")
+    real_fit = training.fit_labels
+
+    def fit_then_edit(*args, **kw):  # someone edits the taxonomy (or checks out a branch) while the fit runs
+        model = real_fit(*args, **kw)
+        taxonomy.write_text(before.replace("id: dx", "id: digital"), encoding="utf-8")
+        return model
+
+    monkeypatch.setattr(training, "fit_labels", fit_then_edit)
+    out = tmp_path / "m"
+    res = training.train(labels_dir, small_config(), out=out, to_store=False, taxonomy_path=taxonomy)
+    saved = (out / "taxonomy.yaml").read_text(encoding="utf-8")
+    assert saved == before  # was the edited file: topic 'digital' beside a model of 'dx'
+    assert hashlib.sha256(saved.encode()).hexdigest() == res.manifest["taxonomy_sha256"]
+    assert "dx" in res.manifest["topics"] and "dx" in res.model.topic_ids
