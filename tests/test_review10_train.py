@@ -157,3 +157,64 @@ def test_a_taxonomy_edited_during_the_fit_is_saved_as_it_was_trained_with(labels
     assert saved == before  # was the edited file: topic 'digital' beside a model of 'dx'
     assert hashlib.sha256(saved.encode()).hexdigest() == res.manifest["taxonomy_sha256"]
     assert "dx" in res.manifest["topics"] and "dx" in res.model.topic_ids
+
+# ----------------------------------------------------------------- thresholds and F1 where a topic has few positives
+
+
+def test_no_cut_that_finds_a_positive_gives_the_default_threshold():
+    from train.model import best_thresholds
+
+    Y = np.array([[1], [0], [0], [0]])
+    P = np.array([[0.01], [0.9], [0.6], [0.3]])  # the positive under every cut the range allows: F1 0 for all
+    assert best_thresholds(Y, P, 0.05, 0.95, 0.5)[0] == 0.5  # was 0.75: the gap under the top negative
+    Y = np.array([[1], [0], [1], [0]])
+    P = np.array([[0.01], [0.9], [0.6], [0.3]])
+    assert best_thresholds(Y, P, 0.05, 0.95, 0.5)[0] == pytest.approx(0.45)  # a cut that finds one: unchanged
+
+
+def test_a_topic_with_one_positive_group_gets_the_default_threshold(tmp_path):
+    """Real fit: with one positive, the fold that holds it out learns a constant score for the topic, so the
+    positive's out-of-fold score is 1e-6, under every cut."""
+    from train.training import train
+
+    rows = fixture_label_rows()
+    first = True
+    for r in rows:
+        if "privacy" in r["topics"]:
+            if not first:
+                r["topics"] = [t for t in r["topics"] if t != "privacy"]
+            first = False
+    res = train(write_jsonl(tmp_path / "l.jsonl", rows), small_config(), to_store=False)
+    j = res.model.topic_ids.index("privacy")
+    assert res.manifest["label_positives"]["privacy"] == 1
+    assert res.manifest["cv_summary"]["f1"]["privacy"] == 0.0
+    assert res.model.thresholds[j] == 0.5  # was a cut between two negatives' scores, chosen by a tie at F1 0
+
+
+def test_a_topic_without_positives_has_no_f1_and_is_left_out_of_the_macro_mean(tmp_path):
+    from train.training import train
+
+    rows = fixture_label_rows()
+    for r in rows:
+        r["topics"] = [t for t in r["topics"] if t != "privacy"]
+    res = train(write_jsonl(tmp_path / "l.jsonl", rows), small_config(), to_store=False)
+    cv = res.manifest["cv_summary"]
+    assert cv["f1"]["privacy"] is None  # was 0.0, counted in the macro mean
+    defined = [v for v in cv["f1"].values() if v is not None]
+    assert len(defined) == 12
+    assert cv["macro_f1"] == pytest.approx(round(sum(defined) / 12, 4), abs=1e-4)
+    json.dumps(res.manifest, allow_nan=False)
+
+
+def test_train_cli_shows_an_undefined_f1_as_a_dash(tmp_path, capsys):
+    from train.cli import main
+
+    rows = fixture_label_rows()
+    for r in rows:
+        r["topics"] = [t for t in r["topics"] if t != "privacy"]
+    (tmp_path / "c.toml").write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 1\n", encoding="utf-8")
+    assert main(["train", "--labels", str(write_jsonl(tmp_path / "l.jsonl", rows)), "--config",
+                 str(tmp_path / "c.toml"), "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    row = [line for line in out.splitlines() if "privacy" in line][0]
+    assert "–" in row and "0.000" not in row  # was 0.000 (and would now be a TypeError on None)
