@@ -218,3 +218,45 @@ def test_train_cli_shows_an_undefined_f1_as_a_dash(tmp_path, capsys):
     out = capsys.readouterr().out
     row = [line for line in out.splitlines() if "privacy" in line][0]
     assert "–" in row and "0.000" not in row  # was 0.000 (and would now be a TypeError on None)
+
+# ----------------------------------------------------------------- the analyzer key: loading when it must not
+
+
+def test_the_manifest_records_the_analyzer_key(trained_model_dir):
+    from train.text import AnalyzerSettings
+
+    manifest = json.loads((trained_model_dir / "gikai.json").read_text(encoding="utf-8"))
+    assert manifest["analyzer_key"] == AnalyzerSettings().key
+
+
+def test_a_model_trained_with_another_stop_list_is_refused(trained_model_dir, tmp_path, monkeypatch, capsys):
+    import train.text as text
+    from train.cli import main
+    from train.inference import load_model
+    from train.serving import server_env
+
+    model = tmp_path / "m"
+    shutil.copytree(trained_model_dir, model)
+    before = load_model(model).scores(["保育園の待機児童対策について伺います"])
+    # this version's code analyses with another stop list than the one the model was trained with
+    monkeypatch.setattr(text, "COUNCIL_STOP_WORDS", text.COUNCIL_STOP_WORDS | {"保育園"})
+    with pytest.raises(ModelError, match=r"expected the analyzer key the model was trained with \(\w+\), found "
+                                         r"\w+ .*retrain the model with this version"):
+        load_model(model)  # was loaded: scores shifted without a word
+    with pytest.raises(ModelError, match="analyzer key"):
+        server_env(str(model), None, None)  # `serve` refuses before starting, not a server that is never ready
+    assert main(["predict", "--model", str(model), "--text", "保育園について"]) == 1
+    assert "analyzer key" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert np.array_equal(load_model(model).scores(["保育園の待機児童対策について伺います"]), before)
+
+
+def test_a_model_saved_before_the_key_was_recorded_still_loads(trained_model_dir, tmp_path):
+    from train.inference import load_model
+
+    model = tmp_path / "m"
+    shutil.copytree(trained_model_dir, model)
+    manifest = json.loads((model / "gikai.json").read_text(encoding="utf-8"))
+    del manifest["analyzer_key"]
+    (model / "gikai.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_model(model).tag(["防災訓練"])

@@ -63,6 +63,9 @@ def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy
         "label_positives": {t: int(sum(t in ex.topics for ex in labels.examples)) for t in taxonomy.ids},
         "libraries": libraries,
         "git_commit": commit,
+        #: what the analyzer produced at training (settings, stop list): store.verify refuses the model where the
+        #: same settings now give another key, since its features would no longer match its weights
+        "analyzer_key": model.config.analyzer.key,
         "trained_at": now_iso(),
         "training_seconds": round(seconds, 2),
         "cv_summary": {"kind": "internal out-of-fold F1 at the tuned thresholds",
