@@ -260,3 +260,29 @@ def test_a_model_saved_before_the_key_was_recorded_still_loads(trained_model_dir
     del manifest["analyzer_key"]
     (model / "gikai.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert load_model(model).tag(["防災訓練"])
+
+
+# ----------------------------------------------------------------- threshold folds of a fit given no groups
+
+
+def test_a_fit_given_texts_but_no_groups_keeps_repeated_texts_in_one_threshold_fold(monkeypatch):
+    import train.model as model_mod
+    from train.labeling.store import label_matrix, read_labels
+    from train.model import TopicClassifier
+    from train.text import JapaneseAnalyzer
+
+    labels, _ = read_labels(FIXTURES / "labels.jsonl")
+    texts = [ex.text for ex in labels.examples]
+    texts = texts + [t.replace("。", "．") + " " for t in texts]  # each utterance twice, as a near-duplicate
+    Y = np.vstack([label_matrix(labels.examples, labels.taxonomy.ids)] * 2)
+    analyzer = JapaneseAnalyzer()
+    seen = []
+    real = model_mod.stratified_group_folds
+    monkeypatch.setattr(model_mod, "stratified_group_folds", lambda *a, **k: seen.extend(real(*a, **k)) or seen)
+    TopicClassifier(small_config(), labels.taxonomy.ids).fit([analyzer(t) for t in texts], Y, texts=texts)
+    n = len(labels.examples)
+    for tr, te in seen:
+        assert not ({i % n for i in tr} & {i % n for i in te})  # was: most utterances on both sides
+    with pytest.raises(ValueError, match="groups differ in length"):
+        TopicClassifier(small_config(), labels.taxonomy.ids).fit([analyzer(t) for t in texts], Y, texts=texts,
+                                                                groups=["a"])

@@ -327,10 +327,18 @@ class TopicClassifier:
         ``vectors`` (a :class:`train.vectors.WordVectors`) overrides the file named by
         ``features.vectors`` (evaluation passes vectors that never saw a held-out assembly).  ``n_jobs``
         (default: the config's) runs the threshold folds and the final fit in that many processes (-1: one per
-        core); the fitted model is the same whatever it is."""
+        core); the fitted model is the same whatever it is.  ``groups`` (near-duplicate keys) keeps each group
+        inside one threshold fold; without them, the raw texts' keys (:func:`train.corpus.group_key`), so that a
+        repeated utterance is never on both sides of a fold; without texts either, each token list is its own group."""
         Y = np.asarray(Y)
         if len(tokens) != Y.shape[0]:
             raise ValueError("tokens and labels differ in length")
+        if groups is not None and len(groups) != len(tokens):
+            raise ValueError("tokens and groups differ in length")
+        if groups is None and texts is not None:  # a repeated text on both sides of a fold tunes thresholds on itself
+            from .corpus import group_key  # here, not at the top: serving imports this module without train.corpus
+
+            groups = [group_key(t) for t in texts]
         if self.config.features.char_ngrams and texts is None:
             raise ValueError("character n-grams are on: pass the raw texts too")
         texts = list(texts) if texts is not None else [""] * len(tokens)
