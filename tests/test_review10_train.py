@@ -286,3 +286,35 @@ def test_a_fit_given_texts_but_no_groups_keeps_repeated_texts_in_one_threshold_f
     with pytest.raises(ValueError, match="groups differ in length"):
         TopicClassifier(small_config(), labels.taxonomy.ids).fit([analyzer(t) for t in texts], Y, texts=texts,
                                                                 groups=["a"])
+
+
+# ----------------------------------------------------------------- a model other library versions cannot unpickle
+
+
+def test_a_model_that_cannot_be_unpickled_names_the_versions_it_was_saved_with(trained_model_dir, tmp_path,
+                                                                                monkeypatch):
+    import sys
+
+    import joblib
+
+    from train.inference import load_model
+    from train.store import sha256_file
+
+    model = tmp_path / "m"
+    shutil.copytree(trained_model_dir, model)
+    # a pickle naming a module this environment lacks, as numpy 2's `numpy._core` is for numpy 1
+    (tmp_path / "gone_module.py").write_text("class Part:\n    pass\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import gone_module
+
+    joblib.dump(gone_module.Part(), model / "model.joblib")
+    monkeypatch.delitem(sys.modules, "gone_module")
+    (tmp_path / "gone_module.py").unlink()
+    manifest = json.loads((model / "gikai.json").read_text(encoding="utf-8"))
+    manifest["files"]["model.joblib"] = sha256_file(model / "model.joblib")
+    manifest["libraries"]["numpy"] = "1.26.4"
+    (model / "gikai.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"cannot load the model \(ModuleNotFoundError: .*gone_module.*\); it was "
+                                         r"saved with numpy 1\.26\.4 \(installed: \d.*\): install those versions to "
+                                         r"load it, or retrain it"):
+        load_model(model)  # was "…; retrain it", without the versions gikai.json holds

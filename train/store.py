@@ -247,8 +247,23 @@ def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str, Path]:
     try:
         model = joblib.load(directory / MODEL_FILE)
     except Exception as exc:  # digests matched, so this is a version mismatch
-        raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc}); retrain it") from None
+        raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})"
+                         f"{_versions_note(manifest) or '; retrain it'}") from None
     return model, manifest, tag, directory
+
+
+def _versions_note(manifest: dict) -> str:
+    """The recorded library versions that differ from the installed ones (``gikai.json`` has them), as a clause
+    for the error of a model that cannot be unpickled: what it was saved with and what is here."""
+    recorded = manifest.get("libraries")
+    if not isinstance(recorded, dict):
+        return ""
+    from .versions import library_versions
+
+    here = library_versions()
+    differ = [f"{name} {recorded[name]} (installed: {here[name]})" for name in here
+              if isinstance(recorded.get(name), str) and recorded[name] != here[name]]
+    return f"; it was saved with {', '.join(differ)}: install those versions to load it, or retrain it" if differ else ""
 
 
 def copy_dir(src: Path, dst: Path) -> None:
