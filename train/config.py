@@ -38,6 +38,9 @@ def _expect(cond: bool, field: str, expected: str, found: Any, fix: str | None =
 MAX_WEIGHT = 1000.0
 C_RANGE = (1e-6, 1e6)
 SGD_ALPHA_RANGE = (1e-10, 1.0)
+#: liblinear takes its iteration count as a C int and SGD as an unsigned one: 2**31 was accepted and then ended
+#: the fit in an OverflowError traceback.  A million is far beyond any useful count (the default is 2000).
+MAX_ITER = 1_000_000
 
 
 def _in_range(x: Any, lo: float, hi: float, *, above_lo: bool = False) -> bool:
@@ -141,8 +144,10 @@ class ClassifierConfig:
                 "a lower C regularises more, and C far outside the range kept liblinear from finishing")
         _expect(self.class_weight in (None, "balanced", "none"), "classifier.class_weight",
                 "'balanced' or 'none'", self.class_weight)
-        _expect(_int(self.max_iter) and self.max_iter > 0, "classifier.max_iter", "a positive integer",
-                self.max_iter)
+        _expect(_int(self.max_iter) and 1 <= self.max_iter <= MAX_ITER, "classifier.max_iter",
+                f"an integer from 1 to {MAX_ITER:,}", self.max_iter,
+                f"use a value in that range (the default is {ClassifierConfig.max_iter}; the solvers stop on their own "
+                "once they converge, and take at most a 32-bit count)")
         _ranged(self.sgd_alpha, "classifier.sgd_alpha", SGD_ALPHA_RANGE, ClassifierConfig.sgd_alpha,
                 "a higher alpha regularises more, and alpha far outside the range overflows SGD's steps")
 
@@ -161,6 +166,12 @@ class ThresholdConfig:
                 "numbers with 0 < min < max < 1", (self.min_threshold, self.max_threshold))
         _expect(finite_number(self.default) and 0 < self.default < 1, "thresholds.default", "a probability in (0, 1)",
                 self.default)
+        # the threshold of a topic no cut can be tuned for (no positive, or none a cut finds): outside the range,
+        # `max_threshold = 0.4` still gave such topics 0.5
+        _expect(self.min_threshold <= self.default <= self.max_threshold, "thresholds.default",
+                f"a probability from min_threshold to max_threshold ({self.min_threshold:g} to {self.max_threshold:g})",
+                self.default, "set thresholds.default inside the range too (it is the threshold of a topic whose "
+                "threshold cannot be tuned)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,7 +159,8 @@ def _linear_probs(X, W: np.ndarray, b: np.ndarray) -> np.ndarray:
 def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:
     """Per column, the threshold in [lo, hi] that maximises F1 of ``P >= t`` against ``Y``: the middle of the
     best cut's gap between two scores, as far as it lies in [lo, hi] (``default`` for a column without
-    positives or without a possible cut)."""
+    positives, without a possible cut, or where no possible cut catches a positive: every cut has F1 0, so none
+    is better than another, and the first of them, the gap under the highest negative, was taken by accident)."""
     out = np.full(Y.shape[1], default)
     for j in range(Y.shape[1]):
         y, p = Y[:, j].astype(bool), P[:, j]
@@ -176,7 +177,7 @@ def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default:
         # first negative at 0.90): its threshold is then taken inside the range.
         nxt = np.r_[ps[1:], -np.inf]
         valid = (nxt < ps) & (ps >= lo) & (nxt < hi)
-        if not valid.any():
+        if not valid.any() or f1[valid].max() <= 0:
             continue
         score = np.where(valid, f1, -1.0)
         best = score == score.max()
@@ -193,7 +194,7 @@ def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default:
 class FitReport:
     n_examples: int
     n_features: int
-    oof_f1: dict[str, float]
+    oof_f1: dict[str, float | None]
     seconds: float = 0.0
 
 
@@ -248,7 +249,8 @@ class TopicClassifier:
         self.W: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.thresholds: np.ndarray | None = None
-        self.oof_f1: dict[str, float] = {}
+        #: out-of-fold F1 per topic at the tuned thresholds; None for a topic without positives (undefined)
+        self.oof_f1: dict[str, float | None] = {}
         self._feature_names: np.ndarray | None = None
         #: near-duplicate group keys of the training labels, as sorted uint64 (set by train.training.fit_labels),
         #: so that evaluating on a test file can leave out what the model was trained on
@@ -325,10 +327,18 @@ class TopicClassifier:
         ``vectors`` (a :class:`train.vectors.WordVectors`) overrides the file named by
         ``features.vectors`` (evaluation passes vectors that never saw a held-out assembly).  ``n_jobs``
         (default: the config's) runs the threshold folds and the final fit in that many processes (-1: one per
-        core); the fitted model is the same whatever it is."""
+        core); the fitted model is the same whatever it is.  ``groups`` (near-duplicate keys) keeps each group
+        inside one threshold fold; without them, the raw texts' keys (:func:`train.corpus.group_key`), so that a
+        repeated utterance is never on both sides of a fold; without texts either, each token list is its own group."""
         Y = np.asarray(Y)
         if len(tokens) != Y.shape[0]:
             raise ValueError("tokens and labels differ in length")
+        if groups is not None and len(groups) != len(tokens):
+            raise ValueError("tokens and groups differ in length")
+        if groups is None and texts is not None:  # a repeated text on both sides of a fold tunes thresholds on itself
+            from .corpus import group_key  # here, not at the top: serving imports this module without train.corpus
+
+            groups = [group_key(t) for t in texts]
         if self.config.features.char_ngrams and texts is None:
             raise ValueError("character n-grams are on: pass the raw texts too")
         texts = list(texts) if texts is not None else [""] * len(tokens)
@@ -356,9 +366,11 @@ class TopicClassifier:
         pred = oof >= self.thresholds
         self.oof_f1 = {}
         for j, t in enumerate(self.topic_ids):
+            if not Y[:, j].any():  # no positive to find: F1 is undefined, not 0 (as evaluate and agreement say)
+                self.oof_f1[t] = None
+                continue
             tp = float((pred[:, j] & (Y[:, j] == 1)).sum())
-            denom = float(pred[:, j].sum() + Y[:, j].sum())
-            self.oof_f1[t] = 2 * tp / denom if denom else 0.0
+            self.oof_f1[t] = 2 * tp / float(pred[:, j].sum() + Y[:, j].sum())
         self.word_vectorizer, self.char_vectorizer, self.vector_projection, self.W, self.b = final
         self._feature_names = None
         return self

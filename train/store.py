@@ -4,12 +4,14 @@ A saved model is a directory holding
 
 * ``model.joblib``: the fitted :class:`train.model.TopicClassifier`;
 * ``taxonomy.yaml``: the taxonomy it was trained with;
-* ``gikai.json``: the manifest: topics, thresholds, config, hashes, library
-  versions, git commit, training time, CV summary, and the SHA-256 digest of
-  every other file.
+* ``gikai.json``: the manifest: topics, thresholds, config, analyzer key, hashes,
+  library versions, git commit, training time, CV summary, and the SHA-256
+  digest of every other file.
 
 Loading verifies the digests *before* unpickling: a modified or truncated
-model is refused.  joblib files are pickles, and unpickling runs code: load
+model is refused, and so is one whose analyzer settings give another analyzer
+key in this version than they gave at training (its stop list or analysis
+changed since: :func:`check_analyzer`).  joblib files are pickles, and unpickling runs code: load
 models only from your own BentoML store or from a directory you trust.
 """
 
@@ -169,7 +171,43 @@ def verify(directory: Path) -> dict:
                 f"{path}: SHA-256 {actual[:16]}... does not match the manifest ({digest[:16]}...): "
                 "the model was modified or truncated; refusing to load it"
             )
+    check_analyzer(directory, manifest)
     return manifest
+
+
+def check_analyzer(directory: Path, manifest: dict) -> None:
+    """Refuse a model whose analyzer settings no longer give the analyzer key it was trained with.
+
+    A model pickles its analyzer's settings only; the stop list and the analysis are this version's code. Where
+    they changed since the model was trained (the ninth session's stop list did), the same settings give other
+    tokens, and the model's weights are applied to features they were not fitted on: every score shifts without
+    a word.  The key (``AnalyzerSettings.key``, which also names the token cache and the vectors' analyzer) tells.
+    Models saved before the tenth session record no key and are loaded as before."""
+    recorded = manifest.get("analyzer_key")
+    if recorded is None:
+        return
+    from .errors import ConfigError
+    from .text import AnalyzerSettings
+
+    settings = (manifest.get("config") or {}).get("analyzer") if isinstance(manifest.get("config"), dict) else None
+    if not isinstance(settings, dict):
+        raise ModelError(f"{directory / MANIFEST}: damaged manifest (expected config.analyzer beside analyzer_key, "
+                         f"found {settings!r:.60}); retrain or restore the model")
+    try:
+        current = AnalyzerSettings(**settings).key
+    except TypeError:  # settings this version does not know
+        raise ModelError(f"{directory}: expected analyzer settings this version of gikai-topics knows, found "
+                         f"{settings!r}; load it with the version that trained it (git commit "
+                         f"{manifest.get('git_commit')}) or retrain it") from None
+    except ConfigError as exc:  # e.g. its dictionary package is not installed here
+        raise ModelError(f"{directory}: cannot analyse text as the model was trained to ({exc}); install what its "
+                         "analyzer settings need, or retrain it") from None
+    if current != recorded:
+        raise ModelError(
+            f"{directory}: expected the analyzer key the model was trained with ({recorded}), found {current} for "
+            "the same settings in this version of gikai-topics: its stop list or analysis changed since, so the "
+            "model's weights would meet other features and every score would shift; retrain the model with this "
+            f"version, or load it with the version that trained it (git commit {manifest.get('git_commit')})")
 
 
 def resolve(ref: str | os.PathLike | None) -> tuple[Path, str]:
@@ -209,8 +247,23 @@ def load(ref: str | os.PathLike | None) -> tuple[Any, dict, str, Path]:
     try:
         model = joblib.load(directory / MODEL_FILE)
     except Exception as exc:  # digests matched, so this is a version mismatch
-        raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc}); retrain it") from None
+        raise ModelError(f"{directory}: cannot load the model ({type(exc).__name__}: {exc})"
+                         f"{_versions_note(manifest) or '; retrain it'}") from None
     return model, manifest, tag, directory
+
+
+def _versions_note(manifest: dict) -> str:
+    """The recorded library versions that differ from the installed ones (``gikai.json`` has them), as a clause
+    for the error of a model that cannot be unpickled: what it was saved with and what is here."""
+    recorded = manifest.get("libraries")
+    if not isinstance(recorded, dict):
+        return ""
+    from .versions import library_versions
+
+    here = library_versions()
+    differ = [f"{name} {recorded[name]} (installed: {here[name]})" for name in here
+              if isinstance(recorded.get(name), str) and recorded[name] != here[name]]
+    return f"; it was saved with {', '.join(differ)}: install those versions to load it, or retrain it" if differ else ""
 
 
 def copy_dir(src: Path, dst: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,7 +15,7 @@ from .labeling.store import LabelSet, group_fingerprints, label_matrix, read_lab
 from .model import TopicClassifier, configured_vectors, workers_for
 from .store import (DEFAULT_NAME, check_export_dir, check_name, export_dir, read_manifest, remove_from_bentoml,
                     save_to_bentoml)
-from .taxonomy import Taxonomy, load_taxonomy
+from .taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 from .text import JapaneseAnalyzer
 from .versions import git_commit, library_versions, now_iso
 
@@ -45,7 +46,11 @@ def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | Non
     return model
 
 
-def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy: Taxonomy, seconds: float) -> dict:
+def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy: Taxonomy, seconds: float, *,
+                   commit: str | None, libraries: dict[str, str]) -> dict:
+    """The model's ``gikai.json`` record.  ``commit`` and ``libraries`` are what :func:`train` read before the fit:
+    the code that trained the model, whatever happens to the checkout while it runs."""
+    defined = {t: v for t, v in model.oof_f1.items() if v is not None}
     return {
         "name": name,
         "topics": taxonomy.ids,
@@ -56,14 +61,18 @@ def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy
         "label_set_sha256": labels.sha256,
         "label_count": len(labels),
         "label_positives": {t: int(sum(t in ex.topics for ex in labels.examples)) for t in taxonomy.ids},
-        "libraries": library_versions(),
-        "git_commit": git_commit(),
+        "libraries": libraries,
+        "git_commit": commit,
+        #: what the analyzer produced at training (settings, stop list): store.verify refuses the model where the
+        #: same settings now give another key, since its features would no longer match its weights
+        "analyzer_key": model.config.analyzer.key,
         "trained_at": now_iso(),
         "training_seconds": round(seconds, 2),
         "cv_summary": {"kind": "internal out-of-fold F1 at the tuned thresholds",
                        "folds": model.config.thresholds.folds,
-                       "f1": {t: round(v, 4) for t, v in model.oof_f1.items()},
-                       "macro_f1": round(sum(model.oof_f1.values()) / max(1, len(model.oof_f1)), 4)},
+                       "f1": {t: None if v is None else round(v, 4) for t, v in model.oof_f1.items()},
+                       # over the topics with positives: one without any has no F1 (null above), not 0
+                       "macro_f1": round(sum(defined.values()) / len(defined), 4) if defined else None},
         "n_features": int(model.W.shape[0]),
         "vectors": model.vectors_info,
     }
@@ -93,13 +102,19 @@ def train(
         check_name(name)
     if out is not None:
         check_export_dir(Path(out))  # before the fit: a bad --out must not cost a fit nor leave a stored version
+    # what trains the model is fixed here, before the fit (minutes at 50k labels): a commit, checkout or edit of
+    # the checkout meanwhile must not be recorded as the code that trained it, and the taxonomy saved beside the
+    # model is the text it was trained with, not the file as it is after the fit
+    commit, libraries = git_commit(), library_versions(config.analyzer.dictionary)
     taxonomy = load_taxonomy(taxonomy_path)
+    taxonomy_text = Path(taxonomy.path).read_text(encoding="utf-8")
+    if hashlib.sha256(taxonomy_text.encode("utf-8")).hexdigest() != taxonomy.sha256:  # changed since it was read
+        taxonomy = parse_taxonomy(taxonomy_text, taxonomy.path)
     labels, _ = read_labels(labels_path, taxonomy)  # raises LabelError listing every problem
     t0 = time.perf_counter()
     model = fit_labels(labels, config, progress=progress, n_jobs=n_jobs)
     seconds = time.perf_counter() - t0
-    manifest = build_manifest(name, model, labels, taxonomy, seconds)
-    taxonomy_text = Path(taxonomy.path).read_text(encoding="utf-8")
+    manifest = build_manifest(name, model, labels, taxonomy, seconds, commit=commit, libraries=libraries)
     if progress:
         progress("saving")
     tag = save_to_bentoml(name, model, manifest, taxonomy_text) if to_store else None

@@ -53,11 +53,14 @@ def progress_printer():
 def summary_table(manifest: dict):
     from rich.table import Table
 
+    def shown(f1: float | None) -> str:
+        return "–" if f1 is None else f"{f1:.3f}"  # undefined: a topic without positives
+
     table = Table("topic", "labels", "threshold", "internal CV F1", title="model summary")
     f1 = manifest["cv_summary"]["f1"]
     for t in manifest["topics"]:
-        table.add_row(t, str(manifest["label_positives"][t]), f"{manifest['thresholds'][t]:.2f}", f"{f1[t]:.3f}")
-    table.add_row("macro", "", "", f"{manifest['cv_summary']['macro_f1']:.3f}")
+        table.add_row(t, str(manifest["label_positives"][t]), f"{manifest['thresholds'][t]:.2f}", shown(f1[t]))
+    table.add_row("macro", "", "", shown(manifest["cv_summary"]["macro_f1"]))
     return table
 
 
