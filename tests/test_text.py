@@ -1,6 +1,10 @@
+import hashlib
+import json
 import pickle
 import threading
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +95,47 @@ def test_every_stop_word_is_a_normalised_form_so_it_can_match():
     assert never == []
     toks = JapaneseAnalyzer()("皆さん、理事者の方々にいうと、引き続きやはりそういうことで、防災の対策をしっかり進めます。")
     assert toks == ["防災", "対策", "進める"]
+
+
+# --------------------------------------------------------------------------- the key must follow the tokens
+
+GOLDEN = Path(__file__).parent / "fixtures" / "analyzer_tokens.json"
+
+
+def _fixture_texts() -> list[str]:
+    texts = []
+    for name in ("corpus_sample.jsonl", "labels.jsonl"):
+        for line in (GOLDEN.parent / name).read_text(encoding="utf-8").splitlines():
+            texts.append(json.loads(line)["text"])
+    return texts
+
+
+def _analyzer_fingerprint() -> dict:
+    """What the default analyzer produces for the fixture texts, and what it calls itself (its key)."""
+    from train.cache import sudachi_versions
+
+    analyzer = JapaneseAnalyzer()
+    tokens = [analyzer.tokens(t) for t in _fixture_texts()]
+    blob = json.dumps(tokens, ensure_ascii=False).encode("utf-8")
+    return {"key": analyzer.settings.key, "sudachi": sudachi_versions(analyzer.settings.dictionary),
+            "texts": len(tokens), "tokens_sha256": hashlib.sha256(blob).hexdigest()}
+
+
+def test_the_analyzer_key_changes_whenever_its_tokens_do():
+    """The key names the analyzer's output for caches, the bundled vectors and saved models (which refuse another
+    key), but it is versioned by hand (the ``|v2|`` marker in ``AnalyzerSettings.key``) beside the settings and the
+    stop list: a code change that changes the tokens and not the key would reuse stale cached tokens and vectors
+    and load old models silently.  This records the default analyzer's tokens of the fixture texts with its key."""
+    now, was = _analyzer_fingerprint(), json.loads(GOLDEN.read_text(encoding="utf-8"))
+    regenerate = (f"after rebuilding the bundled vectors (`gikai-topics vectors build`, `vectors general`), write "
+                  f"{json.dumps(now, ensure_ascii=False)} to {GOLDEN}")
+    if now["sudachi"] != was["sudachi"]:
+        pytest.fail(f"SudachiPy or its dictionary changed ({was['sudachi']} -> {now['sudachi']}): check what the "
+                    f"tokens became; then {regenerate}")
+    if now["key"] == was["key"]:
+        assert now["tokens_sha256"] == was["tokens_sha256"], (
+            f"the analyzer's tokens of the fixture texts changed but its key did not ({now['key']}): bump the "
+            f"version marker in AnalyzerSettings.key (|v2| -> |v3|) so caches, vectors and saved models see the "
+            f"change; then {regenerate}")
+    else:
+        pytest.fail(f"the analyzer key changed ({was['key']} -> {now['key']}): {regenerate}")
