@@ -149,13 +149,12 @@ def object_prefix(text: str) -> dict | None:
             else:
                 return None
             i += 1
+        elif (c, expect) in (("}", "key_or_end"), ("]", "value_or_end")):  # an empty object or array ends
+            stack.pop()
+            expect = "after"
+            finished(i + 1)
+            i += 1
         elif expect in ("key", "key_or_end"):
-            if c == "}" and expect == "key_or_end":
-                stack.pop()
-                expect = "after"
-                finished(i + 1)
-                i += 1
-                continue
             if c != '"':
                 return None
             end = _string_end(text, i)
@@ -167,12 +166,6 @@ def object_prefix(text: str) -> dict | None:
                 key = json.loads(text[i:end])
             expect, i = "colon", end
         else:  # a value
-            if c == "]" and expect == "value_or_end":
-                stack.pop()
-                expect = "after"
-                finished(i + 1)
-                i += 1
-                continue
             if len(stack) == 1:
                 start = i
             if c in "{[":
