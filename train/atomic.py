@@ -36,6 +36,23 @@ def _stream(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+def _target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: the one a symbolic link names (the link keeps pointing there)."""
+    return _real(path) if path.is_symlink() else path
+
+
+def _temp_sibling(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (its folder exists), with the usual permissions: fd and name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual permissions
+    return fd, tmp
+
+
+def _naming(path: Path, exc: OSError) -> OSError:
+    """``exc`` as an error of writing ``path`` (its ``filename``), whichever file the system call touched."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary sibling of ``path``; on success rename it over ``path``.
@@ -53,11 +70,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             yield buffer
             fh.write(buffer.getvalue())
         return
-    if path.is_symlink():
-        path = _real(path)
+    path = _target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual permissions
+    fd, tmp = _temp_sibling(path)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
             yield fh
@@ -87,7 +102,7 @@ def check_writable(path: str | os.PathLike, option: str = "--output", *, inputs:
         if not os.access(path, os.W_OK):
             raise InputError(f"{option} {path}: no permission to write to it")
         return check_apart_from_inputs(path, inputs, option, scratch=scratch)
-    parent = (_real(path) if path.is_symlink() else path).parent  # a link's file is what gets replaced
+    parent = _target(path).parent  # a link's file is what gets replaced
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
@@ -158,22 +173,21 @@ def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> 
     try:
         for path, data in files:
             path = Path(path)
+            data = data.encode("utf-8") if isinstance(data, str) else data
             if _stream(path):
-                streams.append((path, data.encode("utf-8") if isinstance(data, str) else data))
+                streams.append((path, data))
                 continue
-            if path.is_symlink():
-                path = _real(path)
+            path = _target(path)
             try:
                 made.extend(make_folders(str(path.parent)))
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                fd, tmp = _temp_sibling(path)
                 pending.append((path, tmp))
-                os.chmod(tmp, 0o666 & ~_umask())
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+                    fh.write(data)
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+                raise _naming(path, exc) from exc
         with signals_held() as interrupted:
             written = _replace_all(pending, interrupted)
         for path, data in streams:
@@ -181,7 +195,7 @@ def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> 
                 with open(path, "wb") as fh:
                     fh.write(data)
             except OSError as exc:
-                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+                raise _naming(path, exc) from exc
     finally:
         for _, tmp in pending:
             with contextlib.suppress(FileNotFoundError):
@@ -209,7 +223,7 @@ def _replace_all(pending: list[tuple[Path, str]], interrupted) -> bool:
                 if backup is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(backup)
-                raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+                raise _naming(path, exc) from exc
             done.append((path, backup))
         if interrupted():
             kept = _put_back(done)
