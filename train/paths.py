@@ -16,3 +16,8 @@ def default_path(name: str) -> Path:
     directory if it exists there, else the checkout's."""
     here = Path(name)
     return here if here.exists() else project_root() / name
+
+
+def to_stdout(path: Path | str | None) -> bool:
+    """No output path, or ``-``: standard output (as ``--input -`` is standard input)."""
+    return path is None or str(path) == "-"

@@ -15,6 +15,7 @@ from typing import IO, Iterable, Iterator
 from .errors import InputError, Interrupted
 from .jsonline import check_unicode, decode_line, finite_number, loads_line, lone_surrogate
 from .inference import Tagger
+from .paths import to_stdout
 
 BATCH = 256
 
@@ -173,8 +174,7 @@ def prepare(text: str | None, input: str | None, output: Path | None) -> tuple[l
 
     if (text is None) == (input is None):
         raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
-    if output is not None and str(output) == "-":  # as --input -: standard output, not a file named "-"
-        output = None
+    output = None if to_stdout(output) else output  # as --input -: standard output, not a file named "-"
     if output is not None:
         check_writable(output, inputs=[input] if input is not None else ())
     items = [(None, check_text(text))] if text is not None else load_inputs(input)

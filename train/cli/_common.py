@@ -11,7 +11,7 @@ from typing import IO, Callable, Iterator, Optional
 
 from rich.console import Console
 
-from ..paths import default_path  # noqa: F401  (the commands import it from here)
+from ..paths import default_path, to_stdout  # noqa: F401  (the commands import them from here)
 
 # no markup and no emoji codes: what is printed holds user text (paths, ids, assembly names, label texts), and
 # "[/x]" in it would stop the command after its work with a MarkupError, "[bold]" vanish, ":warning:" become ⚠
@@ -103,11 +103,6 @@ def discard_stdout() -> None:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         os.close(null)
-
-
-def to_stdout(path: Optional[Path | str]) -> bool:
-    """No output path, or ``-``: standard output (as ``--input -`` is standard input)."""
-    return path is None or str(path) == "-"
 
 
 @contextlib.contextmanager
