@@ -95,8 +95,9 @@ def write_export(tasks: str, config: str, *, out: Path | None, config_out: Path 
         atomic_write_all([(path, text) for path, text, _ in files])
     except OSError as exc:
         option, path = next(((o, p) for p, _, o in files if str(p) == exc.filename), (files[0][2], files[0][0]))
+        unchanged = "both are" if len(files) > 1 else "it is"
         raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc}); expected to write "
-                         f"{' and '.join(o for _, _, o in files)}; nothing was written ({'both are' if len(files) > 1 else 'it is'} as before this "
+                         f"{' and '.join(o for _, _, o in files)}; nothing was written ({unchanged} as before this "
                          "run): free space or choose another path, then export again") from None
 
 
