@@ -278,7 +278,7 @@ def tag_corpus(
     if dask and dask != "local" and jobs is not None:  # as evaluate: a cluster's own workers run the chunks
         raise InputError(f"--jobs {jobs}: expected no --jobs with --dask {dask}, whose workers do the tagging (start "
                          "more with `dask worker ADDRESS --nworkers N`); drop --jobs, or use --dask local --jobs N")
-    if jobs is None:
+    if jobs is None or jobs == -1:  # -1: one per core, as train and evaluate take it
         jobs = os.cpu_count() or 1
     if not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"--jobs: expected an integer >= 1, found {jobs!r}")

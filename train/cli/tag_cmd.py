@@ -28,8 +28,8 @@ def tag_corpus_cmd(
 ) -> None:
     """Tag every utterance of a corpus with topics and scores; resumable, parallel, streaming."""
     with progress_counter("tagging") as progress:
-        s = tag_corpus(inputs, out, model=model, jobs=None if jobs == -1 and dask in (None, "local") else jobs,
-                       dask=dask, chunk_size=chunk_size, restart=restart, progress=progress)
+        s = tag_corpus(inputs, out, model=model, jobs=jobs, dask=dask, chunk_size=chunk_size, restart=restart,
+                       progress=progress)
     console.print(f"tagged {s.records:,} utterances in {s.seconds:.1f}s ({s.per_second:,.0f}/s) with {s.model} "
                   f"→ {s.out}" + (f"; reused {s.chunks_reused} finished part(s)" if s.chunks_reused else ""))
     if s.bad_records:
