@@ -189,7 +189,8 @@ def check_analyzer(directory: Path, manifest: dict) -> None:
     from .errors import ConfigError
     from .text import AnalyzerSettings
 
-    settings = (manifest.get("config") or {}).get("analyzer") if isinstance(manifest.get("config"), dict) else None
+    config = manifest.get("config")
+    settings = config.get("analyzer") if isinstance(config, dict) else None
     if not isinstance(settings, dict):
         raise ModelError(f"{directory / MANIFEST}: damaged manifest (expected config.analyzer beside analyzer_key, "
                          f"found {settings!r:.60}); retrain or restore the model")
