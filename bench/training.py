@@ -57,13 +57,7 @@ def train_labels_job(labels: str, kind: str, out: str | None, to_store: bool) ->
     return {"kind": kind, "n": res.manifest["label_count"], "train_seconds": res.seconds,
             "analyse_s": t_fit - t_an, "fit_s": t_save - t_fit, "save_s": t0 + wall - t_save, "wall_s": wall,
             "rss_before_mb": before, "n_features": res.manifest["n_features"],
-            "oof_macro_f1": _macro(res.model.oof_f1), "tag": res.tag, "out": out}
-
-
-def _macro(f1: dict) -> float | None:
-    """Mean F1 over the topics with positives (a topic without any has None: undefined)."""
-    defined = [v for v in f1.values() if v is not None]
-    return sum(defined) / len(defined) if defined else None
+            "oof_macro_f1": res.model.oof_macro_f1, "tag": res.tag, "out": out}
 
 
 def prepare_pseudo_job(corpus_file: str, n: int, model_dir: str, cache_dir: str, out: str) -> dict:
@@ -113,7 +107,7 @@ def fit_pseudo_job(labels: str, kind: str, cache_dir: str) -> dict:
     t_fit = clock.first("threshold fold")
     return {"kind": kind, "n": len(label_set), "cache_s": t_fit - t0, "fit_s": end - t_fit,
             "rss_before_mb": before, "n_features": int(model.W.shape[0]),
-            "oof_macro_f1": _macro(model.oof_f1), "label_problems": len(problems)}
+            "oof_macro_f1": model.oof_macro_f1, "label_problems": len(problems)}
 
 
 # ------------------------------------------------------------------ parent side

@@ -388,6 +388,13 @@ class TopicClassifier:
 
     # ---------------------------------------------------------------- inference
     @property
+    def oof_macro_f1(self) -> float | None:
+        """Mean of :attr:`oof_f1` over the topics with positives (a topic without any has no F1, not 0); None when
+        no topic has one."""
+        defined = [v for v in self.oof_f1.values() if v is not None]
+        return sum(defined) / len(defined) if defined else None
+
+    @property
     def fitted(self) -> bool:
         return self.W is not None
 

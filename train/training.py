@@ -50,7 +50,6 @@ def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy
                    commit: str | None, libraries: dict[str, str]) -> dict:
     """The model's ``gikai.json`` record.  ``commit`` and ``libraries`` are what :func:`train` read before the fit:
     the code that trained the model, whatever happens to the checkout while it runs."""
-    defined = {t: v for t, v in model.oof_f1.items() if v is not None}
     return {
         "name": name,
         "topics": taxonomy.ids,
@@ -72,7 +71,7 @@ def build_manifest(name: str, model: TopicClassifier, labels: LabelSet, taxonomy
                        "folds": model.config.thresholds.folds,
                        "f1": {t: None if v is None else round(v, 4) for t, v in model.oof_f1.items()},
                        # over the topics with positives: one without any has no F1 (null above), not 0
-                       "macro_f1": round(sum(defined.values()) / len(defined), 4) if defined else None},
+                       "macro_f1": None if model.oof_macro_f1 is None else round(model.oof_macro_f1, 4)},
         "n_features": int(model.W.shape[0]),
         "vectors": model.vectors_info,
     }
