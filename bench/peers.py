@@ -100,7 +100,7 @@ def peers_job(labels: str, folds: int, workdir: str, skip_ours: bool) -> dict:
     from train.model import TopicClassifier
     from train.text import JapaneseAnalyzer
 
-    label_set, _ = read_labels(labels)
+    label_set = read_labels(labels)[0].in_id_order()  # as train and evaluate read them
     ids = label_set.taxonomy.ids
     texts = [ex.text for ex in label_set.examples]
     groups = [ex.group for ex in label_set.examples]

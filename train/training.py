@@ -31,6 +31,9 @@ class TrainResult:
 
 def fit_labels(labels: LabelSet, config: TrainConfig, *, cache: TokenCache | None = None,
                progress: Callable[[str], None] | None = None, n_jobs: int | None = None) -> TopicClassifier:
+    """Fit a model on ``labels`` taken in id order: the same label set gives the same model, whatever the files'
+    names, order and line order."""
+    labels = labels.in_id_order()
     ids = labels.taxonomy.ids
     texts = [ex.text for ex in labels.examples]
     configured_vectors(config)  # a bad vectors setting is refused before the slow analysis

@@ -216,9 +216,11 @@ def cross_validate(
     progress: Callable[[str], None] | None = None,
     cache: TokenCache | None = None,
 ) -> dict:
-    """Run the whole evaluation and return the report dictionary (stable keys)."""
+    """Run the whole evaluation and return the report dictionary (stable keys).  The labels are taken in id order,
+    so the folds (and the report) depend on the label set, not on how its files are named or ordered."""
     say = progress or (lambda _m: None)
     started = time.perf_counter()
+    labels = labels.in_id_order()
     ids = labels.taxonomy.ids
     examples = labels.examples
     texts = [ex.text for ex in examples]

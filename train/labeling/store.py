@@ -60,6 +60,12 @@ class LabelSet:
     def __len__(self) -> int:
         return len(self.examples)
 
+    def in_id_order(self) -> "LabelSet":
+        """The same labels sorted by id: what a fit and an evaluation read, so that the model and the report are
+        functions of the label set that :attr:`sha256` names, not of file names, file order or line order (the
+        threshold folds and the CV folds are drawn over the examples in this order)."""
+        return dataclasses.replace(self, examples=sorted(self.examples, key=lambda e: e.id))
+
 
 def label_files(path: str | Path) -> list[Path]:
     path = Path(path)
