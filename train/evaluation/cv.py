@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -38,13 +37,13 @@ from ..model import TopicClassifier, configured_vectors
 from ..text import JapaneseAnalyzer
 from ..versions import library_versions, now_iso
 from . import metrics
+from .heldout import (UNKNOWN_ASSEMBLY, adaptation_report, held_out_report, plan_adaptation,
+                      plan_held_out)
 
 LEARNING_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 ERRORS_PER_TOPIC = 5
 CHAR_BASELINE_FEATURES = 50_000  # keeps the baseline affordable: 200k char n-grams made each fit ~2x slower
 SNIPPET = 160
-#: the share of a held-out assembly's near-duplicate groups whose labels the adaptation curve may train on
-ADAPT_POOL_FRACTION = 0.25
 
 
 #: --corpus given where nothing reads it (what was found goes in the braces)
@@ -156,56 +155,94 @@ def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.ran
     return np.asarray([i for i in train_idx if groups[i] in chosen])
 
 
-#: what the report calls the assembly of a label without a municipality
-UNKNOWN_ASSEMBLY = "(unknown)"
-
 # --------------------------------------------------------------------------- the run
 
-def _adaptation_plan(loao_splits: dict, groups, options: EvalOptions) -> tuple[dict, dict]:
-    """Per held-out assembly: (pool, test, sizes).  A quarter of its near-duplicate groups (ADAPT_POOL_FRACTION)
-    hold the labels a fit may add, in a fixed random order; the rest are the test set of every size, so the
-    rows of one assembly are comparable.  Sizes past the pool are cut to it (once).
+def _cv_splits(Y: np.ndarray, groups: list[str], unscored: np.ndarray, options: EvalOptions, n: int) -> list:
+    """(repeat, fold, train, test) for every CV fold; model-chosen test items (``unscored``) move to training."""
+    splits = []
+    for rep in range(options.repeats):
+        for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, options.folds, seed=options.seed + rep)):
+            splits.append((rep, k, tr, te))
+    if unscored.any():  # model-chosen test items move to the training side and are never scored; one that shares
+        # a near-duplicate group with a scored test item (a copy labeled twice) sits that fold out instead
+        def _moved(te):
+            kept = {groups[i] for i in te[~unscored[te]]}
+            return np.asarray([i for i in te[unscored[te]] if groups[i] not in kept], dtype=te.dtype)
 
-    Also returns why each assembly that is not in the plan was left out (the report says so)."""
-    plan, left_out = {}, {}
-    if not options.adapt:
-        return plan, left_out
-    rng = np.random.default_rng(options.seed)
-    for name, (_, te) in loao_splits.items():
-        gs = sorted({groups[i] for i in te})
-        rng.shuffle(gs)
-        pool_groups = set(gs[: int(len(gs) * ADAPT_POOL_FRACTION)])
-        pool = np.asarray([i for i in te if groups[i] in pool_groups], dtype=int)
-        test = np.asarray([i for i in te if groups[i] not in pool_groups], dtype=int)
-        if len(pool) == 0 or len(test) == 0:  # too few groups to split into a pool and a test set
-            need = int(np.ceil(1 / ADAPT_POOL_FRACTION))
-            left_out[name] = (f"expected at least {need} distinct utterances to set {ADAPT_POOL_FRACTION:.0%} aside "
-                              f"for training and score the rest, found {len(gs)} (its {len(te):,} scored labels, "
-                              "near-duplicates counted once)")
-            continue
-        rng.shuffle(pool)
-        sizes = sorted({min(k, len(pool)) for k in options.adapt})
-        plan[name] = (pool, test, sizes)
-    return plan, left_out
+        splits = [(rep, k, np.union1d(tr, _moved(te)), te[~unscored[te]]) for rep, k, tr, te in splits]
+        if any(len(te) == 0 for _, _, _, te in splits):
+            raise InputError(
+                f"--folds {options.folds}: expected every CV fold to keep labels to score, found a fold with none "
+                f"once the {int(unscored.sum()):,} model-chosen labels (of {n:,}) moved to training; "
+                "use fewer --folds, label more at random, or pass --score-model-chosen")
+    for _, _, tr, te in splits:  # the guarantee the report states
+        assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
+    return splits
 
 
-def _adaptation_report(plan: dict, not_adapted: dict, by_key: dict, Y: np.ndarray, ids: list[str],
-                       options: EvalOptions, vectors: str) -> dict:
-    out = {"pool_fraction": ADAPT_POOL_FRACTION, "requested": list(options.adapt), "vectors": vectors,
-           "assemblies": {}, "not_adapted": dict(not_adapted)}
-    for name, (pool, test, sizes) in plan.items():
-        base = by_key[("loao", name, 0, 1.0)]
-        where = {int(i): j for j, i in enumerate(base["test_idx"])}
-        rows_at = [where[int(i)] for i in test]
-        runs = [(0, {"pred": base["pred"][rows_at], "scores": base["scores"][rows_at]})]
-        runs += [(k, by_key[("adapt", name, k, 1.0)]) for k in sizes]
-        rows = []
-        for k, res in runs:
-            m = metrics.compute(Y[test], res["pred"], res["scores"], ids)
-            rows.append({"labels": int(k), "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
-                         "per_topic_f1": {t: m["per_topic"][t]["f1"] for t in ids}})
-        out["assemblies"][name] = {"pool": int(len(pool)), "test": int(len(test)), "rows": rows}
-    return out
+def _cv_section(splits: list, by_key: dict, Y: np.ndarray, ids: list[str], examples, options: EvalOptions) -> dict:
+    """Per-fold metrics and thresholds, the first repeat's out-of-fold scores, and the worst errors over all folds."""
+    fold_metrics, fold_rows = [], []
+    oof_scores = np.zeros(Y.shape)
+    oof_pred = np.zeros(Y.shape, dtype=bool)
+    threshold_rows = []
+    errors: dict[str, list] = {t: [] for t in ids}
+    for rep, k, tr, te in splits:
+        res = by_key[("model", rep, k, 1.0)]
+        m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
+        fold_metrics.append(m)
+        fold_rows.append({"repeat": rep, "fold": k, "train": int(len(tr)), "test": int(len(te)),
+                          "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
+                          "fit_seconds": round(res["fit_seconds"], 2)})
+        threshold_rows.append({t: round(float(x), 4) for t, x in zip(ids, res["thresholds"])})
+        if rep == 0:
+            oof_scores[te] = res["scores"]
+            oof_pred[te] = res["pred"]
+            for t, rows in res["errors"].items():
+                errors[t].extend(rows)
+    for t in ids:  # keep the worst over all folds
+        fps = sorted((r for r in errors[t] if r["kind"] == "false_positive"), key=lambda r: -r["score"])
+        fns = sorted((r for r in errors[t] if r["kind"] == "false_negative"), key=lambda r: r["score"])
+        errors[t] = fps[:ERRORS_PER_TOPIC] + fns[:ERRORS_PER_TOPIC]
+        for r in errors[t]:
+            ex = examples[r.pop("index")]
+            r["id"] = ex.id
+            r["labels"] = list(ex.topics)
+    return {"cv": metrics.aggregate(fold_metrics, ids, options.repeats), "folds": fold_rows,
+            "fold_thresholds": threshold_rows, "oof_scores": oof_scores, "oof_pred": oof_pred, "errors": errors}
+
+
+def _baselines_section(splits: list, by_key: dict, Y: np.ndarray, ids: list[str], options: EvalOptions) -> dict:
+    prior_folds, char_folds = [], []
+    prior_rng = np.random.default_rng(options.seed + 1)
+    for rep, k, tr, te in splits:
+        ps, pp = _prior_scores(Y[tr], len(te), prior_rng)
+        prior_folds.append(metrics.compute(Y[te], pp, ps, ids))
+        res = by_key[("char_ngram", rep, k, 1.0)]
+        char_folds.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
+    return {
+        "topic_prior": {"description": "random draws at each topic's training prevalence",
+                        **metrics.aggregate(prior_folds, ids, options.repeats)},
+        "char_ngram": {"description": "character 2-3-gram TF-IDF (50k most frequent) + the same classifier "
+                                      "and threshold tuning",
+                       **metrics.aggregate(char_folds, ids, options.repeats)},
+    }
+
+
+def _learning_curve_section(splits: list, by_key: dict, curve_sizes: dict, Y: np.ndarray, ids: list[str],
+                            options: EvalOptions) -> list:
+    curve = []
+    for frac in LEARNING_FRACTIONS:
+        fms, sizes = [], []
+        for rep, k, tr, te in splits:
+            res = by_key[("model", rep, k, frac)]
+            fms.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
+            sizes.append(curve_sizes.get((rep, k, frac), len(tr)))
+        agg = metrics.aggregate(fms, ids, options.repeats)
+        curve.append({"fraction": frac, "train_size": int(np.mean(sizes)),
+                      "macro_f1": agg["overall"]["macro_f1"], "micro_f1": agg["overall"]["micro_f1"],
+                      "per_topic_f1": {t: agg["per_topic"][t]["f1"] for t in ids}})
+    return curve
 
 
 def cross_validate(
@@ -238,26 +275,9 @@ def cross_validate(
     cache.save()
     tokenize_seconds = time.perf_counter() - t0
 
-    splits = []
-    for rep in range(options.repeats):
-        for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, options.folds, seed=options.seed + rep)):
-            splits.append((rep, k, tr, te))
     chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
     unscored = chosen & (not options.score_model_chosen)
-    if unscored.any():  # model-chosen test items move to the training side and are never scored; one that shares
-        # a near-duplicate group with a scored test item (a copy labeled twice) sits that fold out instead
-        def _moved(te):
-            kept = {groups[i] for i in te[~unscored[te]]}
-            return np.asarray([i for i in te[unscored[te]] if groups[i] not in kept], dtype=te.dtype)
-
-        splits = [(rep, k, np.union1d(tr, _moved(te)), te[~unscored[te]]) for rep, k, tr, te in splits]
-        if any(len(te) == 0 for _, _, _, te in splits):
-            raise InputError(
-                f"--folds {options.folds}: expected every CV fold to keep labels to score, found a fold with none "
-                f"once the {int(unscored.sum()):,} model-chosen labels (of {len(examples):,}) moved to training; "
-                "use fewer --folds, label more at random, or pass --score-model-chosen")
-    for _, _, tr, te in splits:  # the guarantee the report states
-        assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
+    splits = _cv_splits(Y, groups, unscored, options, len(examples))
 
     char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES,
@@ -278,57 +298,21 @@ def cross_validate(
             jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
-    loao_names, loao_train, loao_skipped, adapt_plan, not_adapted = [], {}, {}, {}, {}
+    loao_splits, loao_skipped, adapt_plan, not_adapted = {}, {}, {}, {}
     if options.loao:
-        # what each could be scored on; labels without a municipality train every held-out fold but are not an
-        # assembly one can hold out (nor one whose text strict vectors could leave out)
-        counts = Counter(a for a, u in zip(assemblies, unscored) if not u and a != UNKNOWN_ASSEMBLY)
-        chosen_in = Counter(a for a, u in zip(assemblies, unscored) if u and a != UNKNOWN_ASSEMBLY)
-        loao_splits = {}
-        for name in sorted(set(counts) | set(chosen_in), key=lambda a: (-counts[a], a)):
-            n = counts[name]
-            if n < options.loao_min_labels:  # said, not dropped without a word: the reader counts the assemblies
-                loao_skipped[name] = (
-                    f"expected at least {options.loao_min_labels} labels to score, found {n}"
-                    + (f" (and {chosen_in[name]:,} chosen by a model's uncertainty, which are not scored)"
-                       if chosen_in[name] else "")
-                    + "; its labels train every held-out fold")
-                say(f"not holding out {name}: {loao_skipped[name]}")
-                continue
-            held = [i for i, a in enumerate(assemblies) if a == name]
-            held_groups = {groups[i] for i in held}
-            tr = np.asarray([i for i, a in enumerate(assemblies) if a != name and groups[i] not in held_groups])
-            # a fit needs enough distinct utterances for its threshold folds; too few → not held out (it
-            # would fail after every CV fit, blaming --folds)
-            need = max(config.thresholds.folds, options.loao_min_labels)
-            distinct = len({groups[i] for i in tr})
-            if distinct < need:
-                loao_skipped[name] = (f"expected at least {need} distinct utterances outside it to train on, found "
-                                      f"{distinct}; label more in the other assemblies to hold it out")
-                say(f"not holding out {name}: {loao_skipped[name]}")
-                continue
-            loao_splits[name] = (tr, np.asarray([i for i in held if not unscored[i]]))
-        loao_names = list(loao_splits)
-        adapt_plan, not_adapted = _adaptation_plan(loao_splits, groups, options)
-        for name, why in not_adapted.items():
-            say(f"not adapting to {name}: {why}")
-        if options.adapt and not adapt_plan:  # asked for, and nothing to show: refused before any fit
-            why = "; ".join(f"{n}: {r}" for n, r in {**loao_skipped, **not_adapted}.items()) or \
-                f"all {len(examples):,} labels lack a municipality"
-            raise InputError(
-                f"--adapt {','.join(map(str, options.adapt))}: expected a held-out assembly to refit with some of "
-                f"its own labels, found none ({why}); label more of an assembly, or drop --adapt")
+        loao_splits, loao_skipped = plan_held_out(assemblies, groups, unscored, config, options, say)
+        adapt_plan, not_adapted = plan_adaptation(loao_splits, groups, options, skipped=loao_skipped,
+                                                  n_labels=len(examples), say=say)
         held_out = {}
-        if loao_names and config.features.vectors != "none" and options.loao_vectors == "strict":
+        if loao_splits and config.features.vectors != "none" and options.loao_vectors == "strict":
             from .heldout_vectors import held_out_vectors
 
-            held_out = held_out_vectors(config, loao_names, options.corpus, n_jobs=options.n_jobs, progress=say)
-        for name in loao_names:
-            tr, te = loao_splits[name]
+            held_out = held_out_vectors(config, list(loao_splits), options.corpus, n_jobs=options.n_jobs,
+                                        progress=say)
+        for name, (tr, te) in loao_splits.items():
             jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
-            loao_train[name] = len(tr)
         for name, (pool, test, sizes) in adapt_plan.items():
             tr = loao_splits[name][0]
             for k in sizes:  # the same held-out vectors as the assembly's held-out fit: k = 0 is that fit
@@ -342,34 +326,7 @@ def cross_validate(
     fit_seconds = time.perf_counter() - t0
     by_key = dict(zip(keys, results))
 
-    # ---- main model, per fold
-    fold_metrics, fold_rows = [], []
-    oof_scores = np.zeros(Y.shape)
-    oof_pred = np.zeros(Y.shape, dtype=bool)
-    threshold_rows = []
-    errors: dict[str, list] = {t: [] for t in ids}
-    for rep, k, tr, te in splits:
-        res = by_key[("model", rep, k, 1.0)]
-        m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
-        fold_metrics.append(m)
-        fold_rows.append({"repeat": rep, "fold": k, "train": int(len(tr)), "test": int(len(te)),
-                          "macro_f1": m["overall"]["macro_f1"], "micro_f1": m["overall"]["micro_f1"],
-                          "fit_seconds": round(res["fit_seconds"], 2)})
-        threshold_rows.append({t: round(float(x), 4) for t, x in zip(ids, res["thresholds"])})
-        if rep == 0:
-            oof_scores[te] = res["scores"]
-            oof_pred[te] = res["pred"]
-            for t, rows in res["errors"].items():
-                errors[t].extend(rows)
-    for t in ids:  # keep the worst over all folds
-        fps = sorted((r for r in errors[t] if r["kind"] == "false_positive"), key=lambda r: -r["score"])
-        fns = sorted((r for r in errors[t] if r["kind"] == "false_negative"), key=lambda r: r["score"])
-        errors[t] = fps[:ERRORS_PER_TOPIC] + fns[:ERRORS_PER_TOPIC]
-        for r in errors[t]:
-            ex = examples[r.pop("index")]
-            r["id"] = ex.id
-            r["labels"] = list(ex.topics)
-
+    cv = _cv_section(splits, by_key, Y, ids, examples, options)
     scored = ~unscored
     report = {
         "kind": "cross_validation",
@@ -385,76 +342,25 @@ def cross_validate(
         "topics": ids,
         "label_positives": {t: int(Y[:, j].sum()) for j, t in enumerate(ids)},
         "model_chosen": {"labels": int(chosen.sum()), "scored": bool(options.score_model_chosen)},
-        "cv": metrics.aggregate(fold_metrics, ids, options.repeats),
-        "folds": fold_rows,
-        "fold_thresholds": threshold_rows,
-        "pooled": metrics.compute(Y[scored], oof_pred[scored], oof_scores[scored], ids),
+        "cv": cv["cv"],
+        "folds": cv["folds"],
+        "fold_thresholds": cv["fold_thresholds"],
+        "pooled": metrics.compute(Y[scored], cv["oof_pred"][scored], cv["oof_scores"][scored], ids),
         "timing": {"tokenize_seconds": round(tokenize_seconds, 2), "fit_seconds": round(fit_seconds, 2),
                    "total_seconds": 0.0, "cache_hits": cache.hits, "cache_misses": cache.misses},
-        "error_analysis": errors if options.error_analysis else {},
+        "error_analysis": cv["errors"] if options.error_analysis else {},
     }
     # PR curves and heatmaps are drawn from the pooled out-of-fold scores
-    report["_arrays"] = {"Y": Y[scored], "scores": oof_scores[scored], "pred": oof_pred[scored]}
-
+    report["_arrays"] = {"Y": Y[scored], "scores": cv["oof_scores"][scored], "pred": cv["oof_pred"][scored]}
     if options.baselines:
-        prior_folds, char_folds = [], []
-        prior_rng = np.random.default_rng(options.seed + 1)
-        for rep, k, tr, te in splits:
-            ps, pp = _prior_scores(Y[tr], len(te), prior_rng)
-            prior_folds.append(metrics.compute(Y[te], pp, ps, ids))
-            res = by_key[("char_ngram", rep, k, 1.0)]
-            char_folds.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
-        report["baselines"] = {
-            "topic_prior": {"description": "random draws at each topic's training prevalence",
-                            **metrics.aggregate(prior_folds, ids, options.repeats)},
-            "char_ngram": {"description": "character 2-3-gram TF-IDF (50k most frequent) + the same classifier "
-                                          "and threshold tuning",
-                           **metrics.aggregate(char_folds, ids, options.repeats)},
-        }
-
+        report["baselines"] = _baselines_section(splits, by_key, Y, ids, options)
     if options.learning_curve:
-        curve = []
-        for frac in LEARNING_FRACTIONS:
-            fms, sizes = [], []
-            for rep, k, tr, te in splits:
-                res = by_key[("model", rep, k, frac)]
-                fms.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
-                sizes.append(curve_sizes.get((rep, k, frac), len(tr)))
-            agg = metrics.aggregate(fms, ids, options.repeats)
-            curve.append({"fraction": frac, "train_size": int(np.mean(sizes)),
-                          "macro_f1": agg["overall"]["macro_f1"], "micro_f1": agg["overall"]["micro_f1"],
-                          "per_topic_f1": {t: agg["per_topic"][t]["f1"] for t in ids}})
-        report["learning_curve"] = curve
-
-    if loao_names:
-        per = {}
-        Yp, Pp, Sp = [], [], []
-        for name in loao_names:
-            res = by_key[("loao", name, 0, 1.0)]
-            te = res["test_idx"]
-            m = metrics.compute(Y[te], res["pred"], res["scores"], ids)
-            m["overall"]["train"] = int(loao_train[name])
-            per[name] = m
-            Yp.append(Y[te]), Pp.append(res["pred"]), Sp.append(res["scores"])
-        pooled = metrics.compute(np.vstack(Yp), np.vstack(Pp), np.vstack(Sp), ids)
-        report["leave_one_assembly_out"] = {
-            "min_labels": options.loao_min_labels,
-            "vectors": "; ".join(
-                (["strict: word vectors re-learned without the held-out assembly's text"
-                  if options.loao_vectors == "strict" else
-                  "shared: the configured word vectors (they include the held-out assembly's unlabeled text)"]
-                 if config.features.vectors != "none" else [])
-                + (["general-domain vectors (chiVe, learned from web text, not minutes) as configured"]
-                   if config.features.general_vectors != "none" else [])) or "none",
-            "assemblies": per,
-            "without_assembly": sum(a == UNKNOWN_ASSEMBLY for a in assemblies),
-            "pooled": pooled,
-            # an assembly without a single positive has no macro-F1 (None): it is left out of the mean, not 0
-            "mean_macro_f1": metrics.mean_std([per[n]["overall"]["macro_f1"] for n in loao_names])["mean"],
-        }
+        report["learning_curve"] = _learning_curve_section(splits, by_key, curve_sizes, Y, ids, options)
+    if loao_splits:
+        report["leave_one_assembly_out"] = held_out_report(loao_splits, by_key, Y, ids, assemblies, config, options)
         if options.adapt:
-            report["adaptation"] = _adaptation_report(adapt_plan, not_adapted, by_key, Y, ids, options,
-                                                      report["leave_one_assembly_out"]["vectors"])
+            report["adaptation"] = adaptation_report(adapt_plan, not_adapted, by_key, Y, ids, options,
+                                                     report["leave_one_assembly_out"]["vectors"])
     if loao_skipped:
         report["not_held_out"] = loao_skipped
     report["timing"]["total_seconds"] = round(time.perf_counter() - started, 2)
