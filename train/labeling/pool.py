@@ -69,6 +69,19 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
     return tagger
 
 
+def _check_strategy(strategy: str) -> None:
+    """``--strategy`` of ``label`` and ``labels pool``: one check, one message."""
+    if strategy not in STRATEGIES:
+        raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
+
+
+def _check_model_for(strategy: str | None, tagger) -> None:
+    """The uncertainty order is the model's: refused without one (rather than falling back to random)."""
+    if strategy == "uncertainty" and tagger is None:
+        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
+                         "`gikai-topics train`), or use --strategy random")
+
+
 @dataclasses.dataclass
 class Item:
     record: Record
@@ -160,8 +173,7 @@ class PoolSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {self.strategy!r}")
+        _check_strategy(self.strategy)
         for name in ("size", "max_pool"):
             if getattr(self, name) <= 0:
                 raise InputError(f"--{name.replace('_', '-')}: expected a positive number, found {getattr(self, name)}")
@@ -214,9 +226,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
         raise InputError(f"--model {model}: the random strategy uses no model; expected --strategy uncertainty to "
                          "choose by the model's scores, or no --model for a random draw")
     tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
-    if spec.strategy == "uncertainty" and tagger is None:
-        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
-                         "`gikai-topics train`), or use --strategy random")
+    _check_model_for(spec.strategy, tagger)
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir])
     # the length bounds go into the sampling: --max-pool counts candidates of the right length

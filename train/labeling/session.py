@@ -23,10 +23,11 @@ from typing import IO, Sequence
 
 from ..atomic import append_line_durably, atomic_write_bytes, signals_held
 from ..locks import file_locked
-from ..errors import InputError, LabelError
+from ..errors import LabelError
 from ..taxonomy import Taxonomy, load_taxonomy
 from .labeled import LabeledIndex, check_labels_path, labels_locked
-from .pool import STRATEGIES, Item, _load_tagger, _say, build_pool, order_items, score_items
+from .pool import (Item, _check_model_for, _check_strategy, _load_tagger, _say, build_pool, order_items,
+                   score_items)
 from .store import MODEL_CHOSEN_PREFIX
 
 KEYS = "1234567890abcdefghijklmnoprtvwxz"  # no q, s, u, y: those are commands
@@ -294,13 +295,11 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     out = Path(out)
     _check_paths(out, labels_dir)
-    if strategy is not None and strategy not in STRATEGIES:
-        raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
+    if strategy is not None:
+        _check_strategy(strategy)
     taxonomy = taxonomy or load_taxonomy()
     tagger = _load_tagger(model, taxonomy, stdout)
-    if strategy == "uncertainty" and tagger is None:
-        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
-                         "`gikai-topics train`), or use --strategy random")
+    _check_model_for(strategy, tagger)
     strategy = strategy or ("uncertainty" if tagger else "random")
     index = LabeledIndex([Path(labels_dir) if labels_dir else None, out]).refresh()
     exclude = index.ids, index.groups
