@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from ..atomic import append_line_durably, atomic_write_text, check_writable, mend_last_line
 from ..locks import file_locked
@@ -13,10 +13,8 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line
 from ..taxonomy import Taxonomy
 from .batches import merge, write_batches
+from .labeled import LabeledIndex, labels_locked
 from .store import Example, _check_record, read_labels
-
-if TYPE_CHECKING:
-    from .session import LabeledIndex
 
 
 def make_batches(pool: Path, out_dir: Path, *, prefix: str, max_chars: int) -> list[Path]:
@@ -30,9 +28,7 @@ def existing_labels(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[
                                                                         LabeledIndex]:
     """What is already labeled under ``paths`` (label folders or files; None, missing or empty ones skipped): the
     first label of each id and of each near-duplicate group, and the ids of every label line, valid or not (see
-    :class:`~.session.LabeledIndex`).  ``labels add``/``merge`` and ``labels import`` check new labels against it."""
-    from .session import LabeledIndex
-
+    :class:`~.labeled.LabeledIndex`).  ``labels add``/``merge`` and ``labels import`` check new labels against it."""
     by_id: dict[str, Example] = {}
     by_group: dict[str, Example] = {}
     for path in paths:
@@ -120,8 +116,6 @@ class Merged(NamedTuple):
 def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxonomy: Taxonomy,
                   labels_dir: Path | None = None) -> Merged:
     """Append a batch's answered records to ``out`` in one atomic write, or nothing."""
-    from .session import labels_locked
-
     check_label_out(out)
     records = merge(batch, answers, taxonomy.ids, annotator=annotator, batch=batch.stem)
     labels_dir = labels_dir if labels_dir is not None else out.parent
@@ -166,8 +160,6 @@ def record_from_args(json_record: str | None, **fields) -> dict:
 
 def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> str | None:
     """Append one label (checked first); returns the note of an unfinished last line removed from ``out``, or None."""
-    from .session import labels_locked
-
     check_label_out(out)
     with labels_locked([labels_dir, out]):  # no other writer labels it meanwhile (see labels_locked)
         _check_new([record], taxonomy, labels_dir)

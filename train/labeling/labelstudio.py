@@ -23,6 +23,7 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
 from .editing import append_lines_atomically, check_label_out, existing_labels
+from .labeled import labels_locked
 from .store import LabelSet, _check_record, read_labels
 
 FROM_NAME, TO_NAME = "topics", "text"
@@ -305,8 +306,6 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
 
 def import_label_studio(path: Path, out: Path, taxonomy: Taxonomy, *, labels_dir: Path | None) -> ImportResult:
     """Validate ``path`` fully, then append its new labels to ``out`` in one atomic write."""
-    from .session import labels_locked
-
     check_label_out(out)
     with labels_locked([labels_dir, out]):  # no other writer labels one of these meanwhile (see labels_locked)
         result = parse_label_studio(path, taxonomy, [labels_dir, out])

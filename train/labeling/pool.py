@@ -1,4 +1,4 @@
-"""Choosing what a team labels next.
+"""Choosing what is labeled next.
 
 ``gikai-topics labels pool`` writes a pool of unlabeled utterances for ``labels batch``.  With a
 model, the pool is ordered by **uncertainty per topic**: for each requested topic in turn, the
@@ -10,11 +10,16 @@ borderline cases fill the pool.  The model only chooses *what* is read: readers 
 Every pool line records how it was chosen in a ``selection`` field, which ``labels batch`` and
 ``labels merge`` carry into the label records, so that a later evaluation can tell model-chosen
 labels from random ones.
+
+The terminal session (``gikai-topics label``, :mod:`.session`) draws its queue here too: the same
+sample of unlabeled utterances (:func:`build_pool`), scored (:func:`score_items`) and ordered nearest
+a threshold first or at random (:func:`order_items`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -24,14 +29,135 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..corpus import Record, _open_lines
-from ..errors import InputError
+from ..errors import InputError, LabelError, ModelError
 from ..taxonomy import Taxonomy
+from .labeled import check_labels_path, labeled_keys
 from .store import MODEL_CHOSEN_PREFIX
-from .session import _load_tagger, _say, _shuffle_key, build_pool, check_labels_path, labeled_keys
 
 
 STRATEGIES = ("uncertainty", "random")
+SCORE_BATCH = 256
 
+
+def _say(out: IO[str], text: str = "") -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+# --------------------------------------------------------------------------- the candidates (also `label`'s queue)
+
+def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
+    """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions."""
+    from ..inference import Tagger, load_model
+
+    if isinstance(model, Tagger) or (model is not None and str(model).lower() == "none"):
+        tagger = None if not isinstance(model, Tagger) else model
+    else:
+        try:
+            tagger = load_model(model)
+        except ModelError:
+            if model is not None:
+                raise
+            _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
+                      "random order, no suggestions")
+            tagger = None
+    if tagger is not None:
+        unknown = [t for t in tagger.topic_ids if t not in taxonomy.ids]
+        if unknown:
+            raise LabelError(f"model {tagger.tag_name}: topic id(s) {unknown} are not in {taxonomy.path}; "
+                             "retrain the model on the current taxonomy or pass --model none")
+    return tagger
+
+
+def _check_strategy(strategy: str) -> None:
+    """``--strategy`` of ``label`` and ``labels pool``: one check, one message."""
+    if strategy not in STRATEGIES:
+        raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
+
+
+def _check_model_for(strategy: str | None, tagger) -> None:
+    """The uncertainty order is the model's: refused without one (rather than falling back to random)."""
+    if strategy == "uncertainty" and tagger is None:
+        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
+                         "`gikai-topics train`), or use --strategy random")
+
+
+@dataclasses.dataclass
+class Item:
+    record: Record
+    scores: dict[str, float] | None = None
+
+    def suggestions(self, thresholds: dict[str, float]) -> dict[str, float]:
+        """Topics at or over their threshold, best first."""
+        if not self.scores:
+            return {}
+        over = [(t, s) for t, s in self.scores.items() if s >= thresholds[t]]
+        return {t: round(s, 4) for t, s in sorted(over, key=lambda ts: -ts[1])}
+
+    def margin(self, thresholds: dict[str, float]) -> float:
+        """How close the model is to changing its mind: min over topics of |score - threshold|."""
+        return min(abs(s - thresholds[t]) for t, s in self.scores.items())
+
+    def nearest_topic(self, thresholds: dict[str, float]) -> str:
+        """The topic whose threshold gives :meth:`margin` (the first in model order on a tie)."""
+        return min(self.scores, key=lambda t: abs(self.scores[t] - thresholds[t]))
+
+
+def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, assembly: str | None,
+               max_pool: int, seed: int, min_len: int = 0, max_len: int | None = None) -> list[Record]:
+    """Up to ``max_pool`` unlabeled records of ``min_len``-``max_len`` characters, one per near-duplicate group,
+    sampled uniformly."""
+    from ..corpus_tools import SampleFilter, sample
+
+    if not paths:
+        raise InputError("--pool: expected at least one corpus file or folder, found none")
+    if max_pool <= 0:
+        raise InputError(f"--max-pool: expected a positive number, found {max_pool}")
+    ex_ids, ex_groups = exclude
+    # labeled records may take reservoir places: oversample by their number, then drop them
+    records = sample(paths, max_pool + len(ex_ids), seed=seed,
+                     where=SampleFilter(assembly=assembly, min_len=min_len, max_len=max_len))
+    fresh = [r for r in records if r.id not in ex_ids and r.group not in ex_groups]
+    if len(fresh) > max_pool:
+        fresh = sorted(sorted(fresh, key=lambda r: _shuffle_key(seed, r.id))[:max_pool], key=lambda r: r.id)
+    return fresh
+
+
+def _shuffle_key(seed: int, rid: str) -> str:
+    """A seeded pseudo-random rank that does not depend on the rest of the pool, so a resumed
+    session keeps the order of the one before."""
+    return hashlib.sha1(f"{seed}:{rid}".encode("utf-8")).hexdigest()
+
+
+def score_items(records: list[Record], tagger, out: IO[str] | None = None) -> list[Item]:
+    """Score records in batches of :data:`SCORE_BATCH`."""
+    items = []
+    for start in range(0, len(records), SCORE_BATCH):
+        if out is not None and len(records) > SCORE_BATCH:
+            _say(out, f"scoring {start:,}/{len(records):,} …")
+        batch = records[start:start + SCORE_BATCH]
+        probs = tagger.scores([r.text for r in batch])
+        for rec, row in zip(batch, probs):
+            items.append(Item(rec, {t: float(p) for t, p in zip(tagger.topic_ids, row)}))
+    return items
+
+
+def order_items(items: list[Item], strategy: str, *, thresholds: dict[str, float], seed: int) -> list[Item]:
+    """``uncertainty``: nearest a threshold first; ``random``: seeded shuffle. One item per group."""
+    if strategy == "uncertainty":
+        items = sorted(items, key=lambda it: (it.margin(thresholds), it.record.id))
+    else:
+        items = sorted(items, key=lambda it: _shuffle_key(seed, it.record.id))
+    seen: set[str] = set()
+    out = []
+    for it in items:
+        if it.record.group not in seen:
+            seen.add(it.record.group)
+            out.append(it)
+    return out
+
+
+# --------------------------------------------------------------------------- labels pool
 
 @dataclasses.dataclass(frozen=True)
 class PoolSpec:
@@ -47,8 +173,7 @@ class PoolSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {self.strategy!r}")
+        _check_strategy(self.strategy)
         for name in ("size", "max_pool"):
             if getattr(self, name) <= 0:
                 raise InputError(f"--{name.replace('_', '-')}: expected a positive number, found {getattr(self, name)}")
@@ -101,9 +226,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
         raise InputError(f"--model {model}: the random strategy uses no model; expected --strategy uncertainty to "
                          "choose by the model's scores, or no --model for a random draw")
     tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
-    if spec.strategy == "uncertainty" and tagger is None:
-        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
-                         "`gikai-topics train`), or use --strategy random")
+    _check_model_for(spec.strategy, tagger)
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir])
     # the length bounds go into the sampling: --max-pool counts candidates of the right length

@@ -13,27 +13,24 @@ Plain streams in and out, so tests can drive it with scripted keystrokes::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import re
 import sys
 from pathlib import Path
-from typing import IO, Iterable, Sequence
+from typing import IO, Sequence
 
 from ..atomic import append_line_durably, atomic_write_bytes, signals_held
-from ..locks import file_locked, folders_locked
-from ..corpus import Record, group_key
-from ..errors import InputError, LabelError, ModelError
-from ..jsonline import read_tail
+from ..locks import file_locked
+from ..errors import LabelError
 from ..taxonomy import Taxonomy, load_taxonomy
+from .labeled import LabeledIndex, check_labels_path, labels_locked
+from .pool import (Item, _check_model_for, _check_strategy, _load_tagger, _say, build_pool, order_items,
+                   score_items)
 from .store import MODEL_CHOSEN_PREFIX
 
 KEYS = "1234567890abcdefghijklmnoprtvwxz"  # no q, s, u, y: those are commands
-STRATEGIES = ("uncertainty", "random")
-SCORE_BATCH = 256
 HELP = """\
   1-9 0 a b c …  toggle a topic (several at once: '13' or 'dx privacy')
   y or Enter     accept the selection as this utterance's label (nothing selected = zero topics)
@@ -43,27 +40,6 @@ HELP = """\
   ?              this help
 Suggestions are the model's guesses, shown for reference and never selected for you:
 decide by reading the whole text against labels/GUIDELINES.md."""
-
-
-@dataclasses.dataclass
-class Item:
-    record: Record
-    scores: dict[str, float] | None = None
-
-    def suggestions(self, thresholds: dict[str, float]) -> dict[str, float]:
-        """Topics at or over their threshold, best first."""
-        if not self.scores:
-            return {}
-        over = [(t, s) for t, s in self.scores.items() if s >= thresholds[t]]
-        return {t: round(s, 4) for t, s in sorted(over, key=lambda ts: -ts[1])}
-
-    def margin(self, thresholds: dict[str, float]) -> float:
-        """How close the model is to changing its mind: min over topics of |score - threshold|."""
-        return min(abs(s - thresholds[t]) for t, s in self.scores.items())
-
-    def nearest_topic(self, thresholds: dict[str, float]) -> str:
-        """The topic whose threshold gives :meth:`margin` (the first in model order on a tie)."""
-        return min(self.scores, key=lambda t: abs(self.scores[t] - thresholds[t]))
 
 
 @dataclasses.dataclass
@@ -89,194 +65,6 @@ def topic_keys(taxonomy: Taxonomy) -> dict[str, str]:
     return dict(zip(KEYS, taxonomy.ids))
 
 
-# --------------------------------------------------------------------------- the queue
-
-def check_labels_path(labels_dir: str | Path | None) -> None:
-    """A --labels that does not exist is refused: :func:`labeled_keys` skips missing paths (an --out not yet
-    written), so a typo there would silently exclude nothing."""
-    if labels_dir is not None and not Path(labels_dir).exists():
-        raise InputError(f"--labels {labels_dir}: no such folder or file; pass the labels whose utterances to "
-                         "leave out (an empty folder if there are none yet)")
-
-
-class _FileKeys:
-    """What :class:`LabeledIndex` has read of one label file: up to byte ``offset`` (``lines`` whole lines)."""
-
-    def __init__(self, ino: int) -> None:
-        self.ino, self.offset, self.lines = ino, 0, 0
-        self.ids: dict[str, int] = {}  # id -> line number
-        self.groups: dict[str, int] = {}  # near-duplicate group -> line number
-
-    def add(self, raw: bytes, lineno: int, *, last: bool = False) -> None:
-        """Count line ``lineno``; ``last``: no newline follows it yet."""
-        try:
-            obj = json.loads(raw.decode("utf-8-sig" if lineno == 1 else "utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            tail = read_tail(raw, first=lineno == 1) if last else None
-            if tail is None or tail.kind != "unended":
-                return  # no id to be read (``labels validate`` names the line)
-            obj = tail.members  # a label whole but for its end, kept until fixed by hand (see mend_last_line)
-        if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"]:
-            self.ids[obj["id"]] = lineno
-            if isinstance(obj.get("text"), str) and obj["text"].strip():
-                self.groups[group_key(obj["text"])] = lineno
-
-
-class LabeledIndex:
-    """Ids and near-duplicate groups of the label files under ``paths`` (a folder: its ``*.jsonl``; a file;
-    missing ones skipped).
-
-    Read leniently: every JSON object line with a string ``id`` counts, also one with a problem (an unknown
-    topic after a hand edit, say), so an utterance is never offered to be labeled a second time because its
-    first label does not validate.  :meth:`refresh` reads only what was appended since the last call, and a
-    file replaced (as undo does) or shortened is read again whole: cheap enough to run before every utterance,
-    so a session sees what another session writes to the same files."""
-
-    def __init__(self, paths: Iterable[Path | str | None]) -> None:
-        self.paths = [Path(p) for p in paths if p is not None]
-        self._files: dict[str, tuple[Path, _FileKeys]] = {}
-
-    def _label_files(self) -> list[Path]:
-        found = []
-        for p in self.paths:
-            if p.is_dir():
-                found.extend(sorted(p.glob("*.jsonl")))
-            elif p.is_file():
-                found.append(p)
-        return found
-
-    def refresh(self) -> "LabeledIndex":
-        for f in self._label_files():
-            key = os.path.realpath(f)
-            try:
-                with open(key, "rb") as fh:
-                    st = os.fstat(fh.fileno())
-                    keys = self._files[key][1] if key in self._files else None
-                    if keys is not None and (keys.ino != st.st_ino or keys.offset > st.st_size):
-                        keys = None  # replaced (undo rewrites the file) or shortened: read it again
-                    if keys is not None and keys.offset:
-                        fh.seek(keys.offset - 1)
-                        if fh.read(1) != b"\n":  # rewritten in place: not the lines read before
-                            keys = None
-                    if keys is None:
-                        keys = _FileKeys(st.st_ino)
-                        fh.seek(0)
-                    data = fh.read()
-            except FileNotFoundError:  # removed or renamed meanwhile
-                continue
-            except OSError as exc:
-                raise LabelError(f"{f}: cannot read the label file ({exc.strerror}); expected to read every label "
-                                 "file, or utterances already labeled there would be offered again") from None
-            cut = data.rfind(b"\n") + 1
-            for raw in data[:cut].split(b"\n")[:-1]:
-                keys.lines += 1
-                if raw.strip():
-                    keys.add(raw, keys.lines)
-            keys.offset += cut
-            # a last line without its newline: counted if whole (or a label whole but for its end, which appends
-            # refuse to touch), read again when finished
-            if data[cut:].strip():
-                keys.add(data[cut:], keys.lines + 1, last=True)
-            self._files[key] = (f, keys)
-        return self
-
-    @property
-    def ids(self) -> set[str]:
-        return {i for _, keys in self._files.values() for i in keys.ids}
-
-    @property
-    def groups(self) -> set[str]:
-        return {g for _, keys in self._files.values() for g in keys.groups}
-
-    def where(self, rid: str, group: str | None = None) -> str | None:
-        """``file:line`` of a label of ``rid`` (or of a text of ``group``), or None."""
-        for f, keys in self._files.values():
-            line = keys.ids.get(rid) or (keys.groups.get(group) if group is not None else None)
-            if line:
-                return f"{f}:{line}"
-        return None
-
-
-def labels_locked(paths: Iterable[Path | str | None]):
-    """Hold the lock of the label files under ``paths`` (as :class:`LabeledIndex` reads them: a folder, a file,
-    missing ones skipped; a label file not yet written, ``*.jsonl``, counts by its folder) for the block: what a
-    writer checks before it appends, no other writer appends meanwhile, to any file of those folders
-    (:func:`~train.locks.folders_locked`).  Every writer that checks what is labeled before it appends (the
-    session, ``labels add``, ``merge`` and ``import``) takes it around the check and the append, before the file's
-    own lock."""
-    folders = set()
-    for p in paths:
-        if p is None:
-            continue
-        p = Path(p)
-        if p.is_dir():
-            folders.add(p)
-        elif p.exists() or p.name.endswith(".jsonl"):
-            folders.add(p.parent)
-    return folders_locked(folders) if folders else contextlib.nullcontext()
-
-
-def labeled_keys(paths: Iterable[Path | None]) -> tuple[set[str], set[str]]:
-    """Ids and near-duplicate groups already labeled in label folders/files (missing or empty ones skipped;
-    see :class:`LabeledIndex`)."""
-    index = LabeledIndex(paths).refresh()
-    return index.ids, index.groups
-
-
-def build_pool(paths: Sequence[Path], exclude: tuple[set[str], set[str]], *, assembly: str | None,
-               max_pool: int, seed: int, min_len: int = 0, max_len: int | None = None) -> list[Record]:
-    """Up to ``max_pool`` unlabeled records of ``min_len``-``max_len`` characters, one per near-duplicate group,
-    sampled uniformly."""
-    from ..corpus_tools import SampleFilter, sample
-
-    if not paths:
-        raise InputError("--pool: expected at least one corpus file or folder, found none")
-    if max_pool <= 0:
-        raise InputError(f"--max-pool: expected a positive number, found {max_pool}")
-    ex_ids, ex_groups = exclude
-    # labeled records may take reservoir places: oversample by their number, then drop them
-    records = sample(paths, max_pool + len(ex_ids), seed=seed,
-                     where=SampleFilter(assembly=assembly, min_len=min_len, max_len=max_len))
-    fresh = [r for r in records if r.id not in ex_ids and r.group not in ex_groups]
-    if len(fresh) > max_pool:
-        fresh = sorted(sorted(fresh, key=lambda r: _shuffle_key(seed, r.id))[:max_pool], key=lambda r: r.id)
-    return fresh
-
-
-def _shuffle_key(seed: int, rid: str) -> str:
-    """A seeded pseudo-random rank that does not depend on the rest of the pool, so a resumed
-    session keeps the order of the one before."""
-    return hashlib.sha1(f"{seed}:{rid}".encode("utf-8")).hexdigest()
-
-
-def score_items(records: list[Record], tagger, out: IO[str] | None = None) -> list[Item]:
-    """Score records in batches of :data:`SCORE_BATCH`."""
-    items = []
-    for start in range(0, len(records), SCORE_BATCH):
-        if out is not None and len(records) > SCORE_BATCH:
-            _say(out, f"scoring {start:,}/{len(records):,} …")
-        batch = records[start:start + SCORE_BATCH]
-        probs = tagger.scores([r.text for r in batch])
-        for rec, row in zip(batch, probs):
-            items.append(Item(rec, {t: float(p) for t, p in zip(tagger.topic_ids, row)}))
-    return items
-
-
-def order_items(items: list[Item], strategy: str, *, thresholds: dict[str, float], seed: int) -> list[Item]:
-    """``uncertainty``: nearest a threshold first; ``random``: seeded shuffle. One item per group."""
-    if strategy == "uncertainty":
-        items = sorted(items, key=lambda it: (it.margin(thresholds), it.record.id))
-    else:
-        items = sorted(items, key=lambda it: _shuffle_key(seed, it.record.id))
-    seen: set[str] = set()
-    out = []
-    for it in items:
-        if it.record.group not in seen:
-            seen.add(it.record.group)
-            out.append(it)
-    return out
-
-
 # --------------------------------------------------------------------------- the file
 
 def remove_label(path: Path, rid: str) -> bool:
@@ -298,11 +86,6 @@ def remove_label(path: Path, rid: str) -> bool:
 
 
 # --------------------------------------------------------------------------- the loop
-
-def _say(out: IO[str], text: str = "") -> None:
-    out.write(text + "\n")
-    out.flush()
-
 
 class LabelSession:
     """The interactive loop over an ordered queue of items."""
@@ -495,29 +278,6 @@ class LabelSession:
 
 # --------------------------------------------------------------------------- entry point
 
-def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
-    """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions."""
-    from ..inference import Tagger, load_model
-
-    if isinstance(model, Tagger) or (model is not None and str(model).lower() == "none"):
-        tagger = None if not isinstance(model, Tagger) else model
-    else:
-        try:
-            tagger = load_model(model)
-        except ModelError:
-            if model is not None:
-                raise
-            _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
-                      "random order, no suggestions")
-            tagger = None
-    if tagger is not None:
-        unknown = [t for t in tagger.topic_ids if t not in taxonomy.ids]
-        if unknown:
-            raise LabelError(f"model {tagger.tag_name}: topic id(s) {unknown} are not in {taxonomy.path}; "
-                             "retrain the model on the current taxonomy or pass --model none")
-    return tagger
-
-
 def _check_paths(out: Path, labels_dir: str | Path | None) -> None:
     """Before the session starts: a label chosen must never be lost to a bad --out, nor an old one offered again
     because --labels was mistyped."""
@@ -535,13 +295,11 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     out = Path(out)
     _check_paths(out, labels_dir)
-    if strategy is not None and strategy not in STRATEGIES:
-        raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
+    if strategy is not None:
+        _check_strategy(strategy)
     taxonomy = taxonomy or load_taxonomy()
     tagger = _load_tagger(model, taxonomy, stdout)
-    if strategy == "uncertainty" and tagger is None:
-        raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
-                         "`gikai-topics train`), or use --strategy random")
+    _check_model_for(strategy, tagger)
     strategy = strategy or ("uncertainty" if tagger else "random")
     index = LabeledIndex([Path(labels_dir) if labels_dir else None, out]).refresh()
     exclude = index.ids, index.groups
