@@ -6,4 +6,4 @@ lives in a private temp folder that is removed at the end: the user's BentoML
 store and token cache are never touched.
 """
 
-SECTIONS = ("analyzer", "training", "cv", "serving", "peers", "corpus")
+SECTIONS = ("analyzer", "training", "cv", "serving", "peers", "corpus", "startup")

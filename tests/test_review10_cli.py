@@ -259,6 +259,42 @@ def test_every_option_says_what_it_does():
     assert missing == []
 
 
+# --- `gikai-topics --help`, a command's `--help` or a mistyped option took 1-2 s: loading the commands imported the
+# whole library (scikit-learn, scipy, numpy, joblib, yaml) before typer could print a line
+
+GROUPS = ("corpus", "labels", "vectors")
+
+
+def test_every_command_has_help(capsys):
+    for args in (["--help"], *([g, "--help"] for g in GROUPS), *([*name.split(), "--help"] for name, _ in _commands())):
+        assert main(args) == 0, args
+        out = capsys.readouterr().out
+        assert "Usage: gikai-topics" in out and " ".join(args[:-1]) in out, args
+
+
+def test_help_and_usage_errors_load_none_of_the_library():
+    """Typer, rich and ``train.errors`` only: the library loads when a command runs (see train/cli/__init__.py)."""
+    calls = [["--help"], *([g, "--help"] for g in GROUPS), *([*name.split(), "--help"] for name, _ in _commands()),
+             ["predict", "--bogus"], ["train", "--jobs", "many"], ["labels", "merge"], ["no-such-command"]]
+    code = (
+        "import json, sys\n"
+        "import train.cli\n"
+        "train.cli._register()\n"
+        f"codes = [train.cli.main(args) for args in {calls!r}]\n"
+        "heavy = ('sklearn', 'scipy', 'numpy', 'bentoml', 'sudachipy', 'joblib', 'yaml', 'pandas', 'pyarrow',\n"
+        "         'matplotlib', 'gensim', 'dask')\n"
+        "library = [m for m in sys.modules if m.startswith('train.') and not m.startswith('train.cli')]\n"
+        "print(json.dumps({'codes': codes, 'heavy': sorted(m for m in heavy if m in sys.modules),\n"
+        "                  'library': sorted(library)}))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.splitlines()[-1])
+    assert got["codes"] == [0] * (len(calls) - 4) + [2, 2, 2, 2]
+    assert got["heavy"] == []
+    assert got["library"] == ["train.errors", "train.paths"]
+
+
 def test_flags_have_no_negative_twin():
     twins = [f"{name} {p.secondary_opts}" for name, cmd in _commands() for p in cmd.params
              if getattr(p, "secondary_opts", None)]

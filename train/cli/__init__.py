@@ -1,6 +1,10 @@
 """The ``gikai-topics`` command line.
 
-Each command is a thin typer function over a plain function of the library.
+Each command is a thin typer function over a plain function of the library, which it imports in its body, not
+at the top of its module: ``--help`` and usage errors load typer and rich but none of the library (numpy, scipy,
+scikit-learn, BentoML, Sudachi... a second or more), only ``train.errors`` and ``train.paths``
+(tests/test_review10_cli.py checks which modules load; ``python -m bench --sections startup`` times it).
+
 Library errors (:class:`train.errors.GikaiError`) become one line on stderr and
 a non-zero exit, and so do errors of the operating system that the library did not
 turn into its own (``OSError``: no permission, a full disk, a folder where a file
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     _install_signal_handlers()
     _tolerant_stdout()
     try:
-        _register()  # imports numpy, scipy, sklearn: a second or more, in which Ctrl-C must be exit 130 too
+        _register()  # the command modules (light: the library loads when a command runs); Ctrl-C is exit 130 here too
         code = app(args=argv, prog_name="gikai-topics", standalone_mode=False)  # Exit codes returned, not exited
         if code == 130:
             print("error: interrupted; nothing was written", file=sys.stderr)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
-from .. import corpus_tools
 from ..errors import InputError
-from ..atomic import check_writable
 from . import app
 from ._common import console, default_path, err_console, output_to, to_stdout
+
+if TYPE_CHECKING:
+    from ..corpus_tools import CorpusStats
+
+# the library is imported inside each command: `--help` and usage errors need none of it (see train/cli/__init__.py)
 
 corpus_app = typer.Typer(help="Inspect the raw corpus and sample utterances.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -25,7 +27,9 @@ def _paths(paths: Optional[list[Path]]) -> list[Path]:
     return list(paths) if paths else [default_path("seeds")]
 
 
-def print_stats(stats: corpus_tools.CorpusStats) -> None:
+def print_stats(stats: CorpusStats) -> None:
+    from rich.table import Table
+
     console.print(f"files {stats.files}  records {stats.records:,}  exact duplicates removed {stats.duplicates_removed:,}")
     console.print(
         f"near-duplicate groups {stats.groups:,} ({stats.groups_with_copies:,} groups hold "
@@ -43,6 +47,8 @@ def print_stats(stats: corpus_tools.CorpusStats) -> None:
 @corpus_app.command("stats")
 def stats_cmd(paths: Optional[list[Path]] = PATHS, lenient: bool = LENIENT) -> None:
     """Records, duplicates, near-duplicate groups, per-assembly counts and dates, lengths."""
+    from .. import corpus_tools
+
     print_stats(corpus_tools.corpus_stats(_paths(paths), lenient=lenient))
 
 
@@ -61,6 +67,9 @@ def sample_cmd(
     lenient: bool = LENIENT,
 ) -> None:
     """A random sample of utterances as JSONL, one per near-duplicate group."""
+    from .. import corpus_tools
+    from ..atomic import check_writable
+
     where = corpus_tools.SampleFilter(assembly=assembly, grep=grep, min_len=min_len, max_len=max_len)
     paths = _paths(paths)
     if not to_stdout(out):

@@ -6,11 +6,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import InputError
-from ..evaluation.report import HEADLINE_HEADER, check_report_dir, headline_rows, write_reports
-from ..evaluation.runner import parse_counts, run_evaluation
 from . import app
 from ._common import console, progress_printer
 
@@ -41,6 +38,11 @@ def evaluate_cmd(
                                         "many labels a new council needs)."),
 ) -> None:
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
+    from rich.table import Table
+
+    from ..evaluation.report import HEADLINE_HEADER, check_report_dir, headline_rows, write_reports
+    from ..evaluation.runner import parse_counts, run_evaluation
+
     if (model is None) != (test is None):
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")
     check_report_dir(out)  # before hours of fitting, not after

@@ -7,16 +7,26 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from ..atomic import check_writable
 from ..errors import InputError, LabelError
-from ..labeling import editing
-from ..labeling.pool import PoolSpec, select_pool, write_pool
-from ..labeling.store import label_stats, read_labels
-from ..taxonomy import load_taxonomy
 from . import app
 from ._common import console, default_path, err_console, to_stdout, utf8_stdout
+
+# the library is imported inside each command: `--help` and usage errors need none of it (see train/cli/__init__.py)
+
+
+def read_labels(*args, **kwargs):
+    """:func:`train.labeling.store.read_labels`, imported on first use (several commands read labels)."""
+    from ..labeling.store import read_labels
+
+    return read_labels(*args, **kwargs)
+
+
+def load_taxonomy(*args, **kwargs):
+    """:func:`train.taxonomy.load_taxonomy`, imported on first use (several commands check topic ids)."""
+    from ..taxonomy import load_taxonomy
+
+    return load_taxonomy(*args, **kwargs)
 
 labels_app = typer.Typer(help="Validate, summarise and grow the labeled data.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
@@ -36,6 +46,8 @@ def validate_cmd(path: Optional[Path] = DIR) -> None:
 
 
 def print_label_stats(st) -> None:
+    from rich.table import Table
+
     console.print(f"{st.examples:,} labeled utterances in {st.files} file(s); zero-topic "
                   f"{st.zero_topic:,} ({st.zero_topic_share:.1%})")
     t = Table("topic", "positives", "share")
@@ -57,6 +69,8 @@ def print_label_stats(st) -> None:
 @labels_app.command("stats")
 def stats_cmd(path: Optional[Path] = DIR) -> None:
     """Per-topic positives, zero-topic share, per-assembly counts, topic co-occurrence."""
+    from ..labeling.store import label_stats
+
     labels, _ = read_labels(path or default_path("labels"))
     print_label_stats(label_stats(labels))
 
@@ -69,6 +83,8 @@ def merge_cmd(
     annotator: str = typer.Option(..., help="Who read this batch."),
 ) -> None:
     """Join a reader's answers to a batch and append them to a label file (all or nothing)."""
+    from ..labeling import editing
+
     n, same, note = editing.merge_answers(batch, answers, out, annotator=annotator, taxonomy=load_taxonomy())
     if note:
         err_console.print(note)
@@ -84,6 +100,8 @@ def batch_cmd(
     max_chars: int = typer.Option(28000, help="Characters of text per reading file."),
 ) -> None:
     """Split a pool into reading files for parallel readers."""
+    from ..labeling import editing
+
     files = editing.make_batches(pool, out_dir, prefix=prefix, max_chars=max_chars)
     err_console.print(f"wrote {len(files)} reading file(s) to {out_dir}")
 
@@ -104,6 +122,9 @@ def pool_cmd(
     seed: int = typer.Option(0, help="Random seed for sampling and the random draw (same seed, same pool)."),
 ) -> None:
     """Choose utterances for a team to read next: nearest each topic's threshold, or random."""
+    from ..atomic import check_writable
+    from ..labeling.pool import PoolSpec, select_pool, write_pool
+
     spec = PoolSpec(size=size, strategy=strategy, topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
                     assembly=assembly, min_chars=min_chars, max_chars=max_chars, max_pool=max_pool, seed=seed)
     check_writable(out, "--out", inputs=[*pool, labels or default_path("labels")])
@@ -124,6 +145,8 @@ def add_cmd(
     annotator: Optional[str] = typer.Option(None, help="Who labeled it."),
 ) -> None:
     """Append one labeled utterance (validated; refused if its id or text is already labeled differently)."""
+    from ..labeling import editing
+
     record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,
                                       annotator=annotator)
     note = editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
@@ -133,6 +156,8 @@ def add_cmd(
 
 
 def print_agreement(res: dict) -> None:
+    from rich.table import Table
+
     t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
     fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies / has a positive)
     for topic, v in res["topics"].items():
@@ -170,6 +195,8 @@ def _check_format(fmt: str) -> None:
 def _export_targets(out: Optional[Path], config_out: Optional[Path], labels: Path) -> dict[str, Optional[Path]]:
     """Where `labels export` writes its tasks and its config (None: standard output), checked before any work.
     The config goes to standard output when only the tasks have a file."""
+    from ..atomic import check_writable
+
     targets = {"tasks": None if to_stdout(out) else out}
     if config_out is not None or targets["tasks"] is not None:
         targets["config"] = None if to_stdout(config_out) else config_out

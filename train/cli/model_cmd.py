@@ -7,10 +7,6 @@ from typing import Optional
 
 import typer
 
-from .. import predict as predict_mod
-from ..config import load_config
-from ..inference import load_model
-from ..training import train
 from . import app
 from ._common import (console, default_path, discard_stdout, err_console, progress_printer, summary_table,
                       utf8_stdout)
@@ -29,6 +25,9 @@ def train_cmd(
                                        "config's n_jobs, 1). The model is the same; each process holds the features."),
 ) -> None:
     """Fit the topic model on the labels and save it to the BentoML model store."""
+    from ..config import load_config
+    from ..training import train
+
     with progress_printer() as progress:
         result = train(labels or default_path("labels"), load_config(config), name=name, out=out, progress=progress,
                        n_jobs=jobs)
@@ -46,6 +45,9 @@ def predict_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "--out", help="Write JSONL here (default, or -: stdout)."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
+    from .. import predict as predict_mod
+    from ..inference import load_model
+
     items, output = predict_mod.prepare(text, input, output)
     tagger = load_model(model)
     if output is None:

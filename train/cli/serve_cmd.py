@@ -6,7 +6,6 @@ from typing import Optional
 
 import typer
 
-from ..serving import run_server
 from . import app
 
 
@@ -20,4 +19,6 @@ def serve_cmd(
                                           "(default: GIKAI_TOPICS_THREADS or 4)."),
 ) -> None:
     """Serve the model over HTTP: POST /tag, POST /tag_batch, GET /topics, /readyz, /metrics, / (OpenAPI UI)."""
+    from ..serving import run_server
+
     raise typer.Exit(run_server(model=model, host=host, port=port, workers=workers, threads=threads))

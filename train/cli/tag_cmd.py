@@ -7,9 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..tagging import tag_corpus
-from ..taxonomy import load_taxonomy
-from ..timeline import write_timeline
 from . import app
 from ._common import console, err_console, progress_counter
 
@@ -27,6 +24,8 @@ def tag_corpus_cmd(
     restart: bool = typer.Option(False, "--restart", help="Discard unfinished parts of an earlier run."),
 ) -> None:
     """Tag every utterance of a corpus with topics and scores; resumable, parallel, streaming."""
+    from ..tagging import tag_corpus
+
     with progress_counter("tagging") as progress:
         s = tag_corpus(inputs, out, model=model, jobs=jobs, dask=dask, chunk_size=chunk_size, restart=restart,
                        progress=progress)
@@ -44,6 +43,9 @@ def timeline_cmd(
     out: Path = typer.Option(Path("timeline"), "--out", help="Folder for the CSV and PNG."),
 ) -> None:
     """Share of utterances per topic over time, per assembly: CSV and a PNG of small multiples."""
+    from ..taxonomy import load_taxonomy
+    from ..timeline import write_timeline
+
     res = write_timeline(tagged, out, by=by, topic_ids=load_taxonomy().ids, assembly=assembly)
     console.print(f"{res['rows']} assembly-periods → {res['csv']} and {res['png']}")
     if res["undated"]:

@@ -7,10 +7,6 @@ from typing import Optional
 
 import typer
 
-from ..atomic import check_writable
-from ..config import load_config
-from ..corpus import read_corpus
-from ..vectors import VectorSettings, build_vectors, load_vectors
 from . import app
 from ._common import console, default_path, progress_printer
 
@@ -32,6 +28,11 @@ def build_cmd(
                                           "settings to analyse the corpus with (default: the default analyzer)."),
 ) -> None:
     """Learn skip-gram word2vec vectors over the analysed corpus; write them atomically."""
+    from ..atomic import check_writable
+    from ..config import load_config
+    from ..corpus import read_corpus
+    from ..vectors import VectorSettings, build_vectors
+
     settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
     analyzer = load_config(config).analyzer  # vectors only fit models of the analyzer they were built with
     paths = paths or [default_path("seeds")]
@@ -51,6 +52,8 @@ def info_cmd(
     general: bool = typer.Option(False, "--general", help="'bundled' means the bundled general-domain vectors."),
 ) -> None:
     """What a vectors file was learned from."""
+    from ..vectors import load_vectors
+
     wv = load_vectors(path, general=general, any_kind=True, option="vectors info")
     m = wv.meta
     if m.get("kind") == "general":
@@ -72,9 +75,9 @@ def general_cmd(
     dim: int = typer.Option(100, help="Dimensions kept by PCA."),
 ) -> None:
     """General-domain vectors (chiVe) for our vocabulary, PCA-reduced; use with features.general_vectors."""
+    from ..atomic import check_writable
     from ..general_vectors import SpacyVectorTable, build_general_vectors, describe
-
-    from ..vectors import resolve_path
+    from ..vectors import load_vectors, resolve_path
 
     # neither the wheel nor the vocabulary file (the bundled one too) may be overwritten by the result
     check_writable(out, "--out", inputs=[source, resolve_path(vocabulary)])
