@@ -11,6 +11,9 @@ Settings (environment variables):
 * ``GIKAI_TOPICS_MAX_CHARS``: longest text accepted (default 20,000 characters);
 * ``GIKAI_TOPICS_MAX_BATCH``: most texts per ``/tag_batch`` call (default 1,000);
 * ``GIKAI_TOPICS_MAX_EXPLAIN``: most terms per topic for ``explain`` (default 50);
+* ``GIKAI_TOPICS_MAX_BODY_BYTES``: largest request body read, in bytes; a larger one is answered 413 unread
+  (default: the largest valid ``/tag_batch`` body under the two limits above, every character counted at its
+  longest JSON escape: 240,020,096 bytes with their defaults);
 * ``GIKAI_TOPICS_WORKERS`` / ``GIKAI_TOPICS_THREADS``: processes and threads per process.
 
 They are read by ``train.inference.service_settings``, the same function ``gikai-topics serve`` checks
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import deque
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +50,7 @@ MODEL_REF = SETTINGS.model
 MAX_CHARS = SETTINGS.max_chars
 MAX_BATCH = SETTINGS.max_batch
 MAX_EXPLAIN = SETTINGS.max_explain
+MAX_BODY_BYTES = SETTINGS.max_body_bytes
 WORKERS = SETTINGS.workers
 THREADS = SETTINGS.threads
 
@@ -196,6 +201,10 @@ class RequestGuard:
       valid JSON is passed on as JSON.  Other form bodies and multipart get a 415 naming the expected
       type: BentoML's form decoder answers 500 on a malformed multipart body, a non-UTF-8 file part or a
       deeply nested field.  Pickle bodies are refused too.
+    * A body over ``MAX_BODY_BYTES`` (GIKAI_TOPICS_MAX_BODY_BYTES) gets a 413 and is never passed on: at once
+      when its Content-Length says so, without reading it; else (chunked) as soon as the bytes that have
+      arrived pass the limit.  Every POST body is read here, up to the limit, before BentoML is called (its
+      JSON decoder reads the whole body before parsing it anyway), then handed on as it arrived.
     * A UTF-8 byte-order mark opening a body is dropped, as predict and the corpus readers drop one.
     * Every 4xx JSON body becomes ``{"error": "<field>: <what is wrong>", "detail": "…"}``: BentoML
       sends our own messages as a one-element list and pydantic's with ``detail`` as a list.  An unknown
@@ -204,7 +213,6 @@ class RequestGuard:
 
     FORM_TYPES = ("application/x-www-form-urlencoded",)
     REFUSED_TYPES = ("multipart/form-data", "application/vnd.bentoml+pickle")
-    MAX_FORM_BYTES = 64 * 1024 * 1024
 
     def __init__(self, app) -> None:
         self.app = app
@@ -219,16 +227,29 @@ class RequestGuard:
         if media_type in self.REFUSED_TYPES:
             await self._refuse(media_type, scope, receive, send)
             return
+        limit = MAX_BODY_BYTES  # read when used, as check_text reads MAX_CHARS
+        declared = _content_length(headers)
+        if declared is not None and declared > limit:
+            await self._too_large(f"{declared:,} bytes (its Content-Length)", limit, scope, receive, send)
+            return
+        try:
+            chunks = await _read_body(receive, limit)
+        except BodyTooLarge as exc:
+            sent = "sent without a Content-Length" if declared is None else f"its Content-Length said {declared:,}"
+            await self._too_large(f"at least {exc.size:,} bytes ({sent}; reading stopped there)", limit,
+                                  scope, receive, send)
+            return
+        if chunks is None:  # the client went away while sending: nobody to answer
+            return
         if media_type in self.FORM_TYPES:
-            body = await _read_body(receive, self.MAX_FORM_BYTES)
-            if body is None or not _is_json(body):
+            chunks = deque([b"".join(chunks)])
+            if not _is_json(chunks[0]):
                 await self._refuse(media_type, scope, receive, send)
                 return
             scope = dict(scope)
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [
                 (b"content-type", b"application/json")]
-            receive = _replay(body)
-        receive = _without_byte_order_mark(receive)
+        receive = _without_byte_order_mark(_replay(chunks, receive))
         await self.app(scope, receive, _normalise_errors(send, INPUT_FIELDS.get(scope.get("path", ""))))
 
     @staticmethod
@@ -238,9 +259,31 @@ class RequestGuard:
                 "detail": "the API takes JSON only"}
         await JSONResponse(body, status_code=415)(scope, receive, send)
 
+    @staticmethod
+    async def _too_large(size: str, limit: int, scope, receive, send) -> None:
+        body = {"error": f"body: {size} is over the limit of {limit:,} bytes; send fewer texts per call (split the "
+                         "batch), or raise GIKAI_TOPICS_MAX_BODY_BYTES on the server",
+                "detail": "request body too large (GIKAI_TOPICS_MAX_BODY_BYTES)"}
+        await JSONResponse(body, status_code=413)(scope, receive, send)
 
-async def _read_body(receive, limit: int) -> bytes | None:
-    chunks, size = [], 0
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes read")
+        self.size = size
+
+
+def _content_length(headers: Headers) -> int | None:
+    """The declared body size; None when absent or not a number (the server refuses those before we see them;
+    the bytes are counted as they arrive either way)."""
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+async def _read_body(receive, limit: int) -> deque[bytes] | None:
+    """The body's chunks as they arrived, counted as they arrive: raises BodyTooLarge as soon as they pass
+    ``limit`` bytes (nothing more is read); None when the client disconnects first."""
+    chunks, size = deque(), 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -248,10 +291,10 @@ async def _read_body(receive, limit: int) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return None
+            raise BodyTooLarge(size)
         chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return chunks
 
 
 BYTE_ORDER_MARK = b"\xef\xbb\xbf"
@@ -283,17 +326,17 @@ def _is_json(body: bytes) -> bool:
         return False
 
 
-def _replay(body: bytes):
-    sent = False
+def _replay(chunks: deque[bytes], receive):
+    """``receive`` for the app behind: the body's chunks read already, one message each as they arrived, then
+    the server's own ``receive`` (a disconnect, when it comes).  Each chunk is taken out of ``chunks`` as it is
+    handed on, so that the body is held once, by the app, as before."""
 
-    async def receive():
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    async def replayed():
+        if chunks:
+            return {"type": "http.request", "body": chunks.popleft(), "more_body": bool(chunks)}
+        return await receive()
 
-    return receive
+    return replayed
 
 
 def error_body(payload, fields: tuple[str, ...] | None = None) -> dict:
@@ -429,7 +472,8 @@ class TopicTagger:
 
     def topics_info(self) -> dict:
         info = self._require().info()
-        info["limits"] = {"max_chars": MAX_CHARS, "max_batch": MAX_BATCH, "max_explain": MAX_EXPLAIN}
+        info["limits"] = {"max_chars": MAX_CHARS, "max_batch": MAX_BATCH, "max_explain": MAX_EXPLAIN,
+                          "max_body_bytes": MAX_BODY_BYTES}
         return info
 
 

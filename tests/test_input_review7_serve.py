@@ -118,7 +118,8 @@ def test_the_service_starts_with_empty_settings(reload_service, clean_env):
     mod = reload_service()
     assert (mod.MAX_CHARS, mod.MAX_BATCH, mod.MAX_EXPLAIN, mod.WORKERS, mod.THREADS) == (20000, 1000, 50, 1, 4)
     svc = mod.TopicTagger()
-    assert svc.topics_info()["limits"] == {"max_chars": 20000, "max_batch": 1000, "max_explain": 50}
+    assert svc.topics_info()["limits"] == {"max_chars": 20000, "max_batch": 1000, "max_explain": 50,
+                                           "max_body_bytes": 240_020_096}
 
 
 def test_the_service_uses_the_values_serve_checked(reload_service, trained_model_dir, clean_env):
@@ -310,7 +311,8 @@ def test_real_bentoml_serve_with_empty_settings_and_strict_bodies(trained_model_
     with real_server(trained_model_dir, tmp_path, GIKAI_TOPICS_THREADS="2", GIKAI_TOPICS_MAX_EXPLAIN="",
                      GIKAI_TOPICS_MAX_BATCH="") as base:
         with httpx.Client(base_url=base, timeout=30) as c:
-            assert c.get("/topics").json()["limits"] == {"max_chars": 20000, "max_batch": 1000, "max_explain": 50}
+            assert c.get("/topics").json()["limits"] == {"max_chars": 20000, "max_batch": 1000, "max_explain": 50,
+                                                         "max_body_bytes": 240_020_096}
             r = c.post("/tag", json={"text": TEXT, "explain": 3})
             assert r.status_code == 200 and "terms" in r.json()
             for explain, found in WRONG_EXPLAINS[:5]:

@@ -318,7 +318,7 @@ def test_real_bentoml_serve_takes_a_byte_order_mark_names_half_surrogates_and_st
     from test_serve import real_server
 
     with real_server(trained_model_dir, tmp_path, GIKAI_TOPICS_THREADS="2", GIKAI_TOPICS_MAX_EXPLAIN="7",
-                     GIKAI_TOPICS_MAX_CHARS="300") as base:
+                     GIKAI_TOPICS_MAX_CHARS="300", GIKAI_TOPICS_MAX_BODY_BYTES="4000") as base:
         with httpx.Client(base_url=base, timeout=60) as c:
             body = json.dumps({"text": "避難所の備蓄について伺います"}, ensure_ascii=False).encode()
             r = c.post("/tag", content=b"\xef\xbb\xbf" + body, headers={"content-type": "application/json"})
@@ -331,6 +331,40 @@ def test_real_bentoml_serve_takes_a_byte_order_mark_names_half_surrogates_and_st
             assert c.post("/tag", json={"text": "防災", "explain": 7}).status_code == 200
             assert c.post("/tag", json={"text": "防災", "explain": 8}).status_code == 400
             assert c.post("/tag", json={"text": "あ" * 301}).status_code == 400
+        _check_the_body_limit_of_a_real_server(base, 4000)
+
+
+def _check_the_body_limit_of_a_real_server(base: str, limit: int) -> None:
+    """GIKAI_TOPICS_MAX_BODY_BYTES (tests/test_body_limit_serve.py) through uvicorn: a body at the limit is tagged;
+    one over it gets the 413, whether its Content-Length says so or it comes chunked; and a Content-Length over it
+    is answered before any byte of the body is sent."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    body = json.dumps({"texts": ["避難所の備蓄について伺います"]}, ensure_ascii=False).encode()
+    at_limit, over = body + b" " * (limit - len(body)), body + b" " * (limit + 1 - len(body))
+    json_type = {"content-type": "application/json"}
+    with httpx.Client(base_url=base, timeout=60) as c:
+        assert c.post("/tag_batch", content=at_limit, headers=json_type).status_code == 200
+    for content, found in [(over, f"{limit + 1:,} bytes (its Content-Length)"),
+                           (iter([over[:1000], over[1000:]]), "(sent without a Content-Length;")]:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            r = c.post("/tag_batch", content=content, headers=json_type)
+        assert r.status_code == 413 and set(r.json()) == {"error", "detail"}, r.text
+        assert found in r.json()["error"] and f"over the limit of {limit:,} bytes" in r.json()["error"], r.text
+    url = urlsplit(base)
+    with socket.create_connection((url.hostname, url.port), timeout=60) as sock:  # headers only, no body
+        sock.sendall(b"POST /tag_batch HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10000000000\r\n\r\n")
+        answer = b""
+        while b"}" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert b"10,000,000,000 bytes (its Content-Length) is over the limit" in answer, answer
 
 
 # --------------------------------------------------------------------------- a disk that fills up

@@ -26,7 +26,7 @@ from .store import DEFAULT_NAME, load
 from .text import SUDACHI_MAX_BYTES  # re-exported for the service's docs
 
 __all__ = ["Tagger", "load_model", "shown_scores", "InputError", "ModelError", "SUDACHI_MAX_BYTES",
-           "ServiceSettings", "service_settings", "SERVICE_INTEGERS"]
+           "ServiceSettings", "service_settings", "SERVICE_INTEGERS", "MAX_BODY_VAR", "largest_request_bytes"]
 
 # The service's integer settings: variable -> (default, lowest accepted value).
 SERVICE_INTEGERS: dict[str, tuple[int, int]] = {
@@ -37,6 +37,21 @@ SERVICE_INTEGERS: dict[str, tuple[int, int]] = {
     "GIKAI_TOPICS_THREADS": (4, 1),
 }
 
+# The largest HTTP request body the service reads; its default follows the text and batch limits (below).
+MAX_BODY_VAR = "GIKAI_TOPICS_MAX_BODY_BYTES"
+# What one character of a text can take in a JSON body: a character outside the Basic Multilingual Plane (an
+# emoji) written as an escaped surrogate pair, "\ud83d\ude00", is 12 bytes and counts as one character
+# (a \uXXXX escape of any other character is 6, and UTF-8 takes at most 4).
+JSON_BYTES_PER_CHAR = 12
+JSON_BYTES_PER_TEXT = 16  # a text's quotes and comma, and room for the line break and indent of pretty-printing
+JSON_ENVELOPE_BYTES = 4096  # {"texts": [...], "explain": 50}, a byte-order mark, and room for whitespace
+
+
+def largest_request_bytes(max_chars: int, max_batch: int) -> int:
+    """The size of the largest valid request body, generously counted: ``max_batch`` texts of ``max_chars``
+    characters, every character written in its longest JSON form (``/tag`` takes one text, so it fits too)."""
+    return max_batch * (max_chars * JSON_BYTES_PER_CHAR + JSON_BYTES_PER_TEXT) + JSON_ENVELOPE_BYTES
+
 
 @dataclass(frozen=True)
 class ServiceSettings:
@@ -46,15 +61,19 @@ class ServiceSettings:
     max_explain: int
     workers: int
     threads: int
+    max_body_bytes: int  # the largest request body read; larger ones are refused unread (HTTP 413)
 
 
 def service_settings(env: Mapping[str, str] | None = None) -> ServiceSettings:
     """The HTTP service's ``GIKAI_TOPICS_*`` settings from ``env`` (default ``os.environ``), each checked.
 
     A variable set to the empty string counts as unset and takes its default, as ``GIKAI_TOPICS_CACHE``
-    does; any other value must be valid or this raises InputError naming the variable."""
+    does; any other value must be valid or this raises InputError naming the variable.  The body limit
+    (``GIKAI_TOPICS_MAX_BODY_BYTES``) defaults to the largest valid request under the text and batch limits in
+    force (``largest_request_bytes``): raising those raises it."""
     env = os.environ if env is None else env
     ints = {var: env_int(env, var, default, low) for var, (default, low) in SERVICE_INTEGERS.items()}
+    largest = largest_request_bytes(ints["GIKAI_TOPICS_MAX_CHARS"], ints["GIKAI_TOPICS_MAX_BATCH"])
     return ServiceSettings(
         model=env.get("GIKAI_TOPICS_MODEL") or f"{DEFAULT_NAME}:latest",
         max_chars=ints["GIKAI_TOPICS_MAX_CHARS"],
@@ -62,6 +81,7 @@ def service_settings(env: Mapping[str, str] | None = None) -> ServiceSettings:
         max_explain=ints["GIKAI_TOPICS_MAX_EXPLAIN"],
         workers=ints["GIKAI_TOPICS_WORKERS"],
         threads=ints["GIKAI_TOPICS_THREADS"],
+        max_body_bytes=env_int(env, MAX_BODY_VAR, largest, 1, "bytes"),
     )
 
 
