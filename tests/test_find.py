@@ -175,7 +175,7 @@ def test_limit_keeps_the_first_of_the_full_order_and_counts_every_match(tagged):
     assert len(whole) == 5
 
 
-def test_table_shows_scores_and_how_many_of_how_many(tagged, capsys):
+def test_table_shows_scores_and_how_many_of_how_many(tagged, capsys, monkeypatch):
     assert main(["find", str(tagged), "--topic", "privacy", "--topic", "dx", "--format", "table",
                  "--limit", "2"]) == 0
     out = capsys.readouterr().out
@@ -186,6 +186,13 @@ def test_table_shows_scores_and_how_many_of_how_many(tagged, capsys):
     assert main(["find", str(tagged), "--topic", "privacy", "--min-score", "0.4", "--format", "table"]) == 0
     out = capsys.readouterr().out
     assert "0.450 " in out and "0.450*" not in out and "6 matches; * = tagged" in out
+    # without --topic: the tagged topics and their scores, or the strongest one of an utterance with none
+    import train.cli.find_cmd as find_cmd
+
+    monkeypatch.setattr(find_cmd.console, "width", 200)  # cells unwrapped
+    assert main(["find", str(tagged), "--min-score", "0.4", "--format", "table", "--sort", "date"]) == 0
+    out = capsys.readouterr().out
+    assert "dx 0.85" in out and "privacy 0.80" in out and "(privacy 0.45)" in out and "(topic) = none tagged" in out
 
 
 def test_table_default_limit_is_20_and_jsonl_writes_all(tmp_path, capsys):

@@ -320,6 +320,17 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     return piece.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate shown, not a crash
 
 
+def topics_cell(record: dict, scored: list[str]) -> str:
+    """The table's column without ``--topic``: the tagged topics with their scores, strongest first, or, for an
+    utterance with none (``--min-score`` selects those too), its strongest topic in parentheses."""
+    tagged = sorted((t for t in dict.fromkeys(record["topics"]) if t in scored),
+                    key=lambda t: -record[f"score_{t}"])
+    if tagged:
+        return " ".join(f"{t} {record[f'score_{t}']:.2f}" for t in tagged)
+    best = max(scored, key=lambda t: record[f"score_{t}"])
+    return f"({best} {record[f'score_{best}']:.2f})"
+
+
 def score_cell(record: dict, topic: str) -> str:
     """A topic's score for the table, ``*`` marking a tagged one (over the model's threshold): 0.500 may be
     0.49996, just under it."""

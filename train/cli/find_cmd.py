@@ -25,8 +25,9 @@ FIND_HELP = "\n\n".join([  # one line a paragraph: the help is wrapped to the te
     "--sort score (the default with --topic or --min-score): the highest score among the topics given (all "
     "topics without --topic), descending; ties by date, then id. --sort date (the default otherwise): "
     "ascending, undated last; ties by id.",
-    "Output: a table on a terminal (date, assembly, speaker, the topics' scores, * marking a tagged one, ~80 "
-    "characters of text, and \"showing 20 of N matches\"), else JSONL; --out FILE.jsonl or FILE.csv writes that "
+    "Output: a table on a terminal (date, assembly, speaker, the scores of the topics given, * marking a tagged "
+    "one, or without --topic the tagged topics and their scores, ~80 characters of text, and \"showing 20 of N "
+    "matches\"), else JSONL; --out FILE.jsonl or FILE.csv writes that "
     "format atomically (whole or nothing). CSV files start with a UTF-8 byte-order mark, so that Excel shows the "
     "Japanese text. --limit: 20 for the table, all for JSONL/CSV; 0 = all. No match is an error (exit 1), as "
     "for grep.",
@@ -75,20 +76,22 @@ def _notes(found) -> str:
 def print_table(found, contains: Optional[str]) -> None:
     from rich.table import Table
 
-    from ..find import score_cell, snippet
+    from ..find import score_cell, snippet, topics_cell
 
     table = Table()
     table.add_column("date", no_wrap=True)
     table.add_column("assembly", no_wrap=True)
     table.add_column("speaker", max_width=16, overflow="fold")
     for name in found.topics or ["topics"]:
-        table.add_column(name, justify="right" if found.topics else "left", no_wrap=bool(found.topics))
+        table.add_column(name, justify="right" if found.topics else "left", no_wrap=bool(found.topics),
+                         max_width=None if found.topics else 24)
     table.add_column("text", overflow="fold", ratio=1, min_width=20)  # Japanese has no spaces to wrap at
     for r in found.records:
-        cells = ([score_cell(r, t) for t in found.topics] if found.topics else [" ".join(r["topics"]) or "-"])
+        cells = [score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]
         table.add_row(str(r["date"] or "-")[:10], r["municipality"] or "(unknown)", snippet(r["speaker"], width=20),
                       *cells, snippet(r["text"], contains))
     console.print(table)
     shown = f"showing {found.summary()}" if len(found.records) < found.matches else found.summary()
-    legend = "; * = tagged (over the model's threshold)" if found.topics else ""
+    legend = ("; * = tagged (over the model's threshold)" if found.topics else
+              "; (topic) = none tagged, the strongest" if any(not r["topics"] for r in found.records) else "")
     console.print(shown + _notes(found) + legend)
