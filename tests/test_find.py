@@ -366,3 +366,14 @@ def test_find_on_a_real_tag_corpus_output_agrees_with_reading_it_by_hand(corpus,
     assert main(["find", str(tagged), "--topic", topic, "--format", "table", "--limit", "1"]) == 0
     shown = f"showing 1 of {len(want)} matches" if len(want) > 1 else "1 match"
     assert shown in capsys.readouterr().out
+
+
+def test_a_lone_surrogate_is_refused_in_files_and_escaped_in_the_table(tmp_path, capsys):
+    # a hand-edited tagged file can hold "\ud800" (JSON allows the escape); UTF-8 cannot: one line, no traceback
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps(_row("a", "品川区", "2023-01-01", ["dx"], text="防災\ud800訓練")) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["find", str(p), "--out", str(out)]) == 1
+    assert "utterance a: field 'text' holds a lone surrogate" in capsys.readouterr().err and not out.exists()
+    assert main(["find", str(p), "--format", "table"]) == 0
+    assert "防災\\ud800訓練" in capsys.readouterr().out
