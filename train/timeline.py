@@ -6,29 +6,43 @@ import csv
 import dataclasses
 import datetime
 import io
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 from .atomic import atomic_write_bytes, atomic_write_text, check_writable
 from .errors import InputError
-from .jsonline import decode_line, loads_line
+from .jsonline import decode_line, finite_number, loads_line
 
 PERIODS = ("month", "quarter", "year")
+_BASE = ("municipality", "date", "topics")  # the columns every reader of a tag-corpus output needs
 
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})")
+_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
 
 
-def period_of(date: str | datetime.date | None, by: str) -> str | None:
-    """The period of an ISO date (``YYYY-MM...``, or a date or timestamp: a Parquet ``date``/``timestamp``
-    column); None for a missing or unreadable date (counted as undated)."""
+def date_parts(date: str | datetime.date | None) -> tuple[int, int, int | None] | None:
+    """(year, month, day) of an ISO date (``YYYY-MM[-DD]...``, or a date or timestamp: a Parquet
+    ``date``/``timestamp`` column); day None when the date has none (or not a day 01-31); None for a missing or
+    unreadable date (counted as undated).  Full-width digits read as ASCII ones: '２０１９-０５' is 2019-05."""
     if isinstance(date, datetime.date):  # (a datetime is a date too)
         date = date.isoformat()
     m = _DATE.match(date) if isinstance(date, str) else None
     if m is None or not 1 <= int(m[2]) <= 12:
         return None
-    year, month = f"{int(m[1]):04d}", int(m[2])  # ASCII digits: '２０１９-０５' is the period 2019-05 too
+    day = int(m[3]) if m[3] is not None and 1 <= int(m[3]) <= 31 else None
+    return int(m[1]), int(m[2]), day
+
+
+def period_of(date: str | datetime.date | None, by: str) -> str | None:
+    """The period of an ISO date (see :func:`date_parts`); None for a missing or unreadable date (counted as
+    undated)."""
+    parts = date_parts(date)
+    if parts is None:
+        return None
+    year, month = f"{parts[0]:04d}", parts[1]
     if by == "year":
         return year
     if by == "quarter":
@@ -54,15 +68,17 @@ def axis_periods(periods, by: str) -> list[str]:
     return [name(n) for n in range(min(found), max(found) + 1)] if found else []
 
 
-def read_tagged(path: Path):
-    """(municipality, date, topics) rows of a tag-corpus output (.parquet or .jsonl)."""
+def read_tagged(path: Path, extra: Sequence[str] = ()):
+    """(municipality, date, topics) rows of a tag-corpus output (.parquet or .jsonl); with ``extra`` column
+    names, (municipality, date, topics, *their values): None where the file has no such column (a row no such
+    key); a ``score_<topic>`` column the file has is checked to hold a number in every row."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; expected the .parquet or .jsonl file that tag-corpus wrote")
     if not path.is_file():
         raise InputError(f"{path}: no such file; run `gikai-topics tag-corpus` first")
     if path.name.lower().endswith(".jsonl"):
-        yield from _read_tagged_jsonl(path)
+        yield from _read_tagged_jsonl(path, tuple(extra))
         return
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -71,7 +87,7 @@ def read_tagged(path: Path):
         pf = pq.ParquetFile(path)
     except Exception as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
-    missing = {"municipality", "date", "topics"} - set(pf.schema_arrow.names)
+    missing = set(_BASE) - set(pf.schema_arrow.names)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
     types = {name: pf.schema_arrow.field(name).type for name in ("municipality", "topics")}
@@ -81,15 +97,24 @@ def read_tagged(path: Path):
             and any(is_(types["topics"].value_type) for is_ in text)):
         raise InputError(f"{path}: columns municipality: {types['municipality']}, topics: {types['topics']}; "
                          "expected a string and a list of strings (a tag-corpus output)")
+    present = [c for c in dict.fromkeys(extra) if c in pf.schema_arrow.names and c not in _BASE]
+    scores = [c for c in present if c.startswith("score_")]
+    for name in scores:
+        if not (pa.types.is_floating(pf.schema_arrow.field(name).type)
+                or pa.types.is_integer(pf.schema_arrow.field(name).type)):
+            raise InputError(f"{path}: column {name}: {pf.schema_arrow.field(name).type}; expected numbers (a "
+                             "tag-corpus output)")
     done = 0
-    for batch in pf.iter_batches(columns=["municipality", "date", "topics"], batch_size=20000):
-        if batch.column("topics").null_count:  # untagged, not "no topic": it would lower every share
-            row = done + batch.column("topics").is_null().index(True).as_py() + 1
-            raise InputError(f"{path}: row {row}: 'topics' is null; expected a list of topic ids (empty for an "
-                             "utterance with no topic), as tag-corpus writes")
+    for batch in pf.iter_batches(columns=[*_BASE, *present], batch_size=20000):
+        for name, what in (("topics", "a list of topic ids (empty for an utterance with no topic)"),
+                           *((c, "a score") for c in scores)):
+            if batch.column(name).null_count:  # untagged, not "no topic" (or a score of 0): it would mislead
+                row = done + batch.column(name).is_null().index(True).as_py() + 1
+                raise InputError(f"{path}: row {row}: '{name}' is null; expected {what}, as tag-corpus writes")
         done += batch.num_rows
         cols = batch.to_pydict()
-        yield from zip(cols["municipality"], cols["date"], cols["topics"])
+        none = [None] * batch.num_rows
+        yield from zip(cols["municipality"], cols["date"], cols["topics"], *(cols.get(c, none) for c in extra))
 
 
 def scored_topics(path: Path) -> list[str] | None:
@@ -111,7 +136,8 @@ def scored_topics(path: Path) -> list[str] | None:
     return [n.removeprefix("score_") for n in names if n.startswith("score_")] or None
 
 
-def _read_tagged_jsonl(path: Path):
+def _read_tagged_jsonl(path: Path, extra: tuple[str, ...] = ()):
+    scores = [c for c in extra if c.startswith("score_")]
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             where = f"{path}:{lineno}"
@@ -126,7 +152,12 @@ def _read_tagged_jsonl(path: Path):
                     isinstance(t, str) for t in topics):
                 raise InputError(f"{where}: not a tag-corpus output line (expected a JSON object with 'topics', "
                                  "a list of topic ids, and 'municipality', a string or null)")
-            yield muni, r.get("date"), topics
+            bad = next((c for c in scores if not finite_number(r.get(c))), None)
+            if bad is not None:
+                found = json.dumps(r[bad], ensure_ascii=False)[:40] if bad in r else "missing"
+                raise InputError(f"{where}: '{bad}' is {found}; expected a number, as tag-corpus writes a score for "
+                                 "every topic on every line")
+            yield (muni, r.get("date"), topics, *(r.get(c) for c in extra))
 
 
 @dataclasses.dataclass
