@@ -108,6 +108,22 @@ def test_strategy_random_with_model_and_bad_options(tmp_path, empty_dir, trained
         _session(tmp_path / "b.txt", "q\n", labels_dir=empty_dir)
 
 
+def test_uncertainty_with_an_empty_store_is_refused_without_first_announcing_a_random_order(tmp_path, empty_dir,
+                                                                                            capsys):
+    """The store is empty (no --model): `label` and `labels pool` with --strategy uncertainty said "random order,
+    no suggestions" and then refused to run for want of a model."""
+    out = tmp_path / "a.jsonl"
+    for cmd in (["label", "--pool", str(POOL), "--out", str(out)],
+                ["labels", "pool", "--pool", str(POOL), "--out", str(out)]):
+        assert main([*cmd, "--strategy", "uncertainty", "--labels", str(empty_dir)]) == 1, cmd
+        said = capsys.readouterr()
+        assert "needs a model" in said.err and "random order" not in said.out + said.err, cmd
+        assert not out.exists()
+    # without --strategy, `label` still falls back to a random order and says so
+    _, screen = _session(out, "q\n", labels_dir=empty_dir, model=None)
+    assert "no model in the BentoML store" in screen and "order: random" in screen
+
+
 def _cli():
     beside = Path(sys.executable).parent / "gikai-topics"
     return [str(beside)] if beside.exists() else [sys.executable, "-c", "from train.cli import entrypoint; entrypoint()"]

@@ -77,6 +77,24 @@ def test_add_appends_and_refuses_conflicts(labels_dir, capsys):
     assert "already labeled" in capsys.readouterr().err
 
 
+def test_add_of_a_label_already_there_leaves_it_and_another_text_under_its_id_is_refused(labels_dir, capsys):
+    """`labels add` of an utterance already labeled with the same topics (a script run twice) was refused with "to
+    keep that label, give the same topics here", which it had; now it is left as it is, as `labels merge` and
+    `labels import` leave it.  Another text under that id is refused, saying so."""
+    out = labels_dir / "new.jsonl"
+    args = ["labels", "add", "--out", str(out), "--id", "n1", "--text", "ごみの分別について", "--topics", "environment"]
+    assert main(args) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert out.read_bytes() == before
+    assert f"n1 is already labeled with the same topics at {out}:1; left as it is" in capsys.readouterr().err
+    assert main(["labels", "add", "--out", str(out), "--id", "n1", "--text", "公園の整備について",
+                 "--topics", "environment"]) == 1
+    assert f"n1: already labeled at {out}:1 with another text" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
 def test_batches_merge_roundtrip(fixtures, tmp_path, capsys):
     recs = list(read_jsonl(fixtures / "corpus_sample.jsonl"))[:6]
     files = write_batches(recs, tmp_path / "b", prefix="t", max_chars=1500)

@@ -149,9 +149,12 @@ def add_cmd(
 
     record = editing.record_from_args(json_record, id=id, text=text, topics=topics, municipality=municipality,
                                       annotator=annotator)
-    note = editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
-    if note:
-        err_console.print(note)
+    added = editing.add_label(record, out, labels_dir=out.parent, taxonomy=load_taxonomy())
+    if added.already:
+        err_console.print(f"{record['id']} is already labeled with the same topics at {added.already}; left as it is")
+        return
+    if added.note:
+        err_console.print(added.note)
     err_console.print(f"added {record['id']} to {out}")
 
 

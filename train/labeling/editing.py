@@ -63,9 +63,13 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None,
             continue
         topics, g = tuple(sorted(r["topics"])), group_key(r["text"])
         old = by_id.get(r["id"])
+        same_topics = old is not None and topics == tuple(sorted(old.topics))
         if r["id"] in seen_ids:
             problems.append(f"{r['id']}: appears twice in what is being added")
-        elif old is not None and skip_same and topics == tuple(sorted(old.topics)):
+        elif same_topics and old.group != g:
+            problems.append(f"{r['id']}: already labeled at {old.where} with another text; expected one utterance "
+                            f"per id: give this text its own id, or correct the label at {old.where} first")
+        elif same_topics and skip_same:
             same += 1
         elif old is not None:
             problems.append(f"{r['id']}: already labeled {list(old.topics)} at {old.where}, here "
@@ -158,9 +162,18 @@ def record_from_args(json_record: str | None, **fields) -> dict:
     return rec
 
 
-def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> str | None:
-    """Append one label (checked first); returns the note of an unfinished last line removed from ``out``, or None."""
+class Added(NamedTuple):
+    note: str | None  # an unfinished last line removed from ``out`` (see mend_last_line)
+    already: str | None = None  # where the utterance is already labeled with the same topics (nothing appended)
+
+
+def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Taxonomy) -> Added:
+    """Append one label (checked first).  An utterance already labeled with the same topics is left as it is, as
+    ``labels merge`` and ``labels import`` leave it: adding it again is not an error, and appends nothing."""
     check_label_out(out)
     with labels_locked([labels_dir, out]):  # no other writer labels it meanwhile (see labels_locked)
-        _check_new([record], taxonomy, labels_dir)
-        return append_line_durably(out, json.dumps(record, ensure_ascii=False))
+        keep, _ = _check_new([record], taxonomy, labels_dir, skip_same=True)
+        if not keep:
+            by_id, _, _ = existing_labels([labels_dir], taxonomy)
+            return Added(None, by_id[record["id"]].where)
+        return Added(append_line_durably(out, json.dumps(record, ensure_ascii=False)))

@@ -46,8 +46,10 @@ def _say(out: IO[str], text: str = "") -> None:
 
 # --------------------------------------------------------------------------- the candidates (also `label`'s queue)
 
-def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
-    """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions."""
+def _load_tagger(model, taxonomy: Taxonomy, out: IO[str], strategy: str | None = None):
+    """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions.  An empty
+    store falls back to no model, and says so, unless ``strategy`` is "uncertainty", which
+    :func:`_check_model_for` then refuses (announcing a random order just before that error contradicted it)."""
     from ..inference import Tagger, load_model
 
     if isinstance(model, Tagger) or (model is not None and str(model).lower() == "none"):
@@ -58,6 +60,8 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str]):
         except ModelError:
             if model is not None:
                 raise
+            if strategy == "uncertainty":
+                return None
             _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
                       "random order, no suggestions")
             tagger = None
@@ -225,7 +229,7 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     if spec.strategy == "random" and model is not None and str(model).lower() != "none":
         raise InputError(f"--model {model}: the random strategy uses no model; expected --strategy uncertainty to "
                          "choose by the model's scores, or no --model for a random draw")
-    tagger = _load_tagger(model, taxonomy, out) if spec.strategy == "uncertainty" else None
+    tagger = _load_tagger(model, taxonomy, out, spec.strategy) if spec.strategy == "uncertainty" else None
     _check_model_for(spec.strategy, tagger)
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir])

@@ -298,7 +298,7 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     if strategy is not None:
         _check_strategy(strategy)
     taxonomy = taxonomy or load_taxonomy()
-    tagger = _load_tagger(model, taxonomy, stdout)
+    tagger = _load_tagger(model, taxonomy, stdout, strategy)
     _check_model_for(strategy, tagger)
     strategy = strategy or ("uncertainty" if tagger else "random")
     index = LabeledIndex([Path(labels_dir) if labels_dir else None, out]).refresh()
