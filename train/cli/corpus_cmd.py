@@ -32,7 +32,8 @@ def print_stats(stats: CorpusStats) -> None:
 
     console.print(f"files {stats.files}  records {stats.records:,}  exact duplicates removed {stats.duplicates_removed:,}")
     console.print(
-        f"near-duplicate groups {stats.groups:,} ({stats.groups_with_copies:,} groups hold "
+        f"near-duplicate groups {stats.groups:,} ({stats.groups_with_copies:,} "
+        f"{'group holds' if stats.groups_with_copies == 1 else 'groups hold'} "
         f"{stats.records_in_copy_groups:,} records with copies)"
     )
     if stats.bad_lines:

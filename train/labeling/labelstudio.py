@@ -265,7 +265,11 @@ def parse_label_studio(path: Path, taxonomy: Taxonomy, existing: list[Path | Non
         topics, g = tuple(rec["topics"]), group_key(rec["text"])
         if rec["id"] in by_id:
             old = by_id[rec["id"]]
-            if old.topics != topics:
+            if old.group != g:  # the text edited in Label Studio: not the utterance that was labeled (as labels add)
+                problems.append(f"{where}: {rec['id']} is already labeled at {old.where} with another text; expected "
+                                f"one utterance per id: give this text its own id, or correct the label at "
+                                f"{old.where} first")
+            elif old.topics != topics:
                 problems.append(f"{where}: {rec['id']} is already labeled {list(old.topics)} at {old.where}, here "
                                 f"{list(topics)}; expected one label per utterance: to keep that label, give this task "
                                 f"the same topics (or leave it out of the file); to change it, correct it at "
