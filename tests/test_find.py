@@ -377,3 +377,30 @@ def test_a_lone_surrogate_is_refused_in_files_and_escaped_in_the_table(tmp_path,
     assert "utterance a: field 'text' holds a lone surrogate" in capsys.readouterr().err and not out.exists()
     assert main(["find", str(p), "--format", "table"]) == 0
     assert "防災\\ud800訓練" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_a_parquet_file_is_read_one_row_group_at_a_time(tmp_path):
+    # tag-corpus writes a row group per chunk; read over the whole file, pyarrow's batches read groups ahead and
+    # decoded most of a 100k-utterance file (~400 MB with the texts) before find kept its first 20 rows
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.timeline import read_tagged
+
+    n = 2000
+    table = pa.table({"id": [f"s:{i:05d}" for i in range(n)], "municipality": ["品川区"] * n,
+                      "date": ["2023-01-01"] * n, "topics": [["dx"]] * n,
+                      "text": [f"{i:05d}" + "議会" * 500 for i in range(n)], "score_dx": [0.5] * n})
+    p = tmp_path / "t.parquet"
+    pq.write_table(table, p, row_group_size=100)
+    size = table.nbytes
+    del table
+    before = pa.total_allocated_bytes()
+    rows = read_tagged(p, ["id", "text"])
+    assert next(rows)[3] == "s:00000"
+    assert pa.total_allocated_bytes() - before < size / 4  # a group or two, not the file
+    assert sum(1 for _ in rows) == n - 1
+    assert _ids(p, limit=3, sort="date") == ["s:00000", "s:00001", "s:00002"]
