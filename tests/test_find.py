@@ -404,3 +404,19 @@ def test_a_parquet_file_is_read_one_row_group_at_a_time(tmp_path):
     assert pa.total_allocated_bytes() - before < size / 4  # a group or two, not the file
     assert sum(1 for _ in rows) == n - 1
     assert _ids(p, limit=3, sort="date") == ["s:00000", "s:00001", "s:00002"]
+
+
+# --------------------------------------------------------------------------- review: refusals
+
+
+@pytest.mark.parametrize("value", ["", ",", " "])
+def test_an_empty_topic_is_refused_not_read_as_no_topic(tagged, tmp_path, capsys, value):
+    # `--topic "$TOPIC"` with the variable unset found every utterance (by date) as if no --topic had been given
+    out = tmp_path / "found.jsonl"
+    assert main(["find", str(tagged), "--topic", value, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"--topic {value!r}: empty; expected a topic {tagged} was tagged with: one of dx, privacy, disaster" in err
+    assert err.count("\n") == 1 and not out.exists()
+    with pytest.raises(InputError, match="empty"):
+        find_utterances(tagged, topics=["dx", value])
+    assert _ids(tagged, topics=["dx,"]) == _ids(tagged, topics=["dx"])  # a stray comma in a list is no topic asked

@@ -163,6 +163,7 @@ def find_utterances(
     (:data:`FIELDS`), ``topics`` and every ``score_<topic>``.  ``require_match``: no match is an
     :class:`InputError` (as grep fails) instead of an empty :class:`Found`."""
     path = Path(path)
+    blank = [given for given in topics if not _topic_list([given])]  # "" or ",": an unset shell variable
     topics = _topic_list(topics)
     lo, hi = date_bound(date_from, "--from", end=False), date_bound(date_to, "--to", end=True)
     if lo and hi and lo > hi:
@@ -170,6 +171,9 @@ def find_utterances(
     sort = sort or ("score" if topics or min_score is not None else "date")
     _check_options(limit, min_score, sort, speaker, contains)
     scored = tagged_topics(path)
+    if blank:  # else, with no other topic, every utterance would be found as if no --topic had been given
+        raise InputError(f"--topic {blank[0]!r}: empty; expected a topic {path} was tagged with: one of "
+                         f"{', '.join(scored)}")
     unknown = [t for t in topics if t not in scored]
     if unknown:
         raise InputError(f"--topic {', '.join(unknown)}: not a topic {path} was tagged with; expected one of "
