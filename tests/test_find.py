@@ -420,3 +420,49 @@ def test_an_empty_topic_is_refused_not_read_as_no_topic(tagged, tmp_path, capsys
     with pytest.raises(InputError, match="empty"):
         find_utterances(tagged, topics=["dx", value])
     assert _ids(tagged, topics=["dx,"]) == _ids(tagged, topics=["dx"])  # a stray comma in a list is no topic asked
+
+
+# --------------------------------------------------------------------------- review: the table on a narrow terminal
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+@pytest.mark.parametrize("topics", [[], ["privacy"], ["privacy", "dx"], ["privacy", "dx", "disaster"]])
+def test_the_table_never_outgrows_the_terminal(tmp_path, capsys, monkeypatch, width, topics):
+    # rich kept the text column's minimum width (20) even when the table then outgrew the terminal: 85 columns on
+    # an 80-column one with two topics, each line wrapped by the terminal into a garbled table
+    from rich.cells import cell_len
+
+    import train.cli.find_cmd as find_cmd
+
+    rows = [*ROWS, _row("long:1", "とても長い名前の架空の自治体議会連合", "2023-07-01", ["dx"], dx=0.7,
+                        speaker="○議会運営委員会委員長" * 3 + "（山田太郎君）", text="ＤＸの推進について" * 20)]
+    p = write_jsonl(tmp_path / "t.jsonl", rows)
+    monkeypatch.setattr(find_cmd.console, "width", width)
+    assert main(["find", str(p), *(f"--topic={t}" for t in topics), "--min-score", "0", "--format", "table",
+                 "--limit", "0"]) == 0  # (every row)
+    table = capsys.readouterr().out.splitlines()[:-1]  # (the last line is the summary)
+    assert max(cell_len(line) for line in table) <= width
+    # the text keeps most of the room: a long assembly name no longer squeezes it (nor speaker, topics) to nothing
+    # (three score columns leave 60 columns no room for it: 10 for the date, 3 a column for the borders)
+    text = "".join(line.split("│")[-2].strip() for line in table if line.startswith("│"))
+    if width > 60 or len(topics) < 3:
+        assert "ＤＸの推進について" in text and "防災訓練について" in text
+
+
+def test_the_topics_cell_lists_a_topic_a_line():
+    # on one line it wrapped between a topic and its score: "environment 0.41 privacy" / "0.31"
+    from train.find import topics_cell
+
+    record = {"topics": ["privacy", "dx"], "score_dx": 0.85, "score_privacy": 0.8, "score_disaster": 0.0}
+    assert topics_cell(record, IDS) == "dx 0.85\nprivacy 0.80"
+    assert topics_cell({**record, "topics": []}, IDS) == "(dx 0.85)"
+
+
+def test_fit_widths_narrows_the_text_then_the_widest_others_down_to_their_floors():
+    from train.find import fit_widths
+
+    assert fit_widths([10, 8, 16, 160], 200, [10, 6, 8, 2]) == [10, 8, 16, 160]  # room for everything
+    assert fit_widths([10, 8, 16, 160], 60, [10, 6, 8, 2]) == [10, 8, 16, 26]  # the text first, down to 24+
+    assert fit_widths([10, 8, 16, 160], 50, [10, 6, 8, 2]) == [10, 8, 8, 24]  # then the widest other
+    assert fit_widths([10, 8, 16, 160], 40, [10, 6, 8, 2]) == [10, 6, 8, 16]  # then the text again
+    assert fit_widths([10, 8, 16, 160], 20, [10, 6, 8, 2]) == [10, 6, 8, 2]  # the floors hold

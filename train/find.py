@@ -324,13 +324,34 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     return piece.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate shown, not a crash
 
 
+def fit_widths(wanted: list[int], room: int, floors: list[int], text_min: int = 24) -> list[int]:
+    """The table's column widths in ``room`` cells: each as ``wanted`` when they fit; else the last (the text)
+    narrows down to ``text_min``, then the widest of the others, one cell at a time down to its floor, then the
+    text again (down to 2).  The text keeps most of a narrow terminal; the table never outgrows it unless the
+    floors do."""
+    widths = list(wanted)
+    excess = sum(widths) - room
+    take = max(0, min(excess, widths[-1] - text_min))
+    widths[-1] -= take
+    excess -= take
+    while excess > 0:
+        over = [i for i in range(len(widths) - 1) if widths[i] > floors[i]]
+        if not over:
+            break
+        widths[max(over, key=lambda i: widths[i])] -= 1
+        excess -= 1
+    widths[-1] -= max(0, min(excess, widths[-1] - 2))
+    return widths
+
+
 def topics_cell(record: dict, scored: list[str]) -> str:
     """The table's column without ``--topic``: the tagged topics with their scores, strongest first, or, for an
-    utterance with none (``--min-score`` selects those too), its strongest topic in parentheses."""
+    utterance with none (``--min-score`` selects those too), its strongest topic in parentheses.  One topic a line:
+    on one line the cell wrapped between a topic and its score (``environment 0.41 privacy`` / ``0.31``)."""
     tagged = sorted((t for t in dict.fromkeys(record["topics"]) if t in scored),
                     key=lambda t: -record[f"score_{t}"])
     if tagged:
-        return " ".join(f"{t} {record[f'score_{t}']:.2f}" for t in tagged)
+        return "\n".join(f"{t} {record[f'score_{t}']:.2f}" for t in tagged)
     best = max(scored, key=lambda t: record[f"score_{t}"])
     return f"({best} {record[f'score_{best}']:.2f})"
 
