@@ -466,3 +466,18 @@ def test_fit_widths_narrows_the_text_then_the_widest_others_down_to_their_floors
     assert fit_widths([10, 8, 16, 160], 50, [10, 6, 8, 2]) == [10, 8, 8, 24]  # then the widest other
     assert fit_widths([10, 8, 16, 160], 40, [10, 6, 8, 2]) == [10, 6, 8, 16]  # then the text again
     assert fit_widths([10, 8, 16, 160], 20, [10, 6, 8, 2]) == [10, 6, 8, 2]  # the floors hold
+
+
+def test_the_table_text_shows_a_contains_match_written_in_half_width_kana(tmp_path, capsys, monkeypatch):
+    # --contains ガス finds ｶﾞｽ (NFKC makes ガ of ｶ and ﾞ), but the snippet looked for it character by character,
+    # where ﾞ alone is a combining mark: it showed the text's start, without the match
+    import train.cli.find_cmd as find_cmd
+    from train.find import snippet
+
+    text = "あ" * 100 + "ｶﾞｽ料金の値上げについて" + "い" * 100
+    assert "ｶﾞｽ料金" in snippet(text, "ガス", 40)
+    assert "か\u3099す" in snippet("あ" * 100 + "か\u3099す" + "い" * 100, "がす", 20)  # a mark after its letter
+    p = write_jsonl(tmp_path / "t.jsonl", [_row("a", "小樽市", "2023-01-01", ["dx"], text=text)])
+    monkeypatch.setattr(find_cmd.console, "width", 200)
+    assert main(["find", str(p), "--contains", "ガス", "--format", "table"]) == 0
+    assert "ｶﾞｽ料金の値上げについて" in capsys.readouterr().out

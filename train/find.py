@@ -312,11 +312,17 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     flat = " ".join(str(text or "").split())
     start = 0
     if needle:
+        units: list[list[int]] = []  # [start, end) of each character with the marks that follow it
+        for i, ch in enumerate(flat):
+            if units and unicodedata.combining(fold(ch)[:1] or "a"):
+                units[-1][1] = i + 1  # ｶﾞ, か+゛: NFKC makes one ガ, が of them, as ``contains`` compared them
+            else:
+                units.append([i, i + 1])
         folded, where = [], []
-        for i, ch in enumerate(flat):  # character by character, to map a place back into ``flat``
-            f = fold(ch)
+        for start, end in units:  # unit by unit, to map a place back into ``flat``
+            f = fold(flat[start:end])
             folded.append(f)
-            where.extend([i] * len(f))
+            where.extend([start] * len(f))
         hit = "".join(folded).find(fold(needle))
         if hit >= 0:
             start = max(0, min(where[hit] - width // 4, len(flat) - width))
