@@ -481,3 +481,27 @@ def test_the_table_text_shows_a_contains_match_written_in_half_width_kana(tmp_pa
     monkeypatch.setattr(find_cmd.console, "width", 200)
     assert main(["find", str(p), "--contains", "ガス", "--format", "table"]) == 0
     assert "ｶﾞｽ料金の値上げについて" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["texts", "header"])
+def test_a_damaged_parquet_page_names_the_file(tmp_path, capsys, where):
+    # a damaged page deep in the file said only 'error: Corrupt snappy compressed data.' (of which file?), or, in
+    # a page header, 'Couldn't deserialize thrift: ...' over two lines
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [_row(f"s:{i:04d}", "品川区", "2023-01-10", ["dx"], dx=0.7, text=f"{i}番目の発言です。" * 50)
+            for i in range(200)]
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), p, row_group_size=100, use_dictionary=False)
+    text = pq.ParquetFile(p).metadata.row_group(1).column(5)  # the texts of rows 101-200
+    assert text.path_in_schema == "text"
+    data = bytearray(p.read_bytes())
+    start = text.data_page_offset + (text.total_compressed_size // 2 if where == "texts" else 10)
+    data[start:start + 200] = b"\xff" * 200
+    p.write_bytes(bytes(data))
+    out = tmp_path / "o.jsonl"
+    assert main(["find", str(p), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}: not a readable Parquet file (from row 101: " in err and err.count("\n") == 1
+    assert "Traceback" not in err and not out.exists()

@@ -86,7 +86,7 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from None
     missing = set(_BASE) - set(pf.schema_arrow.names)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
@@ -110,7 +110,14 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
     # its first row comes out
     batches = (batch for group in range(pf.num_row_groups)
                for batch in pf.iter_batches(columns=[*_BASE, *present], batch_size=20000, row_groups=[group]))
-    for batch in batches:
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:  # a damaged page: 'Corrupt snappy compressed data.', of what?
+            raise InputError(f"{path}: not a readable Parquet file (from row {done + 1:,}: {_one_line(exc)}); "
+                             "expected a tag-corpus output: tag the corpus again") from None
+        if batch is None:
+            break
         for name, what in (("topics", "a list of topic ids (empty for an utterance with no topic)"),
                            *((c, "a score") for c in scores)):
             if batch.column(name).null_count:  # untagged, not "no topic" (or a score of 0): it would mislead
@@ -120,6 +127,11 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
         cols = batch.to_pydict()
         none = [None] * batch.num_rows
         yield from zip(cols["municipality"], cols["date"], cols["topics"], *(cols.get(c, none) for c in extra))
+
+
+def _one_line(exc: Exception) -> str:
+    """pyarrow's message on one line ('Couldn't deserialize thrift: ...' spans several)."""
+    return " ".join(str(exc).split())
 
 
 def scored_topics(path: Path) -> list[str] | None:
