@@ -505,3 +505,17 @@ def test_a_damaged_parquet_page_names_the_file(tmp_path, capsys, where):
     err = capsys.readouterr().err
     assert f"{p}: not a readable Parquet file (from row 101: " in err and err.count("\n") == 1
     assert "Traceback" not in err and not out.exists()
+
+
+def test_a_line_cut_short_says_so(tmp_path, capsys):
+    # a tagged JSONL file cut short (a copy interrupted) said only 'not a tag-corpus output line', as for a file of
+    # another kind; the JSON error says it is damaged and where, also when the cut fell inside a character
+    line = json.dumps(ROWS[0], ensure_ascii=False).encode("utf-8")
+    cut = line[:line.index("個人情報".encode("utf-8")) + 4]  # inside 人
+    for tail, why in ((cut, "malformed JSON (Unterminated string"), (line.replace("区".encode(), b"\xff"), "not UTF-8")):
+        p = tmp_path / "t.jsonl"
+        p.write_bytes(line + b"\n" + line + b"\n" + tail + b"\n")
+        assert main(["find", str(p), "--format", "jsonl"]) == 1
+        captured = capsys.readouterr()
+        assert f"{p}:3: not a tag-corpus output line: {why}" in captured.err and captured.err.count("\n") == 1
+        assert captured.out == ""

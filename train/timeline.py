@@ -160,15 +160,22 @@ def _read_tagged_jsonl(path: Path, extra: tuple[str, ...] = ()):
             where = f"{path}:{lineno}"
             if not raw.strip():  # blank lines are skipped, as by the other JSONL readers
                 continue
+            why = ""  # a line cut short or not UTF-8 says so: a damaged file, not another kind of file
             try:
                 r = loads_line(decode_line(raw, lineno), where, InputError)
-            except (InputError, UnicodeDecodeError):
-                r = None
+            except InputError as exc:
+                r, why = None, ": " + str(exc).removeprefix(f"{where}: ")
+            except UnicodeDecodeError:
+                r, why = None, ": not UTF-8 text"
+                try:
+                    loads_line(raw.decode("utf-8", "replace"), where, InputError)
+                except InputError as exc:  # a line cut short inside a character: its JSON says more
+                    why = ": " + str(exc).removeprefix(f"{where}: ")
             muni, topics = (r.get("municipality"), r.get("topics")) if isinstance(r, dict) else (None, None)
             if not (isinstance(muni, str) or muni is None) or not isinstance(topics, list) or not all(
                     isinstance(t, str) for t in topics):
-                raise InputError(f"{where}: not a tag-corpus output line (expected a JSON object with 'topics', "
-                                 "a list of topic ids, and 'municipality', a string or null)")
+                raise InputError(f"{where}: not a tag-corpus output line{why} (expected a JSON object with "
+                                 "'topics', a list of topic ids, and 'municipality', a string or null)")
             bad = next((c for c in scores if not finite_number(r.get(c))), None)
             if bad is not None:
                 found = json.dumps(r[bad], ensure_ascii=False)[:40] if bad in r else "missing"
