@@ -330,6 +330,26 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     return piece.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate shown, not a crash
 
 
+def table_cells(found: Found, contains: Optional[str], width: int) -> tuple[list[str], list[int], list[list[str]]]:
+    """The table of ``found`` for a terminal ``width`` cells wide: its column names, their widths (borders and
+    padding take 3 cells a column, and 1) and its rows of cells."""
+    from rich.cells import cell_len
+
+    rows = [[str(r["date"] or "-")[:10], r["municipality"] or UNKNOWN, snippet(r["speaker"], width=20),
+             *([score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]),
+             snippet(r["text"], contains)] for r in found.records]
+    names = ["date", "assembly", "speaker", *(found.topics or ["topics"]), "text"]
+    wanted = [max([cell_len(name), *(cell_len(line) for row in rows for line in row[i].splitlines())])
+              for i, name in enumerate(names)]
+    caps = [10, 12, 16, *([max(6, len(t)) for t in found.topics] or [24]), 10**6]
+    floors = [10, 6, 8, *([min(max(6, len(t)), 8) for t in found.topics] or [12]), 2]
+    # widths planned here, not by rich: it narrows the text first and keeps a column's minimum width even when
+    # the table then outgrows the terminal (whose wrapping breaks every line), and a long assembly name took the
+    # width of every other column
+    widths = fit_widths([min(w, cap) for w, cap in zip(wanted, caps)], width - 3 * len(names) - 1, floors)
+    return names, widths, rows
+
+
 def fit_widths(wanted: list[int], room: int, floors: list[int], text_min: int = 24) -> list[int]:
     """The table's column widths in ``room`` cells: each as ``wanted`` when they fit; else the last (the text)
     narrows down to ``text_min``, then the widest of the others, one cell at a time down to its floor, then the

@@ -74,24 +74,11 @@ def _notes(found) -> str:
 
 
 def print_table(found, contains: Optional[str]) -> None:
-    from rich.cells import cell_len
     from rich.table import Table
 
-    from ..find import fit_widths, score_cell, snippet, topics_cell
+    from ..find import table_cells
 
-    rows = [[str(r["date"] or "-")[:10], r["municipality"] or "(unknown)", snippet(r["speaker"], width=20),
-             *([score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]),
-             snippet(r["text"], contains)] for r in found.records]
-    names = ["date", "assembly", "speaker", *(found.topics or ["topics"]), "text"]
-    wanted = [max([cell_len(name), *(cell_len(line) for row in rows for line in row[i].splitlines())])
-              for i, name in enumerate(names)]
-    caps = [10, 12, 16, *([max(6, len(t)) for t in found.topics] or [24]), 10**6]
-    floors = [10, 6, 8, *([min(max(6, len(t)), 8) for t in found.topics] or [12]), 2]
-    # widths planned here, not by rich: it narrows the text first and keeps a column's minimum width even when
-    # the table then outgrows the terminal (whose wrapping breaks every line), and a long assembly name took the
-    # width of every other column
-    widths = fit_widths([min(w, cap) for w, cap in zip(wanted, caps)], console.width - 3 * len(names) - 1,
-                        floors)
+    names, widths, rows = table_cells(found, contains, console.width)
     table = Table()
     for i, (name, width) in enumerate(zip(names, widths)):  # folded: Japanese has no spaces to wrap at
         table.add_column(name, width=width, no_wrap=i == 0, overflow="fold",
