@@ -342,7 +342,7 @@ def table_cells(found: Found, contains: Optional[str], width: int) -> tuple[list
     wanted = [max([cell_len(name), *(cell_len(line) for row in rows for line in row[i].splitlines())])
               for i, name in enumerate(names)]
     caps = [10, 12, 16, *([max(6, len(t)) for t in found.topics] or [24]), 10**6]
-    floors = [10, 6, 8, *([min(max(6, len(t)), 8) for t in found.topics] or [12]), 2]
+    floors = [10, 8, 8, *([min(max(6, len(t)), 8) for t in found.topics] or [12]), 2]  # (headers unfolded)
     # widths planned here, not by rich: it narrows the text first and keeps a column's minimum width even when
     # the table then outgrows the terminal (whose wrapping breaks every line), and a long assembly name took the
     # width of every other column
