@@ -519,3 +519,13 @@ def test_a_line_cut_short_says_so(tmp_path, capsys):
         captured = capsys.readouterr()
         assert f"{p}:3: not a tag-corpus output line: {why}" in captured.err and captured.err.count("\n") == 1
         assert captured.out == ""
+
+
+def test_the_table_headers_are_whole_on_an_80_column_terminal(tagged, capsys, monkeypatch):
+    import train.cli.find_cmd as find_cmd
+
+    monkeypatch.setattr(find_cmd.console, "width", 80)
+    assert main(["find", str(tagged), "--topic", "privacy,dx", "--format", "table"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "date" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["date", "assembly", "speaker", "privacy", "dx",
+                                                                   "text"]
