@@ -529,3 +529,15 @@ def test_the_table_headers_are_whole_on_an_80_column_terminal(tagged, capsys, mo
     header = next(line for line in capsys.readouterr().out.splitlines() if "date" in line)
     assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["date", "assembly", "speaker", "privacy", "dx",
                                                                    "text"]
+
+
+def test_an_empty_tagged_parquet_file_is_said_to_be_empty(tmp_path, capsys):
+    # it said 'no utterance of t.parquet matches anything', as if the filters were to blame
+    p = _write_parquet(tmp_path / "t.parquet", [])
+    for args in ([], ["--topic", "dx", "--assembly", "品川区"]):
+        assert main(["find", str(p), *args, "--out", str(tmp_path / "o.csv")]) == 1
+        err = capsys.readouterr().err
+        assert f"{p}: holds no utterance; expected a tag-corpus output of at least one" in err
+        assert err.count("\n") == 1 and not (tmp_path / "o.csv").exists()
+    found = find_utterances(p)  # the library: an empty result
+    assert found.records == [] and found.matches == 0

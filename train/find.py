@@ -186,13 +186,14 @@ def find_utterances(
     fields = [f for f in FIELDS if f not in ("municipality", "date")]
     n = len(fields)
     extra = [*fields, *(f"score_{t}" for t in scored)]
-    counts = {"matches": 0, "undated": 0}
+    counts = {"matches": 0, "undated": 0, "read": 0}
     assemblies: set[str] = set()
     of_assembly = False
 
     def matching() -> Iterator[tuple[tuple, dict]]:
         nonlocal of_assembly
         for seq, (muni, date, tags, *values) in enumerate(read_tagged(path, extra)):
+            counts["read"] += 1
             if assembly is not None:
                 name = muni or UNKNOWN
                 assemblies.add(name)
@@ -229,6 +230,9 @@ def find_utterances(
             yield key, record
 
     kept = heapq.nsmallest(limit, matching(), key=itemgetter(0)) if limit else sorted(matching(), key=itemgetter(0))
+    if require_match and not counts["read"]:  # not "matches nothing": there is nothing to match
+        raise InputError(f"{path}: holds no utterance; expected a tag-corpus output of at least one; nothing was "
+                         "written")
     if assembly is not None and not of_assembly:
         raise InputError(f"--assembly {assembly}: no utterance of that assembly in {path}; expected one of "
                          f"{', '.join(sorted(assemblies)) or '(none)'} (or an id prefix)")
