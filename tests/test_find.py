@@ -541,3 +541,15 @@ def test_an_empty_tagged_parquet_file_is_said_to_be_empty(tmp_path, capsys):
         assert err.count("\n") == 1 and not (tmp_path / "o.csv").exists()
     found = find_utterances(p)  # the library: an empty result
     assert found.records == [] and found.matches == 0
+
+
+def test_a_corpus_file_given_for_the_tagged_one_says_what_was_expected(tmp_path, capsys):
+    # `find seeds/otaru.jsonl.gz` (the corpus, not its tags) said only "not a readable Parquet file (...)"
+    import gzip
+
+    p = tmp_path / "otaru.jsonl.gz"
+    p.write_bytes(gzip.compress(json.dumps(ROWS[0], ensure_ascii=False).encode("utf-8") + b"\n"))
+    assert main(["find", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}: not a readable Parquet file (" in err and err.count("\n") == 1
+    assert err.rstrip().endswith("; expected the .parquet or .jsonl file that tag-corpus wrote")

@@ -86,7 +86,8 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({_one_line(exc)}); expected the .parquet or .jsonl "
+                         "file that tag-corpus wrote") from None
     missing = set(_BASE) - set(pf.schema_arrow.names)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
