@@ -553,3 +553,13 @@ def test_a_corpus_file_given_for_the_tagged_one_says_what_was_expected(tmp_path,
     err = capsys.readouterr().err
     assert f"{p}: not a readable Parquet file (" in err and err.count("\n") == 1
     assert err.rstrip().endswith("; expected the .parquet or .jsonl file that tag-corpus wrote")
+
+
+def test_a_snippet_whose_match_it_cannot_place_starts_at_the_text_start():
+    # "個人  情報" (two spaces) is found by --contains, but the snippet squeezes the text's spaces and cannot place
+    # it: it shows the text from its start (a variable of the loop over characters once moved it to the end)
+    from train.find import snippet
+
+    text = "始め" + "あ" * 100 + "個人  情報" + "い" * 100
+    assert snippet(text, "個人  情報", 20) == "始め" + "あ" * 18 + "…"
+    assert snippet(text, "情報", 20).startswith("…") and "情報" in snippet(text, "情報", 20)

@@ -323,10 +323,10 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
             else:
                 units.append([i, i + 1])
         folded, where = [], []
-        for start, end in units:  # unit by unit, to map a place back into ``flat``
-            f = fold(flat[start:end])
+        for first, end in units:  # unit by unit, to map a place back into ``flat``
+            f = fold(flat[first:end])
             folded.append(f)
-            where.extend([start] * len(f))
+            where.extend([first] * len(f))
         hit = "".join(folded).find(fold(needle))
         if hit >= 0:
             start = max(0, min(where[hit] - width // 4, len(flat) - width))
