@@ -377,3 +377,189 @@ def test_a_lone_surrogate_is_refused_in_files_and_escaped_in_the_table(tmp_path,
     assert "utterance a: field 'text' holds a lone surrogate" in capsys.readouterr().err and not out.exists()
     assert main(["find", str(p), "--format", "table"]) == 0
     assert "防災\\ud800訓練" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_a_parquet_file_is_read_one_row_group_at_a_time(tmp_path):
+    # tag-corpus writes a row group per chunk; read over the whole file, pyarrow's batches read groups ahead and
+    # decoded most of a 100k-utterance file (~400 MB with the texts) before find kept its first 20 rows
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from train.timeline import read_tagged
+
+    n = 2000
+    table = pa.table({"id": [f"s:{i:05d}" for i in range(n)], "municipality": ["品川区"] * n,
+                      "date": ["2023-01-01"] * n, "topics": [["dx"]] * n,
+                      "text": [f"{i:05d}" + "議会" * 500 for i in range(n)], "score_dx": [0.5] * n})
+    p = tmp_path / "t.parquet"
+    pq.write_table(table, p, row_group_size=100)
+    size = table.nbytes
+    del table
+    before = pa.total_allocated_bytes()
+    rows = read_tagged(p, ["id", "text"])
+    assert next(rows)[3] == "s:00000"
+    assert pa.total_allocated_bytes() - before < size / 4  # a group or two, not the file
+    assert sum(1 for _ in rows) == n - 1
+    assert _ids(p, limit=3, sort="date") == ["s:00000", "s:00001", "s:00002"]
+
+
+# --------------------------------------------------------------------------- review: refusals
+
+
+@pytest.mark.parametrize("value", ["", ",", " "])
+def test_an_empty_topic_is_refused_not_read_as_no_topic(tagged, tmp_path, capsys, value):
+    # `--topic "$TOPIC"` with the variable unset found every utterance (by date) as if no --topic had been given
+    out = tmp_path / "found.jsonl"
+    assert main(["find", str(tagged), "--topic", value, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"--topic {value!r}: empty; expected a topic {tagged} was tagged with: one of dx, privacy, disaster" in err
+    assert err.count("\n") == 1 and not out.exists()
+    with pytest.raises(InputError, match="empty"):
+        find_utterances(tagged, topics=["dx", value])
+    assert _ids(tagged, topics=["dx,"]) == _ids(tagged, topics=["dx"])  # a stray comma in a list is no topic asked
+
+
+# --------------------------------------------------------------------------- review: the table on a narrow terminal
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+@pytest.mark.parametrize("topics", [[], ["privacy"], ["privacy", "dx"], ["privacy", "dx", "disaster"]])
+def test_the_table_never_outgrows_the_terminal(tmp_path, capsys, monkeypatch, width, topics):
+    # rich kept the text column's minimum width (20) even when the table then outgrew the terminal: 85 columns on
+    # an 80-column one with two topics, each line wrapped by the terminal into a garbled table
+    from rich.cells import cell_len
+
+    import train.cli.find_cmd as find_cmd
+
+    rows = [*ROWS, _row("long:1", "とても長い名前の架空の自治体議会連合", "2023-07-01", ["dx"], dx=0.7,
+                        speaker="○議会運営委員会委員長" * 3 + "（山田太郎君）", text="ＤＸの推進について" * 20)]
+    p = write_jsonl(tmp_path / "t.jsonl", rows)
+    monkeypatch.setattr(find_cmd.console, "width", width)
+    assert main(["find", str(p), *(f"--topic={t}" for t in topics), "--min-score", "0", "--format", "table",
+                 "--limit", "0"]) == 0  # (every row)
+    table = capsys.readouterr().out.splitlines()[:-1]  # (the last line is the summary)
+    assert max(cell_len(line) for line in table) <= width
+    # the text keeps most of the room: a long assembly name no longer squeezes it (nor speaker, topics) to nothing
+    # (three score columns leave 60 columns no room for it: 10 for the date, 3 a column for the borders)
+    text = "".join(line.split("│")[-2].strip() for line in table if line.startswith("│"))
+    if width > 60 or len(topics) < 3:
+        assert "ＤＸの推進について" in text and "防災訓練について" in text
+
+
+def test_the_topics_cell_lists_a_topic_a_line():
+    # on one line it wrapped between a topic and its score: "environment 0.41 privacy" / "0.31"
+    from train.find import topics_cell
+
+    record = {"topics": ["privacy", "dx"], "score_dx": 0.85, "score_privacy": 0.8, "score_disaster": 0.0}
+    assert topics_cell(record, IDS) == "dx 0.85\nprivacy 0.80"
+    assert topics_cell({**record, "topics": []}, IDS) == "(dx 0.85)"
+
+
+def test_fit_widths_narrows_the_text_then_the_widest_others_down_to_their_floors():
+    from train.find import fit_widths
+
+    assert fit_widths([10, 8, 16, 160], 200, [10, 6, 8, 2]) == [10, 8, 16, 160]  # room for everything
+    assert fit_widths([10, 8, 16, 160], 60, [10, 6, 8, 2]) == [10, 8, 16, 26]  # the text first, down to 24+
+    assert fit_widths([10, 8, 16, 160], 50, [10, 6, 8, 2]) == [10, 8, 8, 24]  # then the widest other
+    assert fit_widths([10, 8, 16, 160], 40, [10, 6, 8, 2]) == [10, 6, 8, 16]  # then the text again
+    assert fit_widths([10, 8, 16, 160], 20, [10, 6, 8, 2]) == [10, 6, 8, 2]  # the floors hold
+
+
+def test_the_table_text_shows_a_contains_match_written_in_half_width_kana(tmp_path, capsys, monkeypatch):
+    # --contains ガス finds ｶﾞｽ (NFKC makes ガ of ｶ and ﾞ), but the snippet looked for it character by character,
+    # where ﾞ alone is a combining mark: it showed the text's start, without the match
+    import train.cli.find_cmd as find_cmd
+    from train.find import snippet
+
+    text = "あ" * 100 + "ｶﾞｽ料金の値上げについて" + "い" * 100
+    assert "ｶﾞｽ料金" in snippet(text, "ガス", 40)
+    assert "か\u3099す" in snippet("あ" * 100 + "か\u3099す" + "い" * 100, "がす", 20)  # a mark after its letter
+    p = write_jsonl(tmp_path / "t.jsonl", [_row("a", "小樽市", "2023-01-01", ["dx"], text=text)])
+    monkeypatch.setattr(find_cmd.console, "width", 200)
+    assert main(["find", str(p), "--contains", "ガス", "--format", "table"]) == 0
+    assert "ｶﾞｽ料金の値上げについて" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["texts", "header"])
+def test_a_damaged_parquet_page_names_the_file(tmp_path, capsys, where):
+    # a damaged page deep in the file said only 'error: Corrupt snappy compressed data.' (of which file?), or, in
+    # a page header, 'Couldn't deserialize thrift: ...' over two lines
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [_row(f"s:{i:04d}", "品川区", "2023-01-10", ["dx"], dx=0.7, text=f"{i}番目の発言です。" * 50)
+            for i in range(200)]
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), p, row_group_size=100, use_dictionary=False)
+    text = pq.ParquetFile(p).metadata.row_group(1).column(5)  # the texts of rows 101-200
+    assert text.path_in_schema == "text"
+    data = bytearray(p.read_bytes())
+    start = text.data_page_offset + (text.total_compressed_size // 2 if where == "texts" else 10)
+    data[start:start + 200] = b"\xff" * 200
+    p.write_bytes(bytes(data))
+    out = tmp_path / "o.jsonl"
+    assert main(["find", str(p), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}: not a readable Parquet file (from row 101: " in err and err.count("\n") == 1
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_a_line_cut_short_says_so(tmp_path, capsys):
+    # a tagged JSONL file cut short (a copy interrupted) said only 'not a tag-corpus output line', as for a file of
+    # another kind; the JSON error says it is damaged and where, also when the cut fell inside a character
+    line = json.dumps(ROWS[0], ensure_ascii=False).encode("utf-8")
+    cut = line[:line.index("個人情報".encode("utf-8")) + 4]  # inside 人
+    for tail, why in ((cut, "malformed JSON (Unterminated string"), (line.replace("区".encode(), b"\xff"), "not UTF-8")):
+        p = tmp_path / "t.jsonl"
+        p.write_bytes(line + b"\n" + line + b"\n" + tail + b"\n")
+        assert main(["find", str(p), "--format", "jsonl"]) == 1
+        captured = capsys.readouterr()
+        assert f"{p}:3: not a tag-corpus output line: {why}" in captured.err and captured.err.count("\n") == 1
+        assert captured.out == ""
+
+
+def test_the_table_headers_are_whole_on_an_80_column_terminal(tagged, capsys, monkeypatch):
+    import train.cli.find_cmd as find_cmd
+
+    monkeypatch.setattr(find_cmd.console, "width", 80)
+    assert main(["find", str(tagged), "--topic", "privacy,dx", "--format", "table"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if "date" in line)
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == ["date", "assembly", "speaker", "privacy", "dx",
+                                                                   "text"]
+
+
+def test_an_empty_tagged_parquet_file_is_said_to_be_empty(tmp_path, capsys):
+    # it said 'no utterance of t.parquet matches anything', as if the filters were to blame
+    p = _write_parquet(tmp_path / "t.parquet", [])
+    for args in ([], ["--topic", "dx", "--assembly", "品川区"]):
+        assert main(["find", str(p), *args, "--out", str(tmp_path / "o.csv")]) == 1
+        err = capsys.readouterr().err
+        assert f"{p}: holds no utterance; expected a tag-corpus output of at least one" in err
+        assert err.count("\n") == 1 and not (tmp_path / "o.csv").exists()
+    found = find_utterances(p)  # the library: an empty result
+    assert found.records == [] and found.matches == 0
+
+
+def test_a_corpus_file_given_for_the_tagged_one_says_what_was_expected(tmp_path, capsys):
+    # `find seeds/otaru.jsonl.gz` (the corpus, not its tags) said only "not a readable Parquet file (...)"
+    import gzip
+
+    p = tmp_path / "otaru.jsonl.gz"
+    p.write_bytes(gzip.compress(json.dumps(ROWS[0], ensure_ascii=False).encode("utf-8") + b"\n"))
+    assert main(["find", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert f"{p}: not a readable Parquet file (" in err and err.count("\n") == 1
+    assert err.rstrip().endswith("; expected the .parquet or .jsonl file that tag-corpus wrote")
+
+
+def test_a_snippet_whose_match_it_cannot_place_starts_at_the_text_start():
+    # "個人  情報" (two spaces) is found by --contains, but the snippet squeezes the text's spaces and cannot place
+    # it: it shows the text from its start (a variable of the loop over characters once moved it to the end)
+    from train.find import snippet
+
+    text = "始め" + "あ" * 100 + "個人  情報" + "い" * 100
+    assert snippet(text, "個人  情報", 20) == "始め" + "あ" * 18 + "…"
+    assert snippet(text, "情報", 20).startswith("…") and "情報" in snippet(text, "情報", 20)

@@ -163,6 +163,7 @@ def find_utterances(
     (:data:`FIELDS`), ``topics`` and every ``score_<topic>``.  ``require_match``: no match is an
     :class:`InputError` (as grep fails) instead of an empty :class:`Found`."""
     path = Path(path)
+    blank = [given for given in topics if not _topic_list([given])]  # "" or ",": an unset shell variable
     topics = _topic_list(topics)
     lo, hi = date_bound(date_from, "--from", end=False), date_bound(date_to, "--to", end=True)
     if lo and hi and lo > hi:
@@ -170,6 +171,9 @@ def find_utterances(
     sort = sort or ("score" if topics or min_score is not None else "date")
     _check_options(limit, min_score, sort, speaker, contains)
     scored = tagged_topics(path)
+    if blank:  # else, with no other topic, every utterance would be found as if no --topic had been given
+        raise InputError(f"--topic {blank[0]!r}: empty; expected a topic {path} was tagged with: one of "
+                         f"{', '.join(scored)}")
     unknown = [t for t in topics if t not in scored]
     if unknown:
         raise InputError(f"--topic {', '.join(unknown)}: not a topic {path} was tagged with; expected one of "
@@ -182,13 +186,14 @@ def find_utterances(
     fields = [f for f in FIELDS if f not in ("municipality", "date")]
     n = len(fields)
     extra = [*fields, *(f"score_{t}" for t in scored)]
-    counts = {"matches": 0, "undated": 0}
+    counts = {"matches": 0, "undated": 0, "read": 0}
     assemblies: set[str] = set()
     of_assembly = False
 
     def matching() -> Iterator[tuple[tuple, dict]]:
         nonlocal of_assembly
         for seq, (muni, date, tags, *values) in enumerate(read_tagged(path, extra)):
+            counts["read"] += 1
             if assembly is not None:
                 name = muni or UNKNOWN
                 assemblies.add(name)
@@ -225,6 +230,9 @@ def find_utterances(
             yield key, record
 
     kept = heapq.nsmallest(limit, matching(), key=itemgetter(0)) if limit else sorted(matching(), key=itemgetter(0))
+    if require_match and not counts["read"]:  # not "matches nothing": there is nothing to match
+        raise InputError(f"{path}: holds no utterance; expected a tag-corpus output of at least one; nothing was "
+                         "written")
     if assembly is not None and not of_assembly:
         raise InputError(f"--assembly {assembly}: no utterance of that assembly in {path}; expected one of "
                          f"{', '.join(sorted(assemblies)) or '(none)'} (or an id prefix)")
@@ -308,11 +316,17 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     flat = " ".join(str(text or "").split())
     start = 0
     if needle:
+        units: list[list[int]] = []  # [start, end) of each character with the marks that follow it
+        for i, ch in enumerate(flat):
+            if units and unicodedata.combining(fold(ch)[:1] or "a"):
+                units[-1][1] = i + 1  # ｶﾞ, か+゛: NFKC makes one ガ, が of them, as ``contains`` compared them
+            else:
+                units.append([i, i + 1])
         folded, where = [], []
-        for i, ch in enumerate(flat):  # character by character, to map a place back into ``flat``
-            f = fold(ch)
+        for first, end in units:  # unit by unit, to map a place back into ``flat``
+            f = fold(flat[first:end])
             folded.append(f)
-            where.extend([i] * len(f))
+            where.extend([first] * len(f))
         hit = "".join(folded).find(fold(needle))
         if hit >= 0:
             start = max(0, min(where[hit] - width // 4, len(flat) - width))
@@ -320,13 +334,54 @@ def snippet(text, needle: Optional[str] = None, width: int = 80) -> str:
     return piece.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate shown, not a crash
 
 
+def table_cells(found: Found, contains: Optional[str], width: int) -> tuple[list[str], list[int], list[list[str]]]:
+    """The table of ``found`` for a terminal ``width`` cells wide: its column names, their widths (borders and
+    padding take 3 cells a column, and 1) and its rows of cells."""
+    from rich.cells import cell_len
+
+    rows = [[str(r["date"] or "-")[:10], r["municipality"] or UNKNOWN, snippet(r["speaker"], width=20),
+             *([score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]),
+             snippet(r["text"], contains)] for r in found.records]
+    names = ["date", "assembly", "speaker", *(found.topics or ["topics"]), "text"]
+    wanted = [max([cell_len(name), *(cell_len(line) for row in rows for line in row[i].splitlines())])
+              for i, name in enumerate(names)]
+    caps = [10, 12, 16, *([max(6, len(t)) for t in found.topics] or [24]), 10**6]
+    floors = [10, 8, 8, *([min(max(6, len(t)), 8) for t in found.topics] or [12]), 2]  # (headers unfolded)
+    # widths planned here, not by rich: it narrows the text first and keeps a column's minimum width even when
+    # the table then outgrows the terminal (whose wrapping breaks every line), and a long assembly name took the
+    # width of every other column
+    widths = fit_widths([min(w, cap) for w, cap in zip(wanted, caps)], width - 3 * len(names) - 1, floors)
+    return names, widths, rows
+
+
+def fit_widths(wanted: list[int], room: int, floors: list[int], text_min: int = 24) -> list[int]:
+    """The table's column widths in ``room`` cells: each as ``wanted`` when they fit; else the last (the text)
+    narrows down to ``text_min``, then the widest of the others, one cell at a time down to its floor, then the
+    text again (down to 2).  The text keeps most of a narrow terminal; the table never outgrows it unless the
+    floors do."""
+    widths = list(wanted)
+    excess = sum(widths) - room
+    take = max(0, min(excess, widths[-1] - text_min))
+    widths[-1] -= take
+    excess -= take
+    while excess > 0:
+        over = [i for i in range(len(widths) - 1) if widths[i] > floors[i]]
+        if not over:
+            break
+        widths[max(over, key=lambda i: widths[i])] -= 1
+        excess -= 1
+    widths[-1] -= max(0, min(excess, widths[-1] - 2))
+    return widths
+
+
 def topics_cell(record: dict, scored: list[str]) -> str:
     """The table's column without ``--topic``: the tagged topics with their scores, strongest first, or, for an
-    utterance with none (``--min-score`` selects those too), its strongest topic in parentheses."""
+    utterance with none (``--min-score`` selects those too), its strongest topic in parentheses.  One topic a line:
+    on one line the cell wrapped between a topic and its score (``environment 0.41 privacy`` / ``0.31``)."""
     tagged = sorted((t for t in dict.fromkeys(record["topics"]) if t in scored),
                     key=lambda t: -record[f"score_{t}"])
     if tagged:
-        return " ".join(f"{t} {record[f'score_{t}']:.2f}" for t in tagged)
+        return "\n".join(f"{t} {record[f'score_{t}']:.2f}" for t in tagged)
     best = max(scored, key=lambda t: record[f"score_{t}"])
     return f"({best} {record[f'score_{best}']:.2f})"
 

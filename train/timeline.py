@@ -86,7 +86,8 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({_one_line(exc)}); expected the .parquet or .jsonl "
+                         "file that tag-corpus wrote") from None
     missing = set(_BASE) - set(pf.schema_arrow.names)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}; expected a tag-corpus output")
@@ -105,7 +106,19 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
             raise InputError(f"{path}: column {name}: {pf.schema_arrow.field(name).type}; expected numbers (a "
                              "tag-corpus output)")
     done = 0
-    for batch in pf.iter_batches(columns=[*_BASE, *present], batch_size=20000):
+    # one row group at a time (tag-corpus writes one per chunk of --chunk-size): over the whole file, iter_batches
+    # reads row groups ahead, decoding most of a 100k-utterance file (~400 MB with the texts find reads) before
+    # its first row comes out
+    batches = (batch for group in range(pf.num_row_groups)
+               for batch in pf.iter_batches(columns=[*_BASE, *present], batch_size=20000, row_groups=[group]))
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as exc:  # a damaged page: 'Corrupt snappy compressed data.', of what?
+            raise InputError(f"{path}: not a readable Parquet file (from row {done + 1:,}: {_one_line(exc)}); "
+                             "expected a tag-corpus output: tag the corpus again") from None
+        if batch is None:
+            break
         for name, what in (("topics", "a list of topic ids (empty for an utterance with no topic)"),
                            *((c, "a score") for c in scores)):
             if batch.column(name).null_count:  # untagged, not "no topic" (or a score of 0): it would mislead
@@ -115,6 +128,11 @@ def read_tagged(path: Path, extra: Sequence[str] = ()):
         cols = batch.to_pydict()
         none = [None] * batch.num_rows
         yield from zip(cols["municipality"], cols["date"], cols["topics"], *(cols.get(c, none) for c in extra))
+
+
+def _one_line(exc: Exception) -> str:
+    """pyarrow's message on one line ('Couldn't deserialize thrift: ...' spans several)."""
+    return " ".join(str(exc).split())
 
 
 def scored_topics(path: Path) -> list[str] | None:
@@ -143,15 +161,22 @@ def _read_tagged_jsonl(path: Path, extra: tuple[str, ...] = ()):
             where = f"{path}:{lineno}"
             if not raw.strip():  # blank lines are skipped, as by the other JSONL readers
                 continue
+            why = ""  # a line cut short or not UTF-8 says so: a damaged file, not another kind of file
             try:
                 r = loads_line(decode_line(raw, lineno), where, InputError)
-            except (InputError, UnicodeDecodeError):
-                r = None
+            except InputError as exc:
+                r, why = None, ": " + str(exc).removeprefix(f"{where}: ")
+            except UnicodeDecodeError:
+                r, why = None, ": not UTF-8 text"
+                try:
+                    loads_line(raw.decode("utf-8", "replace"), where, InputError)
+                except InputError as exc:  # a line cut short inside a character: its JSON says more
+                    why = ": " + str(exc).removeprefix(f"{where}: ")
             muni, topics = (r.get("municipality"), r.get("topics")) if isinstance(r, dict) else (None, None)
             if not (isinstance(muni, str) or muni is None) or not isinstance(topics, list) or not all(
                     isinstance(t, str) for t in topics):
-                raise InputError(f"{where}: not a tag-corpus output line (expected a JSON object with 'topics', "
-                                 "a list of topic ids, and 'municipality', a string or null)")
+                raise InputError(f"{where}: not a tag-corpus output line{why} (expected a JSON object with "
+                                 "'topics', a list of topic ids, and 'municipality', a string or null)")
             bad = next((c for c in scores if not finite_number(r.get(c))), None)
             if bad is not None:
                 found = json.dumps(r[bad], ensure_ascii=False)[:40] if bad in r else "missing"

@@ -76,20 +76,15 @@ def _notes(found) -> str:
 def print_table(found, contains: Optional[str]) -> None:
     from rich.table import Table
 
-    from ..find import score_cell, snippet, topics_cell
+    from ..find import table_cells
 
+    names, widths, rows = table_cells(found, contains, console.width)
     table = Table()
-    table.add_column("date", no_wrap=True)
-    table.add_column("assembly", no_wrap=True)
-    table.add_column("speaker", max_width=16, overflow="fold")
-    for name in found.topics or ["topics"]:
-        table.add_column(name, justify="right" if found.topics else "left", no_wrap=bool(found.topics),
-                         max_width=None if found.topics else 24)
-    table.add_column("text", overflow="fold", ratio=1, min_width=20)  # Japanese has no spaces to wrap at
-    for r in found.records:
-        cells = [score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]
-        table.add_row(str(r["date"] or "-")[:10], r["municipality"] or "(unknown)", snippet(r["speaker"], width=20),
-                      *cells, snippet(r["text"], contains))
+    for i, (name, width) in enumerate(zip(names, widths)):  # folded: Japanese has no spaces to wrap at
+        table.add_column(name, width=width, no_wrap=i == 0, overflow="fold",
+                         justify="right" if found.topics and 3 <= i < len(names) - 1 else "left")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     shown = f"showing {found.summary()}" if len(found.records) < found.matches else found.summary()
     legend = ("; * = tagged (over the model's threshold)" if found.topics else
