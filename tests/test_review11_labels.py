@@ -39,3 +39,14 @@ def test_corpus_stats_says_one_group_in_the_singular(tmp_path, capsys):
     assert main(["corpus", "stats", str(corpus)]) == 0
     out = capsys.readouterr().out
     assert "1 group holds 2 records with copies" in out
+
+
+def test_a_line_cut_inside_a_string_says_at_once(tmp_path, capsys):
+    """json's "Unterminated string starting at" came out as "... starting at at column 11"."""
+    bad = tmp_path / "labels"
+    bad.mkdir()
+    (bad / "a.jsonl").write_text('{"id": "x:1", "text": "途中で切れた\n', encoding="utf-8")
+    assert main(["labels", "validate", str(bad)]) == 1
+    said = capsys.readouterr()
+    said = said.out + said.err
+    assert "malformed JSON (Unterminated string starting at column 23)" in said and "at at" not in said

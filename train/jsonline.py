@@ -36,7 +36,8 @@ def loads_line(line: str | bytes, where: str, error: type[GikaiError]) -> object
 def _malformed(exc: ValueError | RecursionError) -> str:
     if isinstance(exc, json.JSONDecodeError):
         at = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"  # a whole file
-        return f"malformed JSON ({exc.msg} at {at})"
+        # some of json's messages end with the preposition ("Unterminated string starting at"): not said twice
+        return f"malformed JSON ({exc.msg}{'' if exc.msg.endswith(' at') else ' at'} {at})"
     return f"malformed JSON ({str(exc).split(';')[0][:100]})"
 
 
