@@ -30,6 +30,13 @@ from .jsonline import check_unicode, decode_line, loads_line
 
 CORPUS_SUFFIXES = (".jsonl", ".jsonl.gz", ".txt")
 
+#: what reports, tables and filters call the assembly of an utterance without a municipality
+UNKNOWN_ASSEMBLY = "(unknown)"
+
+#: the fields of a :class:`Record` that a tag-corpus output holds, in its column order (tag-corpus writes them,
+#: find reads them back)
+RECORD_FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Record:

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .corpus import ReadStats, Record, expand_paths, read_corpus, read_file
+from .corpus import UNKNOWN_ASSEMBLY, ReadStats, Record, expand_paths, read_corpus, read_file
 from .errors import InputError
 from .timeline import period_of
 
@@ -65,7 +65,7 @@ def corpus_stats(paths: Iterable[str | Path], *, lenient: bool = False) -> Corpu
     lengths: list[int] = []
     for rec in read_corpus(paths, lenient=lenient, stats=read):
         groups[rec.group] += 1
-        assemblies[rec.municipality or "(unknown)"].add(rec.date)
+        assemblies[rec.municipality or UNKNOWN_ASSEMBLY].add(rec.date)
         lengths.append(len(rec.text))
     lengths.sort()
     copies = [n for n in groups.values() if n > 1]
@@ -165,7 +165,7 @@ def sample(
     for rec in read_corpus(paths, lenient=lenient):
         if not of_assembly and where.assembly:
             of_assembly = where.in_assembly(rec)
-            assemblies.add(rec.municipality or "(unknown)")
+            assemblies.add(rec.municipality or UNKNOWN_ASSEMBLY)
         if not where.accepts(rec):
             continue
         g = rec.group

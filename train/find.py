@@ -36,6 +36,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Optional, Sequence
 
+from .corpus import RECORD_FIELDS, UNKNOWN_ASSEMBLY
 from .errors import InputError
 from .jsonline import lone_surrogate
 from .paths import to_stdout
@@ -43,14 +44,10 @@ from .timeline import date_parts, read_tagged, scored_topics
 
 SORTS = ("score", "date")
 FORMATS = ("table", "jsonl", "csv")
-#: the corpus fields of a tag-corpus row, in its order (``train.tagging.RECORD_FIELDS``; not imported from there,
-#: which loads numpy and the model store)
-FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
 #: the decimals tag-corpus writes scores with (``shown_scores``): a Parquet float32 0.8999999762 is read back as
 #: the 0.9 it stands for, so ``--min-score 0.9`` selects it and the outputs show 0.9
 SCORE_DECIMALS = 5
 TABLE_LIMIT = 20
-UNKNOWN = "(unknown)"  # the assembly of rows without a municipality, as timeline's CSV names it
 
 _BOUND = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 
@@ -72,7 +69,7 @@ class Found:
 
     def fields(self) -> list[str]:
         """The fields of each record (the JSONL keys and the CSV header)."""
-        return [*FIELDS, "topics", *(f"score_{t}" for t in self.scored)]
+        return [*RECORD_FIELDS, "topics", *(f"score_{t}" for t in self.scored)]
 
 
 def fold(text: str) -> str:
@@ -160,7 +157,7 @@ def find_utterances(
 ) -> Found:
     """The utterances of the tag-corpus output ``path`` that pass every filter given (see the module's docstring
     for what each means), sorted, at most ``limit`` of them (0 = all).  Each record holds the corpus fields
-    (:data:`FIELDS`), ``topics`` and every ``score_<topic>``.  ``require_match``: no match is an
+    (:data:`RECORD_FIELDS`), ``topics`` and every ``score_<topic>``.  ``require_match``: no match is an
     :class:`InputError` (as grep fails) instead of an empty :class:`Found`."""
     path = Path(path)
     blank = [given for given in topics if not _topic_list([given])]  # "" or ",": an unset shell variable
@@ -183,7 +180,7 @@ def find_utterances(
     at = [scored.index(t) for t in selected]
     wanted = set(topics)
     speaker_f, contains_f = (fold(speaker) if speaker else None), (fold(contains) if contains else None)
-    fields = [f for f in FIELDS if f not in ("municipality", "date")]
+    fields = [f for f in RECORD_FIELDS if f not in ("municipality", "date")]
     n = len(fields)
     extra = [*fields, *(f"score_{t}" for t in scored)]
     counts = {"matches": 0, "undated": 0, "read": 0}
@@ -195,7 +192,7 @@ def find_utterances(
         for seq, (muni, date, tags, *values) in enumerate(read_tagged(path, extra)):
             counts["read"] += 1
             if assembly is not None:
-                name = muni or UNKNOWN
+                name = muni or UNKNOWN_ASSEMBLY
                 assemblies.add(name)
                 rid = values[0]
                 if name != assembly and not (isinstance(rid, str) and rid.split(":", 1)[0] == assembly):
@@ -225,7 +222,7 @@ def find_utterances(
             rid = "" if row["id"] is None else str(row["id"])
             key = (-best, day, rid, seq) if sort == "score" else (day, rid, seq)
             row.update(municipality=muni, date=date)
-            record = {**{f: _plain(row[f]) for f in FIELDS}, "topics": list(tags),
+            record = {**{f: _plain(row[f]) for f in RECORD_FIELDS}, "topics": list(tags),
                       **{f"score_{t}": s for t, s in zip(scored, scores)}}
             yield key, record
 
@@ -339,7 +336,7 @@ def table_cells(found: Found, contains: Optional[str], width: int) -> tuple[list
     padding take 3 cells a column, and 1) and its rows of cells."""
     from rich.cells import cell_len
 
-    rows = [[str(r["date"] or "-")[:10], r["municipality"] or UNKNOWN, snippet(r["speaker"], width=20),
+    rows = [[str(r["date"] or "-")[:10], r["municipality"] or UNKNOWN_ASSEMBLY, snippet(r["speaker"], width=20),
              *([score_cell(r, t) for t in found.topics] if found.topics else [topics_cell(r, found.scored)]),
              snippet(r["text"], contains)] for r in found.records]
     names = ["date", "assembly", "speaker", *(found.topics or ["topics"]), "text"]

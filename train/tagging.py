@@ -25,11 +25,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .atomic import atomic_open, atomic_write_text, check_writable
-from .corpus import ReadStats, Record, expand_paths, read_corpus
+from .corpus import RECORD_FIELDS, ReadStats, Record, expand_paths, read_corpus
 from .errors import InputError, Interrupted, ModelError
 from .store import files_digest, read_manifest, resolve
 
-RECORD_FIELDS = ("id", "municipality", "date", "meeting", "speaker", "text", "source")
 FORMAT = 1
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .atomic import atomic_write_bytes, atomic_write_text, check_writable
+from .corpus import UNKNOWN_ASSEMBLY
 from .errors import InputError
 from .jsonline import decode_line, finite_number, loads_line
 
@@ -204,7 +205,7 @@ def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None =
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(topic_ids) + 1))
     index = {t: i for i, t in enumerate(topic_ids)}
     for municipality, date, topics in rows:
-        municipality = municipality or "(unknown)"  # as shown in the CSV, so --assembly '(unknown)' selects it
+        municipality = municipality or UNKNOWN_ASSEMBLY  # as shown in the CSV, so --assembly '(unknown)' selects it
         stats.assemblies.add(municipality)
         if assembly and municipality != assembly:
             continue

@@ -13,11 +13,10 @@ from typing import Callable
 import numpy as np
 
 from ..config import TrainConfig
+from ..corpus import UNKNOWN_ASSEMBLY
 from ..errors import InputError
 from . import metrics
 
-#: what the report calls the assembly of a label without a municipality
-UNKNOWN_ASSEMBLY = "(unknown)"
 #: the share of a held-out assembly's near-duplicate groups whose labels the adaptation curve may train on
 ADAPT_POOL_FRACTION = 0.25
 

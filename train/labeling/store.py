@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable
 
-from ..corpus import group_key
+from ..corpus import UNKNOWN_ASSEMBLY, group_key
 from ..errors import LabelError
 from ..jsonline import lone_surrogate, loads_line, read_tail
 from ..taxonomy import Taxonomy, load_taxonomy
@@ -223,7 +223,7 @@ def label_stats(labels: LabelSet) -> LabelStats:
         files=len(labels.files),
         positives={t: pos.get(t, 0) for t in ids},
         zero_topic=sum(1 for ex in labels.examples if not ex.topics),
-        assemblies=dict(Counter(ex.municipality or "(unknown)" for ex in labels.examples).most_common()),
+        assemblies=dict(Counter(ex.municipality or UNKNOWN_ASSEMBLY for ex in labels.examples).most_common()),
         topics_per_example=dict(sorted(Counter(len(ex.topics) for ex in labels.examples).items())),
         cooccurrence=co,
     )
