@@ -42,17 +42,17 @@ def existing_labels(paths: list[Path | None], taxonomy: Taxonomy) -> tuple[dict[
 
 
 def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None, *,
-               skip_same: bool = False) -> tuple[list[dict], int]:
+               skip_same: bool = False) -> tuple[list[dict], list[str]]:
     """Every record valid (the checks of ``labels validate``), none repeating another or an existing label.
 
-    Returns the records to write and how many were left out because their id is already labeled with the same
-    topics (``skip_same``: a batch read again, or one whose pool held utterances labeled since); without
-    ``skip_same`` such a record is refused like any other already labeled."""
+    Returns the records to write and, for those left out because their id is already labeled with the same
+    topics (``skip_same``: a batch read again, or one whose pool held utterances labeled since), where that label
+    is; without ``skip_same`` such a record is refused like any other already labeled."""
     by_id, by_group, index = existing_labels([labels_dir], taxonomy)
     ids = set(taxonomy.ids)
     problems = []
     keep: list[dict] = []
-    same = 0
+    same: list[str] = []
     seen_ids: set[str] = set()
     seen_groups: dict[str, tuple] = {}
     for n, r in enumerate(records, 1):
@@ -70,7 +70,7 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None,
             problems.append(f"{r['id']}: already labeled at {old.where} with another text; expected one utterance "
                             f"per id: give this text its own id, or correct the label at {old.where} first")
         elif same_topics and skip_same:
-            same += 1
+            same.append(old.where)
         elif old is not None:
             problems.append(f"{r['id']}: already labeled {list(old.topics)} at {old.where}, here "
                             f"{sorted(r['topics'])}; expected one label per utterance: to keep that label, give the "
@@ -126,7 +126,7 @@ def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxo
     with labels_locked([labels_dir, out]):  # no other writer labels one of these meanwhile (see labels_locked)
         records, same = _check_new(records, taxonomy, labels_dir, skip_same=True)
         note = append_lines_atomically(out, records) if records else None
-    return Merged(len(records), same, note)
+    return Merged(len(records), len(same), note)
 
 
 def append_lines_atomically(out: Path, records: list[dict]) -> str | None:
@@ -172,8 +172,7 @@ def add_label(record: dict, out: Path, *, labels_dir: Path | None, taxonomy: Tax
     ``labels merge`` and ``labels import`` leave it: adding it again is not an error, and appends nothing."""
     check_label_out(out)
     with labels_locked([labels_dir, out]):  # no other writer labels it meanwhile (see labels_locked)
-        keep, _ = _check_new([record], taxonomy, labels_dir, skip_same=True)
+        keep, same = _check_new([record], taxonomy, labels_dir, skip_same=True)
         if not keep:
-            by_id, _, _ = existing_labels([labels_dir], taxonomy)
-            return Added(None, by_id[record["id"]].where)
+            return Added(None, same[0])
         return Added(append_line_durably(out, json.dumps(record, ensure_ascii=False)))
