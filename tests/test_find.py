@@ -248,6 +248,46 @@ def test_a_text_with_commas_quotes_and_newlines_survives_the_csv(tmp_path):
     assert back[0]["text"] == rows[0]["text"]
 
 
+def test_a_cell_a_spreadsheet_would_read_as_a_formula_gets_a_quote_in_the_csv_only(tmp_path, capsys):
+    # was: written as it was, so Excel or LibreOffice opening the CSV ran a corpus text "=HYPERLINK(...)" or
+    # "=cmd|..." as a formula (OWASP "CSV injection"); any text field of the corpus can start with one
+    rows = [_row("=1+1", "@品川区", "2023-01-01", ["dx"], dx=0.9, privacy=-0.5, speaker="-山田", text="=1+1"),
+            _row("b", "品川区", "2023-01-02", ["dx"], dx=0.8, speaker="+x", text="\t=cmd|' /C calc'!A0"),
+            _row("c", "品川区", "2023-01-03", ["dx"], dx=0.7, text="\r@SUM(A1)"),
+            _row("d", "品川区", "2023-01-04", ["dx"], dx=0.6, text="＝は全角、1=1 は途中")]
+    p = write_jsonl(tmp_path / "t.jsonl", rows)
+    out = tmp_path / "o.csv"
+    assert main(["find", str(p), "--sort", "date", "--out", str(out)]) == 0
+    text = out.read_bytes().decode("utf-8-sig")  # (read_text would turn the \r into \n)
+    back = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["text"] for r in back] == ["'=1+1", "'\t=cmd|' /C calc'!A0", "'\r@SUM(A1)", "＝は全角、1=1 は途中"]
+    assert [back[0][k] for k in ("id", "municipality", "speaker")] == ["'=1+1", "'@品川区", "'-山田"]
+    assert back[1]["speaker"] == "'+x" and back[0]["date"] == "2023-01-01" and back[0]["topics"] == "dx"
+    # numbers are not text from the corpus: a negative score stays a number, unquoted
+    assert "\n'=1+1,'@品川区,2023-01-01,本会議,'-山田,'=1+1,x.jsonl,dx,0.9,-0.5,0.0\n" in text
+    # down a pipe too (no byte-order mark there)
+    capsys.readouterr()
+    assert main(["find", str(p), "--sort", "date", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("'=1+1,'@品川区,")
+    # JSONL holds the texts as they are: the quote is for spreadsheets only
+    assert main(["find", str(p), "--sort", "date", "--out", str(tmp_path / "o.jsonl")]) == 0
+    assert [r["text"] for r in jsonl_rows(tmp_path / "o.jsonl")] == [r["text"] for r in rows]
+    assert jsonl_rows(tmp_path / "o.jsonl")[0]["score_privacy"] == -0.5
+
+
+def test_a_carriage_return_inside_a_text_does_not_end_the_csv_row(tmp_path):
+    # was: Python 3.11's csv writer left a cell holding a lone \r unquoted (with \n line ends): a reader ended the
+    # row there, and the rest, "=HYPERLINK(...)" here, opened a row of its own as a cell no quote protected
+    rows = [_row("a", "品川区", "2023-01-01", ["dx"], text='前半\r=HYPERLINK("http://x")'),
+            _row("b", "品川区", "2023-01-02", ["dx"], text="二件目")]
+    p = write_jsonl(tmp_path / "t.jsonl", rows)
+    out = tmp_path / "o.csv"
+    assert main(["find", str(p), "--sort", "date", "--out", str(out)]) == 0
+    back = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")))
+    assert [r["text"] for r in back] == [rows[0]["text"], "二件目"] and back[0]["score_dx"] == "0.1"
+    assert out.read_bytes().count(b"\n") == 3  # the header and two rows, each ended by \n alone
+
+
 # --------------------------------------------------------------------------- refusals: one line, nothing written
 
 

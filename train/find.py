@@ -25,7 +25,6 @@ Semantics (the ``gikai-topics find`` help and the README say the same):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import heapq
@@ -36,6 +35,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Optional, Sequence
 
+from . import csvout
 from .corpus import RECORD_FIELDS, UNKNOWN_ASSEMBLY
 from .errors import InputError
 from .jsonline import lone_surrogate
@@ -281,16 +281,13 @@ def jsonl_lines(found: Found) -> Iterator[str]:
 
 
 def write_csv(found: Found, fh: IO[str], *, bom: bool) -> None:
-    """The records as CSV, ``topics`` space-separated (as the labels' answers files take them).
+    """The records as CSV, ``topics`` space-separated (as the labels' answers files take them), each text cell
+    that a spreadsheet would read as a formula (``=1+1``, ``-…``, ``@…``) with a ``'`` in front, numbers as they
+    are (:mod:`train.csvout`).
 
-    ``bom``: open with a UTF-8 byte-order mark.  Excel (in Japan above all) reads a CSV without one as the
-    system code page (Shift_JIS / CP932) and shows every Japanese text as mojibake; with it, a double-click opens
-    it right.  pandas, csvkit and the project's own readers skip the mark.  It is written into files only: down a
-    pipe it would be a stray character glued to the first column's name.  (timeline's CSV has none: mostly numbers,
-    and read by scripts; find's is text for people.)"""
-    if bom:
-        fh.write("\ufeff")
-    w = csv.writer(fh, lineterminator="\n")  # as timeline's CSV
+    ``bom``: open with a UTF-8 byte-order mark, for Excel to read the Japanese text as UTF-8
+    (:mod:`train.csvout`); files get it, standard output does not.  timeline's CSV is written the same way."""
+    w = csvout.writer(fh, bom=bom)
     w.writerow(found.fields())
     for r in found.records:
         _checked(r)

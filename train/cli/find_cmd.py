@@ -29,7 +29,8 @@ FIND_HELP = "\n\n".join([  # one line a paragraph: the help is wrapped to the te
     "one, or without --topic the tagged topics and their scores, ~80 characters of text, and \"showing 20 of N "
     "matches\"), else JSONL; --out FILE.jsonl or FILE.csv writes that "
     "format atomically (whole or nothing). CSV files start with a UTF-8 byte-order mark, so that Excel shows the "
-    "Japanese text. --limit: 20 for the table, all for JSONL/CSV; 0 = all. No match is an error (exit 1), as "
+    "Japanese text; in any CSV a text cell starting with = + - @ (a formula to a spreadsheet) gets a ' in front. "
+    "--limit: 20 for the table, all for JSONL/CSV; 0 = all. No match is an error (exit 1), as "
     "for grep.",
 ])
 
