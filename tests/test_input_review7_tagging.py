@@ -418,7 +418,7 @@ def test_timeline_jsonl_blank_lines_upper_case_suffix_and_bom(tmp_path):
     for p in (trailing, upper, bom):
         assert list(read_tagged(p)) == want
     assert main(["timeline", str(upper), "--out", str(tmp_path / "tl")]) == 0
-    assert "品川区,2024-01,2," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8")
+    assert "品川区,2024-01,2," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8-sig")
 
 
 # --------------------------------------------------------------------------- 10: predict input and UTF-8 stdout

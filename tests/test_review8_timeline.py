@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from conftest import write_jsonl
 from train.cli import main
 from train.errors import InputError
-from train.timeline import compute_timeline, write_timeline
+from train.timeline import compute_timeline, to_csv, write_timeline
 
 ROW = {"municipality": "品川区", "date": "2024-01-05", "topics": ["dx"]}
 
@@ -26,6 +29,22 @@ def test_timeline_checks_the_files_it_writes_before_writing_either(tmp_path, cap
     err = capsys.readouterr().err
     assert f"{blocked}: is a folder" in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == [blocked]
+
+
+def test_the_csv_file_has_a_bom_for_excel_and_an_assembly_read_as_a_formula_gets_a_quote(tmp_path):
+    # was: no byte-order mark (Excel read 品川区 as Shift_JIS: mojibake, while find's CSV had one), and an assembly
+    # name from the corpus starting with = + - @ was written as it was: a formula to Excel (OWASP "CSV injection")
+    rows = [ROW, {**ROW, "municipality": "=1+1"}, {**ROW, "municipality": "-x", "topics": []}]
+    tagged = write_jsonl(tmp_path / "t.jsonl", rows)
+    assert main(["timeline", str(tagged), "--out", str(tmp_path / "tl")]) == 0
+    data = (tmp_path / "tl" / "timeline-month.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfassembly,period,utterances,")
+    back = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert [(r["assembly"], r["period"], r["utterances"], r["dx"]) for r in back] == [
+        ("'-x", "2024-01", "1", "0.0"), ("'=1+1", "2024-01", "1", "1.0"), ("品川区", "2024-01", "1", "1.0")]
+    # the counts and shares are numbers, unquoted; the CSV text alone has no mark (the file gets it)
+    assert to_csv([{"assembly": "+x", "period": "2024-01", "utterances": 3, "dx": -0.5}], ["dx"]) == (
+        "assembly,period,utterances,dx\n'+x,2024-01,3,-0.5\n")
 
 
 # --------------------------------------------------------------------------- what a row's topics count
@@ -83,14 +102,14 @@ def test_undated_utterances_are_reported_not_silently_dropped(tmp_path, capsys):
     tagged = write_jsonl(tmp_path / "t.jsonl", [ROW, {**ROW, "date": None}, {**ROW, "date": "R6.1.5"}])
     assert main(["timeline", str(tagged), "--out", str(tmp_path / "tl")]) == 0
     assert "left out 2 utterance(s) without a readable YYYY-MM date" in capsys.readouterr().err
-    assert "品川区,2024-01,1," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8")
+    assert "品川区,2024-01,1," in (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8-sig")
 
 
 def test_the_unknown_assembly_shown_in_the_csv_can_be_selected_and_a_typo_names_the_assemblies(tmp_path, capsys):
     tagged = write_jsonl(tmp_path / "t.jsonl", [ROW, {**ROW, "municipality": None}])
     # was: the CSV showed "(unknown)", but --assembly '(unknown)' found "no dated utterances"
     assert main(["timeline", str(tagged), "--assembly", "(unknown)", "--out", str(tmp_path / "tl")]) == 0
-    lines = (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8").splitlines()
+    lines = (tmp_path / "tl" / "timeline-month.csv").read_text(encoding="utf-8-sig").splitlines()
     assert [line.split(",")[:3] for line in lines[1:]] == [["(unknown)", "2024-01", "1"]]
     assert main(["timeline", str(tagged), "--assembly", "shinagawa", "--out", str(tmp_path / "tl2")]) == 1
     assert "--assembly shinagawa: no utterance of that assembly" in capsys.readouterr().err

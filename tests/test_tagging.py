@@ -141,7 +141,7 @@ def test_timeline_cli_writes_csv_and_png(corpus, tmp_path, trained_model_dir):
     out = tmp_path / "t.parquet"
     tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1)
     assert main(["timeline", str(out), "--by", "year", "--out", str(tmp_path / "tl")]) == 0
-    csv_text = (tmp_path / "tl" / "timeline-year.csv").read_text(encoding="utf-8")
+    csv_text = (tmp_path / "tl" / "timeline-year.csv").read_text(encoding="utf-8-sig")
     assert "高崎市,2024,21," in csv_text  # every utterance of the seed file, repeated texts too
     assert (tmp_path / "tl" / "timeline-year.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["timeline", str(tmp_path / "missing.parquet")]) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import io
@@ -12,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
+from . import csvout
 from .atomic import atomic_write_bytes, atomic_write_text, check_writable
 from .corpus import UNKNOWN_ASSEMBLY
 from .errors import InputError
@@ -230,11 +230,15 @@ def compute_timeline(rows, by: str, topic_ids: list[str], assembly: str | None =
     return out
 
 
-def to_csv(rows: list[dict], topic_ids: list[str]) -> str:
+def to_csv(rows: list[dict], topic_ids: list[str], *, bom: bool = False) -> str:
+    """The rows of :func:`compute_timeline` as CSV, as find writes its CSV (:mod:`train.csvout`): an assembly name
+    a spreadsheet would read as a formula gets a ``'`` in front, the counts and shares are numbers as they are;
+    ``bom``: after a UTF-8 byte-order mark (the file does, for Excel to read 品川区 as UTF-8)."""
+    fields = ["assembly", "period", "utterances", *topic_ids]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["assembly", "period", "utterances", *topic_ids], lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
+    w = csvout.writer(buf, bom=bom)
+    w.writerow(fields)
+    w.writerows([r[k] for k in fields] for r in rows)
     return buf.getvalue()
 
 
@@ -321,7 +325,7 @@ def write_timeline(path: Path, out_dir: Path, *, by: str, topic_ids: list[str], 
     if not rows:
         raise InputError(f"{path}: no dated utterances{f' for {assembly}' if assembly else ''} to plot "
                          f"({stats.undated} without a readable YYYY-MM date)")
-    csv_text, png = to_csv(rows, topic_ids), plot(rows, topic_ids, by)  # both made before either is written
+    csv_text, png = to_csv(rows, topic_ids, bom=True), plot(rows, topic_ids, by)  # both made before either is written
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(csv_path, csv_text)
     atomic_write_bytes(png_path, png)
