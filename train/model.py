@@ -12,7 +12,6 @@ Saved models refer to this module's import path (``train.model``): keep it.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import Callable, Sequence
 
@@ -188,14 +187,6 @@ def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default:
         low, high = max(nxt[i], lo), min(ps[i], hi)
         out[j] = float(np.clip((low + high) / 2, lo, hi))
     return out
-
-
-@dataclasses.dataclass
-class FitReport:
-    n_examples: int
-    n_features: int
-    oof_f1: dict[str, float | None]
-    seconds: float = 0.0
 
 
 def configured_vectors(config: TrainConfig, given=None):
