@@ -12,7 +12,7 @@ on the test part with ``train.evaluation.metrics.compute``:
 * fastText: supervised, one-vs-all loss (``loss="ova"``) on the same Sudachi
   tokens as ours, space-joined; per-topic thresholds tuned exactly like ours
   (out-of-fold probabilities of an internal 4-fold CV on the training part,
-  ``train.model.best_thresholds``), then a final fit on the whole training
+  ``train.fitting.best_thresholds``), then a final fit on the whole training
   part.  Utterances with no topic get a ``__label__none`` so fastText sees them.
   Scores come from the single-line binding (``model.f.predict``): in
   fasttext-wheel 0.9.2 the batch predict returns the top probability for
@@ -73,8 +73,8 @@ def fasttext_fold(workdir: Path, tokens, Y, groups, tr, te, topic_ids, threshold
     """Fit on ``tr`` (thresholds by internal CV like ours), score ``te``; return (scores, pred, seconds)."""
     import numpy as np
 
+    from train.fitting import best_thresholds
     from train.folds import stratified_group_folds
-    from train.model import best_thresholds
 
     t0 = time.perf_counter()
     tok_tr, Y_tr, g_tr = [tokens[i] for i in tr], Y[tr], [groups[i] for i in tr]

@@ -11,9 +11,10 @@ import pytest
 from conftest import FIXTURES, ROOT, small_config
 from train.cli import main
 from train.errors import LabelError, ModelError
+from train.fitting import best_thresholds
 from train.inference import load_model
 from train.labeling.store import label_matrix, read_labels
-from train.model import TopicClassifier, best_thresholds
+from train.model import TopicClassifier
 from train.text import JapaneseAnalyzer
 
 
@@ -80,7 +81,7 @@ def test_parallel_fit_is_the_same_model(labels_dir):
 def test_parallel_fit_errors_and_the_configs_n_jobs(labels_dir, tmp_path, isolated_state, capsys):
     """A fold's error from a worker is the one a sequential fit raises (one line, exit 1); without --jobs the
     config's n_jobs decides; -1 uses at most thresholds.folds + 1 processes."""
-    from train.model import workers_for
+    from train.fitting import workers_for
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[thresholds]\nfolds = 2\n[features]\nmin_df = 60\n")

@@ -162,7 +162,7 @@ def test_a_taxonomy_edited_during_the_fit_is_saved_as_it_was_trained_with(labels
 
 
 def test_no_cut_that_finds_a_positive_gives_the_default_threshold():
-    from train.model import best_thresholds
+    from train.fitting import best_thresholds
 
     Y = np.array([[1], [0], [0], [0]])
     P = np.array([[0.01], [0.9], [0.6], [0.3]])  # the positive under every cut the range allows: F1 0 for all

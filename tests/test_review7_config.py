@@ -143,7 +143,7 @@ def _f1(y, p, t):
 
 
 def test_a_cut_above_max_threshold_is_taken_inside_the_range():
-    from train.model import best_thresholds
+    from train.fitting import best_thresholds
 
     Y = np.array([[1], [1], [0], [0], [0]])
     P = np.array([[0.99], [0.98], [0.90], [0.10], [0.02]])
@@ -157,7 +157,7 @@ def test_a_cut_above_max_threshold_is_taken_inside_the_range():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_thresholds_change_only_where_a_cut_above_the_range_is_strictly_better(seed):
-    from train.model import best_thresholds
+    from train.fitting import best_thresholds
 
     rng = np.random.default_rng(seed)
     lo, hi = 0.05, 0.95

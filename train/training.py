@@ -11,8 +11,9 @@ from typing import Callable
 from .cache import TokenCache, default_cache_dir
 from .config import TrainConfig
 from .errors import ModelError
+from .fitting import configured_vectors, workers_for
 from .labeling.store import LabelSet, group_fingerprints, label_matrix, read_labels
-from .model import TopicClassifier, configured_vectors, workers_for
+from .model import TopicClassifier
 from .store import (DEFAULT_NAME, check_export_dir, check_name, export_dir, read_manifest, remove_from_bentoml,
                     save_to_bentoml)
 from .taxonomy import Taxonomy, load_taxonomy, parse_taxonomy

@@ -31,9 +31,10 @@ from joblib import Parallel, delayed
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..errors import InputError
+from ..fitting import configured_vectors
 from ..folds import stratified_group_folds
 from ..labeling.store import LabelSet, label_matrix
-from ..model import TopicClassifier, configured_vectors
+from ..model import TopicClassifier
 from ..text import JapaneseAnalyzer
 from ..versions import library_versions, now_iso
 from . import metrics

@@ -39,17 +39,19 @@ STRATEGIES = ("uncertainty", "random")
 SCORE_BATCH = 256
 
 
-def _say(out: IO[str], text: str = "") -> None:
+def say(out: IO[str], text: str = "") -> None:
+    """A line to ``out``, flushed at once, so that it shows before the slow step it announces (also
+    the terminal session's output)."""
     out.write(text + "\n")
     out.flush()
 
 
 # --------------------------------------------------------------------------- the candidates (also `label`'s queue)
 
-def _load_tagger(model, taxonomy: Taxonomy, out: IO[str], strategy: str | None = None):
+def load_tagger(model, taxonomy: Taxonomy, out: IO[str], strategy: str | None = None):
     """A Tagger, or None: ``model`` None tries the default store model, "none" disables suggestions.  An empty
     store falls back to no model, and says so, unless ``strategy`` is "uncertainty", which
-    :func:`_check_model_for` then refuses (announcing a random order just before that error contradicted it)."""
+    :func:`check_model_for` then refuses (announcing a random order just before that error contradicted it)."""
     from ..inference import Tagger, load_model
 
     if isinstance(model, Tagger) or (model is not None and str(model).lower() == "none"):
@@ -62,8 +64,8 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str], strategy: str | None =
                 raise
             if strategy == "uncertainty":
                 return None
-            _say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
-                      "random order, no suggestions")
+            say(out, "no model in the BentoML store (pass --model TAG|DIR for suggestions): "
+                     "random order, no suggestions")
             tagger = None
     if tagger is not None:
         unknown = [t for t in tagger.topic_ids if t not in taxonomy.ids]
@@ -73,13 +75,13 @@ def _load_tagger(model, taxonomy: Taxonomy, out: IO[str], strategy: str | None =
     return tagger
 
 
-def _check_strategy(strategy: str) -> None:
+def check_strategy(strategy: str) -> None:
     """``--strategy`` of ``label`` and ``labels pool``: one check, one message."""
     if strategy not in STRATEGIES:
         raise InputError(f"--strategy: expected one of {list(STRATEGIES)}, found {strategy!r}")
 
 
-def _check_model_for(strategy: str | None, tagger) -> None:
+def check_model_for(strategy: str | None, tagger) -> None:
     """The uncertainty order is the model's: refused without one (rather than falling back to random)."""
     if strategy == "uncertainty" and tagger is None:
         raise InputError("--strategy uncertainty needs a model: pass --model TAG|DIR (or train one with "
@@ -138,7 +140,7 @@ def score_items(records: list[Record], tagger, out: IO[str] | None = None) -> li
     items = []
     for start in range(0, len(records), SCORE_BATCH):
         if out is not None and len(records) > SCORE_BATCH:
-            _say(out, f"scoring {start:,}/{len(records):,} …")
+            say(out, f"scoring {start:,}/{len(records):,} …")
         batch = records[start:start + SCORE_BATCH]
         probs = tagger.scores([r.text for r in batch])
         for rec, row in zip(batch, probs):
@@ -177,7 +179,7 @@ class PoolSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check_strategy(self.strategy)
+        check_strategy(self.strategy)
         for name in ("size", "max_pool"):
             if getattr(self, name) <= 0:
                 raise InputError(f"--{name.replace('_', '-')}: expected a positive number, found {getattr(self, name)}")
@@ -229,19 +231,19 @@ def select_pool(paths: Sequence[Path], spec: PoolSpec, *, taxonomy: Taxonomy, la
     if spec.strategy == "random" and model is not None and str(model).lower() != "none":
         raise InputError(f"--model {model}: the random strategy uses no model; expected --strategy uncertainty to "
                          "choose by the model's scores, or no --model for a random draw")
-    tagger = _load_tagger(model, taxonomy, out, spec.strategy) if spec.strategy == "uncertainty" else None
-    _check_model_for(spec.strategy, tagger)
+    tagger = load_tagger(model, taxonomy, out, spec.strategy) if spec.strategy == "uncertainty" else None
+    check_model_for(spec.strategy, tagger)
     topics = spec.check_topics(tagger.topic_ids) if tagger is not None else ()
     exclude = labeled_keys([labels_dir])
     # the length bounds go into the sampling: --max-pool counts candidates of the right length
     records = build_pool(list(paths), exclude, assembly=spec.assembly, max_pool=spec.max_pool, seed=spec.seed,
                          min_len=spec.min_chars, max_len=spec.max_chars)
-    _say(out, f"{len(records):,} unlabeled candidate(s) of {spec.min_chars}-{spec.max_chars} characters "
-            f"({len(exclude[0]):,} labeled utterances excluded)")
+    say(out, f"{len(records):,} unlabeled candidate(s) of {spec.min_chars}-{spec.max_chars} characters "
+           f"({len(exclude[0]):,} labeled utterances excluded)")
     if spec.strategy == "random":
         records = sorted(records, key=lambda r: _shuffle_key(spec.seed, r.id))[:spec.size]
         return [(r, "random") for r in records]
-    _say(out, f"scoring with {tagger.tag_name} …")
+    say(out, f"scoring with {tagger.tag_name} …")
     scores = tagger.scores([r.text for r in records]) if records else np.zeros((0, len(tagger.topic_ids)))
     thresholds = np.array([tagger.thresholds[t] for t in tagger.topic_ids])
     picks = uncertain_per_topic(scores, thresholds, [tagger.topic_ids.index(t) for t in topics], spec.size,

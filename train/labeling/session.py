@@ -26,7 +26,7 @@ from ..locks import file_locked
 from ..errors import LabelError
 from ..taxonomy import Taxonomy, load_taxonomy
 from .labeled import LabeledIndex, check_labels_path, labels_locked
-from .pool import (Item, _check_model_for, _check_strategy, _load_tagger, _say, build_pool, order_items,
+from .pool import (Item, build_pool, check_model_for, check_strategy, load_tagger, order_items, say,
                    score_items)
 from .store import MODEL_CHOSEN_PREFIX
 
@@ -108,24 +108,24 @@ class LabelSession:
     def _header(self, i: int) -> None:
         rec = self.items[i].record
         r = self.result
-        _say(self.stdout, "─" * 72)
-        _say(self.stdout, f"[{i + 1}/{len(self.items)}] labeled {r.accepted} · skipped {r.skipped} · "
-                          f"order: {self.strategy} · model: {self.model_tag or 'none'}")
-        _say(self.stdout, f"id: {rec.id}")
-        _say(self.stdout, f"assembly: {rec.municipality or '-'} · date: {rec.date or '-'} · "
-                          f"speaker: {rec.speaker or '-'} · {len(rec.text):,} chars")
-        _say(self.stdout)
-        _say(self.stdout, rec.text)
-        _say(self.stdout)
+        say(self.stdout, "─" * 72)
+        say(self.stdout, f"[{i + 1}/{len(self.items)}] labeled {r.accepted} · skipped {r.skipped} · "
+                         f"order: {self.strategy} · model: {self.model_tag or 'none'}")
+        say(self.stdout, f"id: {rec.id}")
+        say(self.stdout, f"assembly: {rec.municipality or '-'} · date: {rec.date or '-'} · "
+                         f"speaker: {rec.speaker or '-'} · {len(rec.text):,} chars")
+        say(self.stdout)
+        say(self.stdout, rec.text)
+        say(self.stdout)
         item = self.items[i]
         if item.scores is not None:
             sug = item.suggestions(self.thresholds)
             if sug:
                 shown = ", ".join(f"{t} {s:.2f}" for t, s in sug.items())
-                _say(self.stdout, f"model suggests (not selected): {shown}")
+                say(self.stdout, f"model suggests (not selected): {shown}")
             else:
                 best = max(item.scores, key=item.scores.__getitem__)
-                _say(self.stdout, f"model suggests no topic (highest: {best} {item.scores[best]:.2f})")
+                say(self.stdout, f"model suggests no topic (highest: {best} {item.scores[best]:.2f})")
 
     def _topics(self, i: int, selected: set[str]) -> None:
         sug = self.items[i].suggestions(self.thresholds)
@@ -133,9 +133,9 @@ class LabelSession:
         for key, tid in self.keys.items():
             mark = "x" if tid in selected else " "
             hint = f"   ← suggested {sug[tid]:.2f}" if tid in sug else ""
-            _say(self.stdout, f"  {key} [{mark}] {tid:<{width}}  {self.names[tid]}{hint}")
+            say(self.stdout, f"  {key} [{mark}] {tid:<{width}}  {self.names[tid]}{hint}")
         chosen = [t for t in self.taxonomy.ids if t in selected]
-        _say(self.stdout, f"selected: {', '.join(chosen) if chosen else '(none = zero topics)'}")
+        say(self.stdout, f"selected: {', '.join(chosen) if chosen else '(none = zero topics)'}")
         self.stdout.write("toggle 1-9 0 a-c · y/Enter accept · s skip · u undo · q quit · ? help > ")
         self.stdout.flush()
 
@@ -181,12 +181,12 @@ class LabelSession:
                 self.history.append((i, topics))
                 self.result.accepted += 1
         if where is None and note:  # an unfinished line that an interrupted write had left was removed
-            _say(self.stdout, f"\n{note}")
+            say(self.stdout, f"\n{note}")
         if where is not None:
             self.result.taken += 1
-            _say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
-                              "session writing to the same files?); that label is kept, yours "
-                              f"({topics or 'no topic'}) was not written, so the utterance is not labeled twice")
+            say(self.stdout, f"\nnot saved: {rec.id} was labeled at {where} while it was on screen (another "
+                             "session writing to the same files?); that label is kept, yours "
+                             f"({topics or 'no topic'}) was not written, so the utterance is not labeled twice")
 
     def _selection(self, item: Item) -> str:
         """How the utterance came to be read, in the form ``labels pool`` writes (see :mod:`.pool`): model-chosen
@@ -197,9 +197,9 @@ class LabelSession:
 
     def _undo(self) -> tuple[int, set[str]] | None:
         if not self.history:
-            _say(self.stdout, f"\nnothing to undo in this session: u takes back labels accepted since it started; "
-                              f"one of an earlier session is a line of {self.out}: remove that line to be offered the "
-                              "utterance again")
+            say(self.stdout, f"\nnothing to undo in this session: u takes back labels accepted since it started; "
+                             f"one of an earlier session is a line of {self.out}: remove that line to be offered the "
+                             "utterance again")
             return None
         with signals_held():  # the file and the session's count change together
             i, topics = self.history.pop()
@@ -208,7 +208,7 @@ class LabelSession:
             self.result.undone += 1
         rid = self.items[i].record.id
         gone = f"removed from {self.out}" if removed else f"was no longer in {self.out} (removed by another program?)"
-        _say(self.stdout, f"\nundone: {rid} {gone}; showing it again")
+        say(self.stdout, f"\nundone: {rid} {gone}; showing it again")
         return i, set(topics)
 
     def run(self) -> SessionResult:
@@ -219,8 +219,8 @@ class LabelSession:
                 if fresh:
                     if (where := self._labeled_since(i)) is not None:
                         self.result.taken += 1
-                        _say(self.stdout, f"skipped {self.items[i].record.id}: labeled at {where} since this session "
-                                          "started (another session writing to the same files?)")
+                        say(self.stdout, f"skipped {self.items[i].record.id}: labeled at {where} since this session "
+                                         "started (another session writing to the same files?)")
                         i += 1
                         continue
                     self._header(i)
@@ -232,20 +232,20 @@ class LabelSession:
                 except UnicodeDecodeError:  # bytes from a terminal in another encoding: a key we don't know
                     bad_reads += 1
                     if bad_reads >= 3:  # a stream that keeps failing: stop as at end of input
-                        _say(self.stdout, "input is not UTF-8; stopping (labels so far are saved)")
+                        say(self.stdout, "input is not UTF-8; stopping (labels so far are saved)")
                         break
-                    _say(self.stdout, "unreadable key (not UTF-8); type ? for help")
+                    say(self.stdout, "unreadable key (not UTF-8); type ? for help")
                     continue
                 if not line:  # end of input: same as quit
-                    _say(self.stdout)
+                    say(self.stdout)
                     break
                 cmd, args = self._parse(line)
                 if cmd == "q":
                     break
                 if cmd == "?":
-                    _say(self.stdout, HELP)
+                    say(self.stdout, HELP)
                 elif cmd == "unknown":
-                    _say(self.stdout, f"unknown key {args[0]!r}; type ? for help")
+                    say(self.stdout, f"unknown key {args[0]!r}; type ? for help")
                 elif cmd == "toggle":
                     selected ^= set(args)
                 elif cmd in ("y", "s"):
@@ -258,21 +258,21 @@ class LabelSession:
                     (i, selected), fresh = back, True
         except KeyboardInterrupt:
             self.result.interrupted = True
-            _say(self.stdout, "\ninterrupted")
+            say(self.stdout, "\ninterrupted")
             if self.history and self.history[-1][0] == i:  # arrived while the label on screen was written
                 i, selected = i + 1, set()
         if selected and i < len(self.items):
             chosen = [t for t in self.taxonomy.ids if t in selected]
-            _say(self.stdout, f"not saved: the topics selected for {self.items[i].record.id} ({', '.join(chosen)}), "
-                              "which was not accepted (y); it is offered again next time")
+            say(self.stdout, f"not saved: the topics selected for {self.items[i].record.id} ({', '.join(chosen)}), "
+                             "which was not accepted (y); it is offered again next time")
         self.result.remaining = len(self.items) - i
         if i >= len(self.items):
-            _say(self.stdout, "no more utterances to label in this pool")
+            say(self.stdout, "no more utterances to label in this pool")
         taken = (f"{self.result.taken} labeled meanwhile by another session (not labeled again); "
                  if self.result.taken else "")
-        _say(self.stdout, f"{self.result.accepted} label(s) saved to {self.out} this session; "
-                          f"{self.result.skipped} skipped; {taken}{self.result.remaining} left in the queue. "
-                          "Run the same command again to resume.")
+        say(self.stdout, f"{self.result.accepted} label(s) saved to {self.out} this session; "
+                         f"{self.result.skipped} skipped; {taken}{self.result.remaining} left in the queue. "
+                         "Run the same command again to resume.")
         return self.result
 
 
@@ -296,16 +296,16 @@ def run_label_session(pool: Sequence[str | Path], out: str | Path, *, model=None
     out = Path(out)
     _check_paths(out, labels_dir)
     if strategy is not None:
-        _check_strategy(strategy)
+        check_strategy(strategy)
     taxonomy = taxonomy or load_taxonomy()
-    tagger = _load_tagger(model, taxonomy, stdout, strategy)
-    _check_model_for(strategy, tagger)
+    tagger = load_tagger(model, taxonomy, stdout, strategy)
+    check_model_for(strategy, tagger)
     strategy = strategy or ("uncertainty" if tagger else "random")
     index = LabeledIndex([Path(labels_dir) if labels_dir else None, out]).refresh()
     exclude = index.ids, index.groups
     records = build_pool([Path(p) for p in pool], exclude, assembly=assembly, max_pool=max_pool, seed=seed)
-    _say(stdout, f"{len(records):,} unlabeled utterance(s) in the pool ({len(exclude[0]):,} already labeled "
-                 f"excluded); order: {strategy}")
+    say(stdout, f"{len(records):,} unlabeled utterance(s) in the pool ({len(exclude[0]):,} already labeled "
+                f"excluded); order: {strategy}")
     thresholds = dict(tagger.thresholds) if tagger else {}
     items = score_items(records, tagger, stdout) if tagger else [Item(r) for r in records]
     items = order_items(items, strategy, thresholds=thresholds, seed=seed)
