@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ..corpus import UNKNOWN_ASSEMBLY, group_key
 from ..errors import LabelError
@@ -115,11 +116,14 @@ def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
 
 
 def read_labels(
-    path: str | Path = "labels", taxonomy: Taxonomy | None = None, *, strict: bool = True
+    path: str | Path = "labels", taxonomy: Taxonomy | None = None, *, strict: bool = True,
+    contents: Mapping[str, bytes] | None = None,
 ) -> tuple[LabelSet, list[str]]:
     """Read every label file; return the label set and the list of problems found.
 
-    With ``strict`` any problem raises :class:`LabelError` listing them all.
+    With ``strict`` any problem raises :class:`LabelError` listing them all.  ``contents``: the bytes to read
+    for some of the files instead of what is on disk, keyed by real path (``os.path.realpath``): a rewrite in
+    place is checked this way before it replaces anything (see :mod:`train.labeling.revise`).
     """
     taxonomy = taxonomy or load_taxonomy()
     ids = set(taxonomy.ids)
@@ -131,7 +135,8 @@ def read_labels(
     order = {t: i for i, t in enumerate(taxonomy.ids)}
     for f in files:
         try:
-            lines = f.read_bytes().split(b"\n")
+            data = contents.get(os.path.realpath(f)) if contents else None
+            lines = (f.read_bytes() if data is None else data).split(b"\n")
         except OSError as exc:
             problems.append(f"{f}: cannot read: {exc}")
             continue
