@@ -1,0 +1,192 @@
+"""`labels adjudicate` (majority of three independent readings) and `labels revise` (a reviewer's decisions):
+labels rewritten in place, every other line byte for byte as it was, all or nothing."""
+
+import json
+
+import pytest
+
+from conftest import fixture_label_rows, jsonl_rows, write_jsonl
+from train.errors import InputError, LabelError
+from train.labeling.revise import adjudicate, revise
+from train.taxonomy import load_taxonomy
+
+A_NOTE = "majority of three independent readings (first pass, reader-9A, reader-9B)"
+
+
+@pytest.fixture
+def passes(tmp_path, labels_dir):
+    """The fixture labels as a first pass (label 1 already adjudicated once), and two second passes of its first
+    five ids: labels 0 and 1 outvoted on some topic, 2 and 3 not (one re-reader alone, or the two re-readers
+    each alone), 4 read alike by all."""
+    rows = fixture_label_rows()
+    rows[1]["previous_topics"] = ["finance"]
+    rows[1]["adjudicated"] = "read again by the maintainer"
+    write_other_style(labels_dir / "labels.jsonl", rows)
+    a, b = ([dict(r, annotator=name) for r in rows[:5]] for name in ("reader-9A", "reader-9B"))
+    a[0]["topics"] = b[0]["topics"] = ["culture_sports", "dx"]  # both add two topics (in no particular order)
+    a[1]["topics"] = b[1]["topics"] = []  # both drop administration
+    a[2]["topics"] = ["welfare", "health"]  # one re-reader adds health: the first pass and the other win
+    a[3]["topics"], b[3]["topics"] = ["urban", "economy"], ["urban", "finance"]  # one vote each: kept
+    second = tmp_path / "agreement"
+    second.mkdir()
+    return labels_dir, write_jsonl(second / "r9-A.jsonl", a), write_jsonl(second / "r9-B.jsonl", b[::-1])
+
+
+def write_other_style(path, rows):
+    """Label lines as another tool may have written them (ASCII escapes, no spaces; the second line ending in
+    CRLF): a line written again by json.dumps would show."""
+    lines = [json.dumps(r, separators=(",", ":")) for r in rows]
+    lines[1] += "\r"
+    path.write_bytes("\n".join(lines).encode("utf-8") + b"\n")
+    return path
+
+
+def _bytes(*paths):
+    return [p.read_bytes() for p in paths]
+
+
+def test_adjudicate_rewrites_only_the_outvoted_labels(passes):
+    labels_dir, a, b = passes
+    f = labels_dir / "labels.jsonl"
+    before = f.read_bytes().split(b"\n")
+    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert res.compared == 5 and res.unchanged == 3 and res.files == [f]
+    assert [(c.id, c.before, c.after) for c in res.changes] == [
+        (before_id(before, 0), (), ("dx", "culture_sports")),
+        (before_id(before, 1), ("administration",), ())]
+    assert res.topic_counts(load_taxonomy().ids) == {"dx": (1, 0), "administration": (0, 1), "culture_sports": (1, 0)}
+    after = f.read_bytes().split(b"\n")
+    assert len(after) == len(before) and after[2:] == before[2:]  # every other line byte for byte
+    first, second = json.loads(after[0]), json.loads(after[1])
+    assert first["topics"] == ["dx", "culture_sports"]  # topics.yaml order
+    assert first["previous_topics"] == [] and first["adjudicated"] == A_NOTE
+    assert list(first) == [*json.loads(before[0]), "previous_topics", "adjudicated"]  # keys keep their order
+    assert second["topics"] == [] and second["previous_topics"] == ["finance"]  # the first reading kept
+    assert second["adjudicated"] == f"read again by the maintainer; then {A_NOTE}"
+    assert after[1].endswith(b"\r") and b"\\u" not in after[0] and b"\\u" in after[2]  # own line end kept
+    assert list(second) == list(json.loads(before[1]))
+    # run again: the majority is what the labels say now
+    again = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert again.changes == [] and f.read_bytes().split(b"\n") == after
+
+
+def before_id(lines, n):
+    return json.loads(lines[n])["id"]
+
+
+def test_adjudicate_dry_run_writes_nothing(passes):
+    labels_dir, a, b = passes
+    files = [labels_dir / "labels.jsonl", a, b]
+    before = _bytes(*files)
+    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), dry_run=True)
+    assert len(res.changes) == 2 and res.dry_run and _bytes(*files) == before
+
+
+def _edit(path, change):
+    rows = jsonl_rows(path)
+    change(rows)
+    write_jsonl(path, rows)
+
+
+@pytest.mark.parametrize("spoil, says", [
+    (lambda d, a, b: _edit(d / "labels.jsonl", lambda rows: rows.pop(2)), "r9-A.jsonl: 1 id(s) not in the first pass"),
+    (lambda d, a, b: _edit(b, lambda rows: rows.pop(0)), "r9-A.jsonl: 1 id(s) not in"),
+    (lambda d, a, b: _edit(a, lambda rows: rows[3].update(text=rows[3]["text"] + "。")),
+     "r9-A.jsonl:4: the text of shinagawa:r04-20220117-8:0124 differs from the first pass's"),
+    (lambda d, a, b: a.write_text(a.read_text(encoding="utf-8") + "{broken\n", encoding="utf-8"),
+     "r9-A.jsonl:6: malformed JSON"),
+    (lambda d, a, b: _edit(d / "labels.jsonl", lambda rows: rows[40].update(topics=["kids"])),
+     "labels.jsonl:41: unknown topic id(s) ['kids']"),
+])
+def test_adjudicate_refusals_leave_every_file_as_it_was(passes, spoil, says):
+    labels_dir, a, b = passes
+    spoil(labels_dir, a, b)
+    files = [labels_dir / "labels.jsonl", a, b]
+    before = _bytes(*files)
+    with pytest.raises(LabelError, match="nothing was written|problem") as info:
+        adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert says in str(info.value)
+    assert _bytes(*files) == before
+
+
+def test_adjudicate_names_the_readers_from_the_files_or_refuses(passes):
+    labels_dir, a, b = passes
+    f = labels_dir / "labels.jsonl"
+    _edit(b, lambda rows: rows[0].update(annotator="someone-else"))
+    before = f.read_bytes()
+    with pytest.raises(InputError, match="expected one reader named"):
+        adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    with pytest.raises(InputError, match="whose labels name"):  # a name the file contradicts
+        adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), annotators=("x", "y"))
+    with pytest.raises(InputError, match="also one of the labels"):
+        adjudicate(labels_dir, f, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert f.read_bytes() == before
+
+
+# --------------------------------------------------------------------------- labels revise
+
+NOTE = "reviewed against the guidelines' eighteenth-round block"
+
+
+def _changes(tmp_path, text):
+    p = tmp_path / "changes.tsv"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_revise_rewrites_changed_labels_and_counts_unchanged(tmp_path, labels_dir):
+    rows = fixture_label_rows()
+    rows[9]["adjudicated"] = "majority of three independent readings (first pass, A, B)"
+    rows[9]["previous_topics"] = ["dx", "welfare"]
+    write_other_style(labels_dir / "labels.jsonl", rows)
+    f = labels_dir / "labels.jsonl"
+    before = f.read_bytes().split(b"\n")
+    changes = _changes(tmp_path, f"{rows[2]['id']}\thealth, welfare\tsubsidy row: a health check\n\n"
+                                 f"{rows[9]['id']}\t-\tstaff row: not the ward's own\n"
+                                 f"{rows[3]['id']}\turban\tkept: the row does not apply\n")
+    res = revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert (res.compared, len(res.changes), res.unchanged) == (3, 2, 1)
+    after = f.read_bytes().split(b"\n")
+    assert [n for n, (x, y) in enumerate(zip(before, after)) if x != y] == [2, 9] and len(after) == len(before)
+    two, nine = json.loads(after[2]), json.loads(after[9])
+    assert two["topics"] == ["welfare", "health"] and two["previous_topics"] == ["welfare"]
+    assert two["adjudicated"] == f"{NOTE} (reader-R24): subsidy row: a health check"
+    assert nine["topics"] == [] and nine["previous_topics"] == ["dx", "welfare"]
+    assert nine["adjudicated"] == ("majority of three independent readings (first pass, A, B); then "
+                                   f"{NOTE} (reader-R24): staff row: not the ward's own")
+    before_dry = f.read_bytes()
+    res = revise(_changes(tmp_path, f"{rows[3]['id']}\tdx\twhy\n"), reviewer="r", reason="x", labels_dir=labels_dir,
+                 taxonomy=load_taxonomy(), dry_run=True)
+    assert len(res.changes) == 1 and f.read_bytes() == before_dry
+
+
+@pytest.mark.parametrize("line, says", [
+    ("{id}\tkids\twhy", "changes.tsv:2: unknown topic id(s) ['kids'] for {id}"),
+    ("no-such-id\tdx\twhy", "changes.tsv:2: no-such-id is not labeled under"),
+    ("{id}\tdx\tonce more", "changes.tsv:2: {id} again (first on line 1)"),
+    ("{id} dx why", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
+    ("{id}\t\twhy", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
+    ("{id}\tdx", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
+])
+def test_revise_refuses_a_bad_line_and_writes_nothing(tmp_path, labels_dir, line, says):
+    rows = fixture_label_rows()
+    f = labels_dir / "labels.jsonl"
+    before = f.read_bytes()
+    changes = _changes(tmp_path, f"{rows[0]['id']}\turban\tfirst\n" + line.format(id=rows[0]["id"]) + "\n")
+    with pytest.raises(LabelError, match="nothing was written") as info:
+        revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert says.format(id=rows[0]["id"]) in str(info.value)
+    assert f.read_bytes() == before
+
+
+def test_revise_refuses_a_result_validate_would_refuse(tmp_path, labels_dir):
+    """A label changed while another file labels the same text with the old topics: conflicting copies."""
+    rows = fixture_label_rows()
+    write_jsonl(labels_dir / "copy.jsonl", [dict(rows[2], id="copy-of-2")])
+    files = [labels_dir / "labels.jsonl", labels_dir / "copy.jsonl"]
+    before = _bytes(*files)
+    changes = _changes(tmp_path, f"{rows[2]['id']}\thealth\twhy\n")
+    with pytest.raises(LabelError, match="conflicting topics") as info:
+        revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert "labels validate" in str(info.value) and "nothing was written" in str(info.value)
+    assert _bytes(*files) == before
