@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import fixture_label_rows, jsonl_rows, write_jsonl
+from train.cli import main
 from train.errors import InputError, LabelError
 from train.labeling.revise import adjudicate, revise
 from train.taxonomy import load_taxonomy
@@ -74,12 +75,18 @@ def before_id(lines, n):
     return json.loads(lines[n])["id"]
 
 
-def test_adjudicate_dry_run_writes_nothing(passes):
+def test_adjudicate_dry_run_writes_nothing(passes, capsys):
     labels_dir, a, b = passes
     files = [labels_dir / "labels.jsonl", a, b]
     before = _bytes(*files)
     res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), dry_run=True)
     assert len(res.changes) == 2 and res.dry_run and _bytes(*files) == before
+    assert main(["labels", "adjudicate", str(labels_dir), str(a), str(b), "--labels", str(labels_dir),
+                 "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count(" -> ") == 2 and "administration -> -" in out
+    assert "5 id(s) compared; 2 changed (dx +1, administration -1, culture_sports +1), 3 unchanged; dry run" in err
+    assert _bytes(*files) == before
 
 
 def _edit(path, change):
@@ -190,3 +197,29 @@ def test_revise_refuses_a_result_validate_would_refuse(tmp_path, labels_dir):
         revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
     assert "labels validate" in str(info.value) and "nothing was written" in str(info.value)
     assert _bytes(*files) == before
+
+
+# --------------------------------------------------------------------------- the commands
+
+def test_cli_revise_and_adjudicate(tmp_path, passes):
+    from typer.testing import CliRunner
+
+    import train.cli as cli
+
+    cli._register()
+    labels_dir, a, b = passes
+    f = labels_dir / "labels.jsonl"
+    rid = jsonl_rows(f)[2]["id"]
+    runner = CliRunner()
+    ok = runner.invoke(cli.app, ["labels", "revise", str(_changes(tmp_path, f"{rid}\thealth\tthe row\n")),
+                                 "--reviewer", "reader-R24", "--reason", NOTE, "--labels", str(labels_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert f"labels.jsonl:3: {rid}: welfare -> health" in ok.stdout
+    assert "1 decision(s); 1 changed (welfare -1, health +1), 0 unchanged; rewrote" in ok.stderr
+    assert jsonl_rows(f)[2]["topics"] == ["health"]
+    before = f.read_bytes()
+    bad = runner.invoke(cli.app, ["labels", "adjudicate", str(labels_dir), str(a), str(a), "--labels",
+                                  str(labels_dir)])
+    assert bad.exit_code != 0 and isinstance(bad.exception, InputError)
+    assert "\n" not in str(bad.exception) and "expected two independent passes" in str(bad.exception)
+    assert f.read_bytes() == before

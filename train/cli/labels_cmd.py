@@ -187,6 +187,62 @@ def agreement_cmd(
     print_agreement(res)
 
 
+def print_revision(res, topic_order: list[str]) -> None:
+    """Each label changed (``file:line: id: before -> after``), then how many were compared and changed, per topic."""
+    shown = lambda topics: ",".join(topics) or "-"  # noqa: E731
+    for c in res.changes:
+        console.print(f"{c.where}: {c.id}: {shown(c.before)} -> {shown(c.after)}")
+    per_topic = ", ".join(f"{t} " + " ".join(f"{s}{n}" for s, n in (("+", add), ("-", rm)) if n)
+                          for t, (add, rm) in res.topic_counts(topic_order).items())
+    files = ", ".join(map(str, res.files))
+    if res.dry_run:
+        written = "dry run: nothing written" + (f" (would rewrite {files})" if files else "")
+    else:
+        written = f"rewrote {files}" if files else "nothing written"
+    err_console.print(f"{res.compared:,} {res.counted}; {len(res.changes):,} changed" + (f" ({per_topic})" if per_topic
+                      else "") + f", {res.unchanged:,} unchanged; {written}")
+
+
+DRY_RUN = typer.Option(False, "--dry-run", help="Check and show the changes; write nothing.")
+
+
+@labels_app.command("adjudicate")
+def adjudicate_cmd(
+    first: Path = typer.Argument(..., help="First-pass labels (folder or file): rewritten where the majority differs."),
+    second_a: Path = typer.Argument(..., help="One independent second pass of some of those ids (a label file)."),
+    second_b: Path = typer.Argument(..., help="The other independent second pass, of the same ids."),
+    labels: Optional[Path] = typer.Option(None, help="Labels checked as a whole before anything is written "
+                                          "(default: labels/)."),
+    annotators: Optional[str] = typer.Option(None, help="The two second-pass readers, 'A,B', for the note (default: "
+                                             "each file's 'annotator')."),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Decide ids read by three independent passes by majority, per topic; rewrite first-pass labels in place."""
+    from ..labeling.revise import adjudicate, split_names
+
+    taxonomy = load_taxonomy()
+    res = adjudicate(first, second_a, second_b, labels_dir=labels or default_path("labels"), taxonomy=taxonomy,
+                     annotators=split_names(annotators), dry_run=dry_run)
+    print_revision(res, taxonomy.ids)
+
+
+@labels_app.command("revise")
+def revise_cmd(
+    changes: Path = typer.Argument(..., help="A reviewer's decisions: id<TAB>topics<TAB>why lines ('-': no topic)."),
+    reviewer: str = typer.Option(..., help="Who reviewed (e.g. reader-R24)."),
+    reason: str = typer.Option(..., help="What the labels were reviewed against, opening each label's note."),
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file to change (default: labels/)."),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Apply a reviewer's decisions to labels in place (previous_topics kept, the reason noted); all or nothing."""
+    from ..labeling.revise import revise
+
+    taxonomy = load_taxonomy()
+    res = revise(changes, reviewer=reviewer, reason=reason, labels_dir=labels or default_path("labels"),
+                 taxonomy=taxonomy, dry_run=dry_run)
+    print_revision(res, taxonomy.ids)
+
+
 FORMAT = typer.Option("label-studio", "--format", help="Only 'label-studio' (its JSON tasks export) for now.")
 
 
