@@ -55,6 +55,7 @@ def test_adjudicate_rewrites_only_the_outvoted_labels(passes):
     assert [(c.id, c.before, c.after) for c in res.changes] == [
         (before_id(before, 0), (), ("dx", "culture_sports")),
         (before_id(before, 1), ("administration",), ())]
+    assert [c.earlier for c in res.changes] == [None, "read again by the maintainer"]
     assert res.topic_counts(load_taxonomy().ids) == {"dx": (1, 0), "administration": (0, 1), "culture_sports": (1, 0)}
     after = f.read_bytes().split(b"\n")
     assert len(after) == len(before) and after[2:] == before[2:]  # every other line byte for byte
@@ -85,6 +86,7 @@ def test_adjudicate_dry_run_writes_nothing(passes, capsys):
                  "--dry-run"]) == 0
     out, err = capsys.readouterr()
     assert out.count(" -> ") == 2 and "administration -> -" in out
+    assert "note: 1 of the changed labels had been decided again already" in err
     assert "5 id(s) compared; 2 changed (dx +1, administration -1, culture_sports +1), 3 unchanged; dry run" in err
     assert _bytes(*files) == before
 

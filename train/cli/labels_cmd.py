@@ -201,6 +201,9 @@ def print_revision(res, topic_order: list[str]) -> None:
         written = f"rewrote {files}" if files else "nothing written"
     err_console.print(f"{res.compared:,} {res.counted}; {len(res.changes):,} changed" + (f" ({per_topic})" if per_topic
                       else "") + f", {res.unchanged:,} unchanged; {written}")
+    if overridden := sum(c.earlier is not None for c in res.changes):
+        err_console.print(f"note: {overridden} of the changed labels had been decided again already (an 'adjudicated' "
+                          "note), so this overrides a later decision, not a first reading: check those changes")
 
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Check and show the changes; write nothing.")

@@ -31,13 +31,16 @@ _SHOWN = 20  # problems listed in one error
 
 @dataclasses.dataclass(frozen=True)
 class Change:
-    """One label rewritten: its id, where it is (``file:line``), its topics before and after, and the note added."""
+    """One label rewritten: its id, where it is (``file:line``), its topics before and after, the note added, and
+    the ``adjudicated`` note it had already (None if none): a decision made since its first reading, which this
+    change overrides."""
 
     id: str
     where: str
     before: tuple[str, ...]
     after: tuple[str, ...]
     note: str
+    earlier: str | None = None
 
 
 @dataclasses.dataclass
@@ -135,7 +138,7 @@ class _Rewrite:
             raise LabelError(f"{ex.where}: expected the label of {ex.id}; nothing was written")
         line = json.dumps(_rewritten(record, after, note), ensure_ascii=False).encode("utf-8")
         lines[int(lineno) - 1] = line + (b"\r" if raw.endswith(b"\r") else b"")
-        self.changes.append(Change(ex.id, ex.where, ex.topics, tuple(after), note))
+        self.changes.append(Change(ex.id, ex.where, ex.topics, tuple(after), note, record.get("adjudicated") or None))
 
     def commit(self, compared: int, dry_run: bool, counted: str) -> Revision:
         """Check the labels as they would be (every path, as ``labels validate`` does), then replace the changed
