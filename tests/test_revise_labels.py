@@ -50,7 +50,7 @@ def test_adjudicate_rewrites_only_the_outvoted_labels(passes):
     labels_dir, a, b = passes
     f = labels_dir / "labels.jsonl"
     before = f.read_bytes().split(b"\n")
-    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), force=True)
     assert res.compared == 5 and res.unchanged == 3 and res.files == [f]
     assert [(c.id, c.before, c.after) for c in res.changes] == [
         (before_id(before, 0), (), ("dx", "culture_sports")),
@@ -72,6 +72,21 @@ def test_adjudicate_rewrites_only_the_outvoted_labels(passes):
     assert again.changes == [] and f.read_bytes().split(b"\n") == after
 
 
+def test_adjudicate_refuses_to_undo_a_later_decision_without_force(passes):
+    """Label 1 was read again after its first reading: a majority over its current topics would undo that."""
+    labels_dir, a, b = passes
+    files = [labels_dir / "labels.jsonl", a, b]
+    before = _bytes(*files)
+    with pytest.raises(InputError) as info:
+        adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    msg = str(info.value)
+    assert "labels.jsonl:2:" in msg and "decided again since its first reading ('read again by the maintainer')" in msg
+    assert "(1 such label(s))" in msg and "--force" in msg and "nothing was written" in msg
+    assert _bytes(*files) == before
+    assert main(["labels", "adjudicate", str(labels_dir), str(a), str(b), "--labels", str(labels_dir)]) == 1
+    assert _bytes(*files) == before
+
+
 def before_id(lines, n):
     return json.loads(lines[n])["id"]
 
@@ -80,10 +95,10 @@ def test_adjudicate_dry_run_writes_nothing(passes, capsys):
     labels_dir, a, b = passes
     files = [labels_dir / "labels.jsonl", a, b]
     before = _bytes(*files)
-    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), dry_run=True)
+    res = adjudicate(labels_dir, a, b, labels_dir=labels_dir, taxonomy=load_taxonomy(), dry_run=True, force=True)
     assert len(res.changes) == 2 and res.dry_run and _bytes(*files) == before
     assert main(["labels", "adjudicate", str(labels_dir), str(a), str(b), "--labels", str(labels_dir),
-                 "--dry-run"]) == 0
+                 "--dry-run", "--force"]) == 0
     out, err = capsys.readouterr()
     assert out.count(" -> ") == 2 and "administration -> -" in out
     assert "note: 1 of the changed labels had been decided again already" in err

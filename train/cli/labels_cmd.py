@@ -219,13 +219,15 @@ def adjudicate_cmd(
     annotators: Optional[str] = typer.Option(None, help="The two second-pass readers, 'A,B', for the note (default: "
                                              "each file's 'annotator')."),
     dry_run: bool = DRY_RUN,
+    force: bool = typer.Option(False, "--force", help="Also change labels decided again since their first reading "
+                               "(an 'adjudicated' note), undoing that decision."),
 ) -> None:
     """Decide ids read by three independent passes by majority, per topic; rewrite first-pass labels in place."""
     from ..labeling.revise import adjudicate, split_names
 
     taxonomy = load_taxonomy()
     res = adjudicate(first, second_a, second_b, labels_dir=labels or default_path("labels"), taxonomy=taxonomy,
-                     annotators=split_names(annotators), dry_run=dry_run)
+                     annotators=split_names(annotators), dry_run=dry_run, force=force)
     print_revision(res, taxonomy.ids)
 
 

@@ -215,9 +215,13 @@ def _check_passes(first: LabelSet, first_path: Path, a: LabelSet, a_path: Path, 
 
 
 def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path, taxonomy: Taxonomy,
-               annotators: tuple[str, str] | None = None, dry_run: bool = False) -> Revision:
+               annotators: tuple[str, str] | None = None, dry_run: bool = False, force: bool = False) -> Revision:
     """Decide each id of two independent second passes by the majority of the three readings, topic by topic;
     rewrite the first-pass label in place where the majority differs from it.
+
+    A label decided again since its first reading (it has an ``adjudicated`` note: a review, an earlier majority)
+    is not a first reading: a majority the label's current topics take part in would undo that later decision.
+    Such a change is refused unless ``force``.
 
     ``first``: the first-pass labels (a folder or a file), whose labels are rewritten; ``labels_dir``: the labels
     folder (or file) checked as a whole, with ``first``, before anything is replaced."""
@@ -245,6 +249,13 @@ def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path,
             majority = {t for t, n in votes.items() if n >= 2}
             if majority != set(own.topics):
                 rewrite.change(own, majority, note)
+        later = [c for c in rewrite.changes if c.earlier is not None]
+        if later and not force:
+            c = later[0]
+            raise InputError(f"{c.where}: {c.id} was decided again since its first reading ({c.earlier!r}), and "
+                             f"the majority would change it ({len(later)} such label(s)): it would undo that later "
+                             "decision; expected first readings: leave those ids out of the second passes, or pass "
+                             "--force to override them (nothing was written)")
         return rewrite.commit(len(a.examples), dry_run, "id(s) compared")
 
 
