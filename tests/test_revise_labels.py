@@ -191,6 +191,8 @@ def test_revise_rewrites_changed_labels_and_counts_unchanged(tmp_path, labels_di
     ("{id} dx why", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
     ("{id}\t\twhy", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
     ("{id}\tdx", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
+    ("{id}\t,\twhy", "changes.tsv:2: expected id<TAB>topics<TAB>why"),  # not "no topic": only '-' says that
+    ("{id}\t , \twhy", "changes.tsv:2: expected id<TAB>topics<TAB>why"),
 ])
 def test_revise_refuses_a_bad_line_and_writes_nothing(tmp_path, labels_dir, line, says):
     rows = fixture_label_rows()
@@ -214,6 +216,18 @@ def test_revise_refuses_a_result_validate_would_refuse(tmp_path, labels_dir):
         revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
     assert "labels validate" in str(info.value) and "nothing was written" in str(info.value)
     assert _bytes(*files) == before
+
+
+def test_revise_names_the_line_of_a_label_whose_note_is_not_text(tmp_path, labels_dir):
+    rows = fixture_label_rows()
+    rows[2]["adjudicated"] = 5
+    f = write_jsonl(labels_dir / "labels.jsonl", rows)
+    before = f.read_bytes()
+    with pytest.raises(LabelError) as info:
+        revise(_changes(tmp_path, f"{rows[2]['id']}\thealth\twhy\n"), reviewer="r", reason="x",
+               labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert str(info.value).startswith(f"{f}:3: {rows[2]['id']}: 'adjudicated' is int")
+    assert "nothing was written" in str(info.value) and f.read_bytes() == before
 
 
 # --------------------------------------------------------------------------- the commands

@@ -70,13 +70,13 @@ def _fail(problems: list[str], expected: str = "") -> LabelError:
     return LabelError(shown + (f"; {expected}" if expected else "") + "; nothing was written")
 
 
-def _rewritten(record: dict, topics: list[str], note: str) -> dict:
+def _rewritten(record: dict, topics: list[str], note: str, where: str) -> dict:
     """``record`` with new ``topics``, its first reading kept in ``previous_topics`` (an existing one is kept: it
     records the first reading) and ``note`` added to ``adjudicated`` (after ``; then `` if there is one).  The keys
     keep their order; new ones go at the end, ``previous_topics`` before ``adjudicated`` as in the label files."""
     old = record.get("adjudicated")
     if old is not None and not isinstance(old, str):
-        raise LabelError(f"{record['id']}: 'adjudicated' is {type(old).__name__}; expected a string (the reasons "
+        raise LabelError(f"{where}: {record['id']}: 'adjudicated' is {type(old).__name__}; expected a string (the reasons "
                          "the label was changed) to add this change's reason to; nothing was written")
     out: dict = {}
     for key, value in record.items():
@@ -136,7 +136,7 @@ class _Rewrite:
         record = loads_line(raw.decode("utf-8"), ex.where, LabelError)
         if not isinstance(record, dict) or record.get("id") != ex.id:  # read_labels read these very bytes
             raise LabelError(f"{ex.where}: expected the label of {ex.id}; nothing was written")
-        line = json.dumps(_rewritten(record, after, note), ensure_ascii=False).encode("utf-8")
+        line = json.dumps(_rewritten(record, after, note, ex.where), ensure_ascii=False).encode("utf-8")
         lines[int(lineno) - 1] = line + (b"\r" if raw.endswith(b"\r") else b"")
         self.changes.append(Change(ex.id, ex.where, ex.topics, tuple(after), note, record.get("adjudicated") or None))
 
@@ -295,6 +295,9 @@ def parse_changes(path: Path, topic_ids: list[str]) -> list[Decision]:
             problems.append(f"{where}: {expected}, found {line!r:.80}")
             continue
         topics = [] if raw == "-" else [t for t in _SPLIT.split(raw) if t]
+        if raw != "-" and not topics:  # "," is no topic id: only "-" says "none" (as an empty field is refused)
+            problems.append(f"{where}: {expected}, found topics {raw!r} for {rid}")
+            continue
         unknown = [t for t in topics if t not in known]
         if unknown:
             unknown_seen = True
