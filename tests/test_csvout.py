@@ -29,3 +29,32 @@ def test_the_writer_writes_the_mark_when_asked_and_quotes_every_row():
     buf = io.StringIO()
     writer(buf, bom=False).writerow(["a"])
     assert buf.getvalue() == "a\n"
+
+
+def test_find_writes_no_mark_into_a_stream_named_by_out(tmp_path):
+    """``--out /dev/stdout`` or a named pipe is standard output in effect: no mark glued to the first column."""
+    import json
+    import os
+    import threading
+
+    from train.cli import main
+
+    row = {"id": "s:1", "municipality": "品川区", "date": "2023-01-10", "meeting": "本会議", "speaker": "x",
+           "text": "=HYPERLINK(1)", "source": "x.jsonl", "topics": ["dx"], "score_dx": 0.9}
+    tagged = tmp_path / "tagged.jsonl"
+    tagged.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    try:
+        assert main(["find", str(tagged), "--format", "csv", "--out", str(fifo)]) == 0
+    finally:
+        if reader.is_alive():  # unblock the reader if nothing opened the pipe
+            with open(fifo, "wb"):
+                pass
+        reader.join()
+    assert got[0].startswith(b"id,") and b"'=HYPERLINK(1)" in got[0]
+    assert main(["find", str(tagged), "--format", "csv", "--out", str(tmp_path / "f.csv")]) == 0
+    assert (tmp_path / "f.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")

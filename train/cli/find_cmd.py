@@ -51,6 +51,7 @@ def find_cmd(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, jsonl or csv (default: table on a terminal)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write this .jsonl or .csv file (default, or -: stdout)."),
 ) -> None:
+    from ..atomic import _stream as is_stream
     from ..atomic import check_writable
     from ..find import TABLE_LIMIT, choose_format, find_utterances, write_found
 
@@ -63,7 +64,8 @@ def find_cmd(
     if fmt == "table":
         return print_table(found, contains)
     with output_to(out) as fh:
-        write_found(found, fmt, fh, bom=not to_stdout(out))
+        # a file gets the mark; a stream named by --out (/dev/stdout, a pipe) is standard output in effect
+        write_found(found, fmt, fh, bom=not (to_stdout(out) or is_stream(Path(out))))
     err_console.print(f"wrote {found.summary()}" + ("" if to_stdout(out) else f" to {out}") + _notes(found))
 
 
