@@ -87,6 +87,15 @@ def test_adjudicate_refuses_to_undo_a_later_decision_without_force(passes):
     assert _bytes(*files) == before
 
 
+def test_adjudicate_refuses_a_folder_or_nothing_as_a_second_pass(passes, tmp_path):
+    labels_dir, a, b = passes
+    before = _bytes(labels_dir / "labels.jsonl", a, b)
+    for bad, found in ((a.parent, "found a folder"), (tmp_path / "missing.jsonl", "found nothing there")):
+        with pytest.raises(InputError, match=f"expected a second pass as one label file .*{found}"):
+            adjudicate(labels_dir, a, bad, labels_dir=labels_dir, taxonomy=load_taxonomy(), force=True)
+    assert _bytes(labels_dir / "labels.jsonl", a, b) == before
+
+
 def before_id(lines, n):
     return json.loads(lines[n])["id"]
 

@@ -226,6 +226,11 @@ def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path,
     ``first``: the first-pass labels (a folder or a file), whose labels are rewritten; ``labels_dir``: the labels
     folder (or file) checked as a whole, with ``first``, before anything is replaced."""
     first, second_a, second_b, labels_dir = map(Path, (first, second_a, second_b, labels_dir))
+    for second in (second_a, second_b):
+        if not second.is_file():
+            found = "a folder" if second.is_dir() else "nothing there"
+            raise InputError(f"{second}: expected a second pass as one label file (e.g. "
+                             f"labels/agreement/second-pass-r19-A.jsonl), found {found}")
     a, _ = read_labels(second_a, taxonomy)
     b, _ = read_labels(second_b, taxonomy)
     if set(map(os.path.realpath, a.files)) & set(map(os.path.realpath, b.files)):
