@@ -26,7 +26,7 @@ def _umask() -> int:
     return mask
 
 
-def _stream(path: Path) -> bool:
+def is_stream(path: Path) -> bool:
     """An existing output that is neither a file nor a folder (``/dev/stdout``, ``/dev/null``, a named pipe, a
     terminal): nothing can be renamed over it, and renaming a file over its name would replace the device."""
     try:
@@ -57,11 +57,11 @@ def _naming(path: Path, exc: OSError) -> OSError:
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary sibling of ``path``; on success rename it over ``path``.
 
-    A symbolic link keeps pointing where it did: the file it names is replaced.  A stream (see :func:`_stream`)
+    A symbolic link keeps pointing where it did: the file it names is replaced.  A stream (see :func:`is_stream`)
     is written in place, as it comes."""
     path = Path(path)
     binary = "b" in mode
-    if _stream(path):
+    if is_stream(path):
         with open(path, mode, encoding=None if binary else encoding) as fh:
             if not binary:
                 yield fh
@@ -98,7 +98,7 @@ def check_writable(path: str | os.PathLike, option: str = "--output", *, inputs:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder; expected a file path")
-    if _stream(path):  # written in place (atomic_open): only the stream itself must take writes
+    if is_stream(path):  # written in place (atomic_open): only the stream itself must take writes
         if not os.access(path, os.W_OK):
             raise InputError(f"{option} {path}: no permission to write to it")
         return check_apart_from_inputs(path, inputs, option, scratch=scratch)
@@ -174,7 +174,7 @@ def atomic_write_all(files: Iterable[tuple[str | os.PathLike, str | bytes]]) -> 
         for path, data in files:
             path = Path(path)
             data = data.encode("utf-8") if isinstance(data, str) else data
-            if _stream(path):
+            if is_stream(path):
                 streams.append((path, data))
                 continue
             path = _target(path)

@@ -51,8 +51,7 @@ def find_cmd(
     fmt: Optional[str] = typer.Option(None, "--format", help="table, jsonl or csv (default: table on a terminal)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write this .jsonl or .csv file (default, or -: stdout)."),
 ) -> None:
-    from ..atomic import _stream as is_stream
-    from ..atomic import check_writable
+    from ..atomic import check_writable, is_stream
     from ..find import TABLE_LIMIT, choose_format, find_utterances, write_found
 
     if not to_stdout(out):

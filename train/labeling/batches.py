@@ -129,7 +129,7 @@ def _write_all_or_none(files: list[tuple[Path, str]], out_dir: Path) -> None:
         raise
 
 
-def _read_text(path: Path, what: str) -> str:
+def read_text(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -147,7 +147,7 @@ def parse_answers(path: Path, topic_ids: Iterable[str]) -> dict[str, tuple[list[
     problems = []
     order = list(dict.fromkeys(topic_ids))
     known = set(order)
-    text = _read_text(path, "answers").removeprefix("\ufeff")
+    text = read_text(path, "answers").removeprefix("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.startswith("### ") and " | " in first or first.lstrip().startswith("{"):
         found = "the reading file" if first.startswith("#") else "JSON lines (a batch's records?)"
@@ -180,7 +180,7 @@ def read_batch(batch_jsonl: Path) -> list[dict]:
     and keys whose hash matches the records (a batch file from before keys had a hash is read as it is)."""
     records = []
     first: dict[str, int] = {}
-    text = _read_text(batch_jsonl, "batch").removeprefix("\ufeff")  # saved by a Windows editor
+    text = read_text(batch_jsonl, "batch").removeprefix("\ufeff")  # saved by a Windows editor
     opening = next((line for line in text.split("\n") if line.strip()), "")
     if not opening.lstrip().startswith("{"):
         found = ("the reading file" if opening.startswith("### ") else

@@ -22,7 +22,7 @@ from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..locks import file_locked
 from ..taxonomy import Taxonomy
-from .batches import _read_text
+from .batches import read_text
 from .labeled import labels_locked
 from .store import Example, LabelSet, label_files, read_labels
 
@@ -280,7 +280,7 @@ _SPLIT = re.compile(r"[,\s]+")
 def parse_changes(path: Path, topic_ids: list[str]) -> list[Decision]:
     """A reviewer's decisions: ``id<TAB>topics<TAB>why`` lines (topics comma-separated topic ids, ``-`` for none;
     blank lines skipped).  Every problem is listed, each as ``file:line: what``."""
-    text = _read_text(path, "changes").removeprefix("\ufeff")
+    text = read_text(path, "changes").removeprefix("\ufeff")
     known = set(topic_ids)
     expected = ("expected id<TAB>topics<TAB>why (topics: topic ids separated by commas, '-' for none; why: the "
                 "reviewer's reason)")
