@@ -239,6 +239,116 @@ def test_revise_names_the_line_of_a_label_whose_note_is_not_text(tmp_path, label
     assert "nothing was written" in str(info.value) and f.read_bytes() == before
 
 
+# --------------------------------------------------------------------------- one file of a folder given
+
+def _folder_state(folder):
+    """Every file in ``folder`` and its bytes: a refusal leaves them as they were, and no lock file behind."""
+    return {f.name: f.read_bytes() if f.is_file() else _folder_state(f) for f in sorted(folder.iterdir())}
+
+
+def _with_copy(labels_dir, n, name="copy.jsonl"):
+    """``labels.jsonl`` and, beside it, ``name`` labeling the text of its label ``n`` again (with the same topics)
+    under another id: the folder validates, and must still validate after a change."""
+    rows = fixture_label_rows()
+    write_jsonl(labels_dir / name, [dict(rows[n], id=f"copy-of-{n}")])
+    return rows[n]
+
+
+def _validates(folder):
+    from train.labeling.store import read_labels
+
+    return read_labels(folder, load_taxonomy(), strict=False)[1] == []
+
+
+def test_revise_of_one_file_refuses_a_conflict_with_a_label_file_beside_it(tmp_path, labels_dir):
+    """`--labels labels/round19.jsonl`: the same text labeled in round5.jsonl as well must keep its topics there."""
+    row = _with_copy(labels_dir, 2)
+    f = labels_dir / "labels.jsonl"
+    changes = _changes(tmp_path, f"{row['id']}\thealth\twhy\n")
+    before = _folder_state(labels_dir)
+    for dry_run in (True, False):  # a dry run says the same
+        with pytest.raises(LabelError) as info:
+            revise(changes, reviewer="reader-R24", reason=NOTE, labels_dir=f, taxonomy=load_taxonomy(),
+                   dry_run=dry_run)
+        msg = str(info.value)
+        assert msg.startswith(f"{f}:3: {row['id']}: expected the same topics for the same text (after "
+                              f"normalisation) in every label file of {labels_dir} (`labels validate {labels_dir}` "
+                              f"reads them together), not only in {f}; found it labeled ['welfare'] as copy-of-2 at "
+                              f"{labels_dir / 'copy.jsonl'}:1, while this change would make {row['id']} ['health']; ")
+        assert f"pass the folder (--labels {labels_dir}) with a decision for copy-of-2 in {changes}" in msg
+        assert f"decide {row['id']} as welfare" in msg and msg.endswith("; nothing was written")
+        assert "\n" not in msg and _folder_state(labels_dir) == before
+    assert main(["labels", "revise", str(changes), "--reviewer", "r", "--reason", "x", "--labels", str(f)]) == 1
+    assert _folder_state(labels_dir) == before and _validates(labels_dir)
+    # both changed at once, with the folder given: what the error advises
+    both = _changes(tmp_path, f"{row['id']}\thealth\twhy\ncopy-of-2\thealth\twhy\n")
+    res = revise(both, reviewer="r", reason="x", labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert len(res.changes) == 2 and _validates(labels_dir)
+
+
+def test_revise_of_one_file_still_changes_a_text_labeled_there_only(tmp_path, labels_dir):
+    """Beside it: a copy of another label, a file that is no label file (a batch's records, without topics: the
+    folder's own problem, not this change's), and second passes in a folder of their own."""
+    _with_copy(labels_dir, 2)
+    rows = fixture_label_rows()
+    write_jsonl(labels_dir / "b-01.jsonl", [{"id": rows[3]["id"], "key": "b-abcdef-0001", "text": rows[3]["text"]}])
+    (labels_dir / "agreement").mkdir()
+    write_jsonl(labels_dir / "agreement" / "second-pass.jsonl", [dict(rows[3], topics=["dx"])])
+    f = labels_dir / "labels.jsonl"
+    others = {n: b for n, b in _folder_state(labels_dir).items() if n != "labels.jsonl"}
+    res = revise(_changes(tmp_path, f"{rows[3]['id']}\thealth\twhy\n"), reviewer="r", reason="x", labels_dir=f,
+                 taxonomy=load_taxonomy())
+    assert [c.id for c in res.changes] == [rows[3]["id"]] and res.files == [f]
+    assert jsonl_rows(f)[3]["topics"] == ["health"]
+    assert {n: b for n, b in _folder_state(labels_dir).items() if n in others} == others  # read only
+    # a conflicting change is still refused with the non-label file beside it
+    with pytest.raises(LabelError, match="as copy-of-2 at"):
+        revise(_changes(tmp_path, f"{rows[2]['id']}\thealth\twhy\n"), reviewer="r", reason="x", labels_dir=f,
+               taxonomy=load_taxonomy())
+
+
+def test_adjudicate_of_one_file_refuses_a_conflict_with_a_label_file_beside_it(passes):
+    """The majority changes label 0, whose text is labeled again in a file beside the first pass: refused, whether
+    the file is named once or twice, or with its folder (then the check of the folder says it)."""
+    labels_dir, a, b = passes
+    row = _with_copy(labels_dir, 0)
+    f = labels_dir / "labels.jsonl"
+    before = _folder_state(labels_dir), _bytes(a, b)
+    for first, checked, says in ((f, f, "as copy-of-0 at"), (labels_dir / "." / "labels.jsonl", f, "as copy-of-0 at"),
+                                 (f, labels_dir, "conflicting topics")):
+        for dry_run in (True, False):
+            with pytest.raises(LabelError) as info:
+                adjudicate(first, a, b, labels_dir=checked, taxonomy=load_taxonomy(), force=True, dry_run=dry_run)
+            assert says in str(info.value) and "nothing was written" in str(info.value)
+            assert (_folder_state(labels_dir), _bytes(a, b)) == before
+    with pytest.raises(LabelError) as info:
+        adjudicate(f, a, b, labels_dir=f, taxonomy=load_taxonomy(), force=True)
+    assert str(info.value).startswith(f"{f}:1: {row['id']}: expected the same topics for the same text")
+    assert f"adjudicate with the folder as the first pass and as --labels ({labels_dir}), copy-of-0 read" in str(info.value)
+    assert main(["labels", "adjudicate", str(f), str(a), str(b), "--labels", str(f), "--force"]) == 1
+    assert (_folder_state(labels_dir), _bytes(a, b)) == before and _validates(labels_dir)
+
+
+def test_adjudicate_of_one_file_with_the_second_passes_apart_or_beside_it(passes):
+    """Second passes in a folder of their own are no labels of the first pass's folder; beside the first-pass
+    file they are (`labels validate` of the folder would read them): refused."""
+    labels_dir, a, b = passes
+    f = labels_dir / "labels.jsonl"
+    beside = [labels_dir / p.name for p in (a, b)]
+    for p, q in zip((a, b), beside):
+        q.write_bytes(p.read_bytes())
+    before = _folder_state(labels_dir)
+    with pytest.raises(InputError) as info:
+        adjudicate(f, *beside, labels_dir=f, taxonomy=load_taxonomy(), force=True)
+    assert str(info.value).startswith(f"{beside[0]}: is read as a second pass and is also one of the labels of "
+                                      f"{labels_dir} (`labels validate {labels_dir}` reads it as labels)")
+    assert _folder_state(labels_dir) == before
+    for q in beside:
+        q.unlink()
+    res = adjudicate(f, a, b, labels_dir=f, taxonomy=load_taxonomy(), force=True)
+    assert len(res.changes) == 2 and res.files == [f] and _validates(labels_dir)
+
+
 # --------------------------------------------------------------------------- the commands
 
 def test_cli_revise_and_adjudicate(tmp_path, passes):

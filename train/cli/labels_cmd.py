@@ -215,7 +215,7 @@ def adjudicate_cmd(
     second_a: Path = typer.Argument(..., help="One independent second pass of some of those ids (a label file)."),
     second_b: Path = typer.Argument(..., help="The other independent second pass, of the same ids."),
     labels: Optional[Path] = typer.Option(None, help="Labels checked as a whole before anything is written "
-                                          "(default: labels/)."),
+                                          "(default: labels/; a file, with the other label files of its folder)."),
     annotators: Optional[str] = typer.Option(None, help="The two second-pass readers, 'A,B', for the note (default: "
                                              "each file's 'annotator')."),
     dry_run: bool = DRY_RUN,
@@ -236,7 +236,8 @@ def revise_cmd(
     changes: Path = typer.Argument(..., help="A reviewer's decisions: id<TAB>topics<TAB>why lines ('-': no topic)."),
     reviewer: str = typer.Option(..., help="Who reviewed (e.g. reader-R24)."),
     reason: str = typer.Option(..., help="What the labels were reviewed against, opening each label's note."),
-    labels: Optional[Path] = typer.Option(None, help="Labels folder or file to change (default: labels/)."),
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file to change (default: labels/); a file is "
+                                          "checked with the other label files of its folder."),
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Apply a reviewer's decisions to labels in place (previous_topics kept, the reason noted); all or nothing."""

@@ -3,158 +3,27 @@ and by a reviewer's decisions (``labels revise``).
 
 Both rewrite only the lines of the labels they change (every other line stays byte for byte as it was), keep the
 first reading in ``previous_topics`` and say why in ``adjudicated``; both check the result as ``labels validate``
-does and then replace the files all at once, under the locks every label writer takes, or write nothing.
+does and then replace the files all at once, under the locks every label writer takes, or write nothing.  A
+label file given alone is checked with the other label files of its folder, as ``labels validate <folder>`` reads
+them (see :mod:`train.labeling.rewrite`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from ..atomic import atomic_write_all
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
-from ..locks import file_locked
 from ..taxonomy import Taxonomy
 from .batches import read_text
-from .labeled import labels_locked
-from .store import Example, LabelSet, label_files, read_labels
+from .rewrite import Change, Revision, Rewrite, fail
+from .store import Example, LabelSet, label_files, label_set_folder, read_labels
 
-_SHOWN = 20  # problems listed in one error
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """One label rewritten: its id, where it is (``file:line``), its topics before and after, the note added, and
-    the ``adjudicated`` note it had already (None if none): a decision made since its first reading, which this
-    change overrides."""
-
-    id: str
-    where: str
-    before: tuple[str, ...]
-    after: tuple[str, ...]
-    note: str
-    earlier: str | None = None
-
-
-@dataclasses.dataclass
-class Revision:
-    """What ``labels adjudicate`` or ``labels revise`` did (or, on a dry run, would do)."""
-
-    compared: int  # ids read by all three passes / decision lines of the changes file
-    changes: list[Change]
-    files: list[Path]  # the label files rewritten (on a dry run: that would be)
-    dry_run: bool = False
-    counted: str = "id(s) compared"  # what ``compared`` counts, for a summary ("decision(s)" for ``labels revise``)
-
-    @property
-    def unchanged(self) -> int:
-        return self.compared - len(self.changes)
-
-    def topic_counts(self, order: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """Per topic (in ``order``), how many labels gain it and how many lose it; topics no change touches are
-        left out."""
-        added = Counter(t for c in self.changes for t in set(c.after) - set(c.before))
-        removed = Counter(t for c in self.changes for t in set(c.before) - set(c.after))
-        return {t: (added[t], removed[t]) for t in order if added[t] or removed[t]}
-
-
-def _fail(problems: list[str], expected: str = "") -> LabelError:
-    shown = "; ".join(problems[:_SHOWN]) + (f" (+{len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else "")
-    return LabelError(shown + (f"; {expected}" if expected else "") + "; nothing was written")
-
-
-def _rewritten(record: dict, topics: list[str], note: str, where: str) -> dict:
-    """``record`` with new ``topics``, its first reading kept in ``previous_topics`` (an existing one is kept: it
-    records the first reading) and ``note`` added to ``adjudicated`` (after ``; then `` if there is one).  The keys
-    keep their order; new ones go at the end, ``previous_topics`` before ``adjudicated`` as in the label files."""
-    old = record.get("adjudicated")
-    if old is not None and not isinstance(old, str):
-        raise LabelError(f"{where}: {record['id']}: 'adjudicated' is {type(old).__name__}; expected a string (the reasons "
-                         "the label was changed) to add this change's reason to; nothing was written")
-    out: dict = {}
-    for key, value in record.items():
-        if key == "adjudicated" and "previous_topics" not in record:
-            out["previous_topics"] = list(record["topics"])
-        out[key] = value
-    out.setdefault("previous_topics", list(record["topics"]))
-    out["topics"] = topics
-    out["adjudicated"] = f"{old}; then {note}" if old else note
-    return out
-
-
-class _Rewrite:
-    """The label files under some paths, read once under their locks; changes collected, checked as ``labels
-    validate`` checks, then written all at once (or shown only, on a dry run)."""
-
-    def __init__(self, paths: list[Path], taxonomy: Taxonomy) -> None:
-        self.paths, self.taxonomy = paths, taxonomy
-        self.files: dict[str, Path] = {}  # real path -> the path as listed (under the lock)
-        self.contents: dict[str, bytes] = {}
-        self.new: dict[str, list[bytes]] = {}  # real path -> its lines, as they will be
-        self.changes: list[Change] = []
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator["_Rewrite"]:
-        """Hold the locks of the label folders (as ``labels merge`` does) and then of each file (as every append
-        and rewrite does), in one order; read the files."""
-        with labels_locked(self.paths), contextlib.ExitStack() as stack:
-            for p in self.paths:  # listed under the folders' lock: no label file appears meanwhile
-                for f in label_files(p):
-                    self.files.setdefault(os.path.realpath(f), f)
-            for real in sorted(self.files):
-                stack.enter_context(file_locked(real))
-            for real, f in self.files.items():
-                try:
-                    self.contents[real] = Path(real).read_bytes()
-                except OSError as exc:
-                    raise LabelError(f"{f}: cannot read the label file ({exc.strerror}); nothing was written") from None
-            yield self
-
-    def read(self, path: Path) -> LabelSet:
-        """The labels under ``path`` (one of the paths), as read under the lock; any problem raises."""
-        try:
-            return read_labels(path, self.taxonomy, contents=self.contents)[0]
-        except LabelError as exc:
-            raise LabelError(f"{exc}\nexpected labels that `labels validate` accepts before any is changed: fix "
-                             "these first; nothing was written") from None
-
-    def change(self, ex: Example, topics: Iterable[str], note: str) -> None:
-        """Rewrite the label ``ex`` (read by :meth:`read`): ``topics`` (in taxonomy order), ``note``."""
-        order = {t: i for i, t in enumerate(self.taxonomy.ids)}
-        after = sorted(set(topics), key=order.__getitem__)
-        name, lineno = ex.where.rsplit(":", 1)
-        real = os.path.realpath(name)
-        lines = self.new.setdefault(real, self.contents[real].split(b"\n"))
-        raw = lines[int(lineno) - 1]
-        record = loads_line(raw.decode("utf-8"), ex.where, LabelError)
-        if not isinstance(record, dict) or record.get("id") != ex.id:  # read_labels read these very bytes
-            raise LabelError(f"{ex.where}: expected the label of {ex.id}; nothing was written")
-        line = json.dumps(_rewritten(record, after, note, ex.where), ensure_ascii=False).encode("utf-8")
-        lines[int(lineno) - 1] = line + (b"\r" if raw.endswith(b"\r") else b"")
-        self.changes.append(Change(ex.id, ex.where, ex.topics, tuple(after), note, record.get("adjudicated") or None))
-
-    def commit(self, compared: int, dry_run: bool, counted: str) -> Revision:
-        """Check the labels as they would be (every path, as ``labels validate`` does), then replace the changed
-        files all at once; on a dry run, check only."""
-        result = {real: b"\n".join(lines) for real, lines in self.new.items()}
-        problems = []
-        for p in self.paths:
-            problems += read_labels(p, self.taxonomy, strict=False, contents={**self.contents, **result})[1]
-        if problems:
-            raise _fail(list(dict.fromkeys(problems)), "expected labels that `labels validate` accepts after the "
-                        "change (a label of the same text elsewhere must change with it)")
-        files = [self.files[real] for real in sorted(result)]
-        if not dry_run and result:
-            atomic_write_all((real, data) for real, data in sorted(result.items()))
-        in_file_order = sorted(self.changes, key=lambda c: (c.where.rsplit(":", 1)[0], int(c.where.rsplit(":", 1)[1])))
-        return Revision(compared, in_file_order, files, dry_run, counted)
+__all__ = ["Change", "Decision", "Revision", "adjudicate", "parse_changes", "revise", "split_names"]
 
 
 def _check_name(value: str, option: str) -> str:
@@ -210,8 +79,13 @@ def _check_passes(first: LabelSet, first_path: Path, a: LabelSet, a_path: Path, 
         problems += [f"{ex.where}: the text of {ex.id} differs from the first pass's at {by_id[ex.id].where}"
                      for ex in differ]
     if problems:
-        raise _fail(problems, "expected two second passes of the same utterances, all labeled in the first pass, "
+        raise fail(problems, "expected two second passes of the same utterances, all labeled in the first pass, "
                     "under the same ids with the same texts")
+
+
+def _adjudicate_fix(c: Change, other: Example, folder: Path) -> str:
+    return (f"to change both, adjudicate with the folder as the first pass and as --labels ({folder}), {other.id} "
+            f"read in both second passes too; or leave {c.id} out of the second passes")
 
 
 def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path, taxonomy: Taxonomy,
@@ -236,13 +110,16 @@ def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path,
     if set(map(os.path.realpath, a.files)) & set(map(os.path.realpath, b.files)):
         raise InputError(f"{second_b}: is also the first second pass {second_a}; expected two independent passes")
     seconds = {os.path.realpath(f) for f in [*a.files, *b.files]}
-    shared = sorted(str(f) for p in (first, labels_dir) for f in label_files(p) if os.path.realpath(f) in seconds)
+    # the labels checked: those given, and the folder of a file given (whose label files validate reads together)
+    checked = [p for p in (first, labels_dir, label_set_folder(first), label_set_folder(labels_dir)) if p is not None]
+    shared = sorted((str(f), str(p)) for p in checked for f in label_files(p) if os.path.realpath(f) in seconds)
     if shared:
-        raise InputError(f"{shared[0]}: is read as a second pass and is also one of the labels under {first} or "
-                         f"{labels_dir}; expected the second passes apart (e.g. labels/agreement/)")
+        raise InputError(f"{shared[0][0]}: is read as a second pass and is also one of the labels of {shared[0][1]} "
+                         f"(`labels validate {shared[0][1]}` reads it as labels); expected the second passes apart "
+                         "(e.g. labels/agreement/)")
     names = (_annotator(second_a, annotators and annotators[0]), _annotator(second_b, annotators and annotators[1]))
     note = f"majority of three independent readings (first pass, {names[0]}, {names[1]})"
-    rewrite = _Rewrite([labels_dir, first], taxonomy)
+    rewrite = Rewrite([labels_dir, first], taxonomy, _adjudicate_fix)
     with rewrite.locked():
         labels = rewrite.read(first)
         rewrite.read(labels_dir)  # refused now if the folder has problems, not after the majority is worked out
@@ -317,7 +194,7 @@ def parse_changes(path: Path, topic_ids: list[str]) -> list[Decision]:
         first[rid] = lineno
         decisions.append(Decision(lineno, rid, tuple(topics), why))
     if problems:
-        raise _fail(problems, f"expected topic ids of the taxonomy: {', '.join(topic_ids)}" if unknown_seen else "")
+        raise fail(problems, f"expected topic ids of the taxonomy: {', '.join(topic_ids)}" if unknown_seen else "")
     if not decisions:
         raise LabelError(f"{path}: no decisions found; {expected}")
     return decisions
@@ -331,13 +208,15 @@ def revise(changes: Path, *, reviewer: str, reason: str, labels_dir: Path, taxon
     changes, labels_dir = Path(changes), Path(labels_dir)
     reviewer, reason = _check_name(reviewer, "--reviewer"), _check_name(reason, "--reason")
     decisions = parse_changes(changes, taxonomy.ids)
-    rewrite = _Rewrite([labels_dir], taxonomy)
+    rewrite = Rewrite([labels_dir], taxonomy, lambda c, other, folder: (
+        f"to change both, pass the folder (--labels {folder}) with a decision for {other.id} in {changes} too; to "
+        f"keep them alike, decide {c.id} as {','.join(other.topics) or '-'}"))
     with rewrite.locked():
         by_id = {ex.id: ex for ex in rewrite.read(labels_dir).examples}
         unknown = [f"{changes}:{d.lineno}: {d.id} is not labeled under {labels_dir}" for d in decisions
                    if d.id not in by_id]
         if unknown:
-            raise _fail(unknown, "expected ids of labels under --labels")
+            raise fail(unknown, "expected ids of labels under --labels")
         for d in decisions:
             if set(d.topics) != set(by_id[d.id].topics):
                 rewrite.change(by_id[d.id], d.topics, f"{reason} ({reviewer}): {d.why}")

@@ -80,6 +80,27 @@ def label_files(path: str | Path) -> list[Path]:
     return files
 
 
+def label_set_folder(path: str | Path) -> Path | None:
+    """The folder whose labels the label file ``path`` is one of: its own folder, when ``labels validate`` of that
+    folder reads it (a ``*.jsonl`` file directly in it; ``labels/agreement/`` is a folder of its own).  None for a
+    folder, a missing path, or a file that validating its folder would not read."""
+    path = Path(path)
+    if not path.is_file() or not path.parent.is_dir():
+        return None
+    real = os.path.realpath(path)
+    return path.parent if any(os.path.realpath(f) == real for f in path.parent.glob("*.jsonl")) else None
+
+
+def conflicts(examples: Iterable[Example]) -> list[tuple[Example, Example]]:
+    """Labels of the same text (after normalisation) with other topics than the first label of it, each paired
+    with that first label, in reading order: what ``labels validate`` refuses as conflicting topics."""
+    by_group: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_group[ex.group].append(ex)
+    return [(other, members[0]) for members in by_group.values() for other in members[1:]
+            if other.topics != members[0].topics]
+
+
 def _check_record(obj: object, ids: set[str], where: str) -> list[str]:
     if not isinstance(obj, dict):
         return [f"{where}: expected a JSON object, found {type(obj).__name__}"]
@@ -131,7 +152,6 @@ def read_labels(
     problems: list[str] = []
     examples: list[Example] = []
     seen_ids: dict[str, str] = {}
-    by_group: dict[str, list[Example]] = defaultdict(list)
     order = {t: i for i, t in enumerate(taxonomy.ids)}
     for f in files:
         try:
@@ -176,16 +196,9 @@ def read_labels(
                 selection=obj["selection"] if isinstance(obj.get("selection"), str) else None,
             )
             examples.append(ex)
-            by_group[ex.group].append(ex)
-    for members in by_group.values():
-        if len(members) > 1 and len({m.topics for m in members}) > 1:
-            first = members[0]
-            for other in members[1:]:
-                if other.topics != first.topics:
-                    problems.append(
-                        f"{other.where}: same text (after normalisation) as {first.where} but conflicting topics "
-                        f"{list(other.topics)} vs {list(first.topics)}"
-                    )
+    for other, first in conflicts(examples):
+        problems.append(f"{other.where}: same text (after normalisation) as {first.where} but conflicting topics "
+                        f"{list(other.topics)} vs {list(first.topics)}")
     if not examples and not problems:
         problems.append(f"{path}: no labeled utterances found")
     if strict and problems:
