@@ -42,7 +42,7 @@ def _write_parquet(path, rows):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.tagging import _schema
+    from train.tag_files import _schema
 
     pq.write_table(pa.Table.from_pylist(rows, schema=_schema(IDS)), path)
     return path
