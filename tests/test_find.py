@@ -42,7 +42,7 @@ def _write_parquet(path, rows):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.tagging import _schema
+    from train.tag_files import _schema
 
     pq.write_table(pa.Table.from_pylist(rows, schema=_schema(IDS)), path)
     return path
@@ -491,7 +491,7 @@ def test_the_table_never_outgrows_the_terminal(tmp_path, capsys, monkeypatch, wi
 
 def test_the_topics_cell_lists_a_topic_a_line():
     # on one line it wrapped between a topic and its score: "environment 0.41 privacy" / "0.31"
-    from train.find import topics_cell
+    from train.find_output import topics_cell
 
     record = {"topics": ["privacy", "dx"], "score_dx": 0.85, "score_privacy": 0.8, "score_disaster": 0.0}
     assert topics_cell(record, IDS) == "dx 0.85\nprivacy 0.80"
@@ -499,7 +499,7 @@ def test_the_topics_cell_lists_a_topic_a_line():
 
 
 def test_fit_widths_narrows_the_text_then_the_widest_others_down_to_their_floors():
-    from train.find import fit_widths
+    from train.find_output import fit_widths
 
     assert fit_widths([10, 8, 16, 160], 200, [10, 6, 8, 2]) == [10, 8, 16, 160]  # room for everything
     assert fit_widths([10, 8, 16, 160], 60, [10, 6, 8, 2]) == [10, 8, 16, 26]  # the text first, down to 24+
@@ -512,7 +512,7 @@ def test_the_table_text_shows_a_contains_match_written_in_half_width_kana(tmp_pa
     # --contains ガス finds ｶﾞｽ (NFKC makes ガ of ｶ and ﾞ), but the snippet looked for it character by character,
     # where ﾞ alone is a combining mark: it showed the text's start, without the match
     import train.cli.find_cmd as find_cmd
-    from train.find import snippet
+    from train.find_output import snippet
 
     text = "あ" * 100 + "ｶﾞｽ料金の値上げについて" + "い" * 100
     assert "ｶﾞｽ料金" in snippet(text, "ガス", 40)
@@ -598,7 +598,7 @@ def test_a_corpus_file_given_for_the_tagged_one_says_what_was_expected(tmp_path,
 def test_a_snippet_whose_match_it_cannot_place_starts_at_the_text_start():
     # "個人  情報" (two spaces) is found by --contains, but the snippet squeezes the text's spaces and cannot place
     # it: it shows the text from its start (a variable of the loop over characters once moved it to the end)
-    from train.find import snippet
+    from train.find_output import snippet
 
     text = "始め" + "あ" * 100 + "個人  情報" + "い" * 100
     assert snippet(text, "個人  情報", 20) == "始め" + "あ" * 18 + "…"

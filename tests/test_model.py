@@ -301,7 +301,7 @@ def test_interrupt_during_store_copy_stores_nothing(labels_dir, isolated_state):
 
 
 def test_signals_held_delivers_after_the_block_and_leaves_ignored_ones_alone():
-    from train.atomic import signals_held
+    from train.signals import signals_held
 
     original = signal.getsignal(signal.SIGTERM)
     seen = []

@@ -53,17 +53,17 @@ def test_ctrl_c_while_joining_the_parts_says_they_are_kept(corpus, tmp_path, tra
     """Ctrl-C after the last chunk, while the parts were joined into --out, gave the CLI's "nothing was written"
     although every part was kept for a resume (the message that says so only covered the tagging)."""
     out = tmp_path / "t.parquet"
-    join = tagging._join_parts
+    join = tagging.join_parts
 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tagging, "_join_parts", interrupted)
+    monkeypatch.setattr(tagging, "join_parts", interrupted)
     kept = r"5 finished part\(s\) are kept in .*t\.parquet\.parts: run the same command again"
     with pytest.raises(Interrupted, match=kept):
         tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10)
     assert not out.exists()
-    monkeypatch.setattr(tagging, "_join_parts", join)
+    monkeypatch.setattr(tagging, "join_parts", join)
     assert tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10).chunks_reused == 5
 
 
@@ -431,7 +431,7 @@ def test_tag_corpus_output_that_cannot_be_written_is_one_line(corpus, trained_mo
     def full(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tagging, "_join_parts", full)
+    monkeypatch.setattr(tagging, "join_parts", full)
     out = tmp_path / "t.parquet"
     with pytest.raises(InputError) as info:
         tagging.tag_corpus([corpus], out, model=str(trained_model_dir), jobs=1, chunk_size=10)

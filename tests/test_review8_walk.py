@@ -43,7 +43,7 @@ def test_a_whole_file_names_the_line_of_its_error(tmp_path, capsys):
 
 def test_stale_parts_name_the_chunk_size_that_differs(corpus, tmp_path, trained_model_dir):
     """Resuming with another --chunk-size was refused as "a run with other inputs or another model"."""
-    from train import tagging
+    from train import tag_files, tagging
 
     out = tmp_path / "t.jsonl"
     parts = tmp_path / "t.jsonl.parts"
@@ -53,13 +53,13 @@ def test_stale_parts_name_the_chunk_size_that_differs(corpus, tmp_path, trained_
     (parts / "part-000000.jsonl").write_text("{}\n")
     new = tagging._fingerprint([corpus], str(trained_model_dir), "digest", 50)
     with pytest.raises(InputError, match=r"from a run with another --chunk-size \(20; now 50\); re-run with --restart"):
-        tagging._prepare_parts(parts, new, restart=False)
+        tag_files.prepare_parts(parts, new, restart=False)
     other = tagging._fingerprint([corpus], str(trained_model_dir), "other digest", 20)
     with pytest.raises(InputError, match=r"from a run with another model; re-run"):
-        tagging._prepare_parts(parts, other, restart=False)
+        tag_files.prepare_parts(parts, other, restart=False)
     (parts / "manifest.json").write_text('{"key": "something else"}')  # nothing to compare: the general message
     with pytest.raises(InputError, match=r"from a run with other inputs or another model; re-run"):
-        tagging._prepare_parts(parts, new, restart=False)
+        tag_files.prepare_parts(parts, new, restart=False)
     assert not out.exists()
 
 

@@ -401,7 +401,7 @@ def test_a_line_appended_while_the_file_is_rewritten_is_not_lost(tmp_path, monke
 
     import train.labeling.editing as editing
     import train.labeling.session as session
-    from train.atomic import append_line_durably
+    from train.appending import append_line_durably
 
     recs = list(read_jsonl(POOL))[:3]
     out = tmp_path / "labels" / "mine.jsonl"

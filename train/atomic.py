@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename.
 
 A reader never sees a half-written file and an interrupted write leaves the
-previous version in place.
+previous version in place.  Appending a line instead (the label files) is
+:mod:`train.appending`'s; holding Ctrl-C and SIGTERM meanwhile, :mod:`train.signals`'s.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ import contextlib
 import io
 import os
 import shutil
-import signal
 import stat
 import tempfile
-import threading
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Iterable, Iterator
 
-from .locks import file_locked, make_folders, remove_if_empty
+from .locks import make_folders, remove_if_empty
+from .signals import signals_held
 
 
 def _umask() -> int:
@@ -254,91 +254,6 @@ def _put_back(done: list[tuple[Path, str | None]]) -> set[str]:
             if backup is not None:
                 kept.add(backup)
     return kept
-
-
-def append_line_durably(path: str | os.PathLike, line: str, *, lock: bool = True) -> str | None:
-    """Append one line and fsync: a crash loses at most the line being written.
-
-    A last line without its newline is first dealt with by :func:`mend_last_line` (so a torn previous write can
-    never merge with the new line); returns its note of a line removed, or None.  Runs under :func:`file_locked`
-    (``lock=False``: the caller holds it already).
-    """
-    path = Path(path)
-    if not lock:
-        return _append_line_durably(path, line)
-    with file_locked(path):
-        return _append_line_durably(path, line)
-
-
-def _append_line_durably(path: Path, line: str) -> str | None:
-    note = None
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            last = fh.read(1)
-        if last != b"\n":
-            data, note = mend_last_line(path, path.read_bytes())
-            atomic_write_bytes(path, data)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line.rstrip("\n") + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return note
-
-
-def mend_last_line(path: str | os.PathLike, data: bytes) -> tuple[bytes, str | None]:
-    """What a JSON-lines file (a label file) holding ``data`` must hold before lines are appended to it, and a note
-    of what was removed (None if nothing was).
-
-    A last line without its newline (see :func:`~train.jsonline.read_tail`) gets one when it is whole JSON (a
-    hand edit) and is removed, with a note naming it, when it is the start of a label that an interrupted write
-    left.  A last line holding a mistake, or a label whole but for its end, is never touched: :class:`LabelError`
-    names it and says how to fix it (nothing may be appended until it is fixed, or the new line would be glued
-    to it or the label lost)."""
-    from .errors import LabelError
-    from .jsonline import read_tail
-
-    if not data or data.endswith(b"\n"):
-        return data, None
-    cut = data.rfind(b"\n") + 1
-    tail = read_tail(data[cut:], first=cut == 0)
-    lineno = data.count(b"\n", 0, cut) + 1
-    where = f"{path}:{lineno}"
-    if tail.kind == "whole":
-        return data + b"\n", None
-    if tail.kind == "blank":
-        return data[:cut], None
-    if tail.kind == "cut":
-        return data[:cut], tail.note(where)
-    raise LabelError(f"{tail.problem(where)}; nothing was written")
-
-
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[Any]:
-    """Hold SIGINT and SIGTERM back for the duration of the block; yields a function telling
-    whether one of them arrived meanwhile.  On leaving the block the held signal is raised again,
-    for the handler that was in place before.  (The handlers are swapped rather than the signals
-    masked: a process-directed signal goes to any thread that does not mask it.)  Outside the
-    main thread, where handlers cannot be changed, nothing is held."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    caught: list[int] = []
-    # an ignored signal stays ignored (nothing to undo for it); a handler installed outside Python
-    # (getsignal() is None) could not be put back, so it is left alone too
-    swapped = {s: h for s in _HELD_SIGNALS if (h := signal.getsignal(s)) not in (signal.SIG_IGN, None)}
-    for s in swapped:
-        signal.signal(s, lambda signum, frame: caught.append(signum))
-    try:
-        yield lambda: bool(caught)
-    finally:
-        for s, handler in swapped.items():
-            signal.signal(s, handler)
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 @contextlib.contextmanager

@@ -25,8 +25,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_dir, atomic_write_text, signals_held
+from .atomic import atomic_dir, atomic_write_text
 from .errors import ModelError
+from .signals import signals_held
 
 MANIFEST = "gikai.json"
 MODEL_FILE = "model.joblib"

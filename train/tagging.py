@@ -6,7 +6,8 @@ part file under ``<out>.parts/``.  When every chunk is done the parts are
 joined into ``out`` (written under a temporary name, then renamed) and the
 parts folder is removed.  Re-running after an interruption reuses the parts
 already written, so it produces the same file without redoing their work.
-Memory stays flat: at most ``2 x workers`` chunks are in flight.
+Memory stays flat: at most ``2 x workers`` chunks are in flight.  The part
+files, the parts folder and the joined output are :mod:`train.tag_files`'s.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .atomic import atomic_open, atomic_write_text, check_writable
+from .atomic import check_writable
 from .corpus import RECORD_FIELDS, ReadStats, Record, expand_paths, read_corpus
 from .errors import InputError, Interrupted, ModelError
 from .store import files_digest, read_manifest, resolve
+from .tag_files import holds_no_parts, join_parts, kept, output_format, prepare_parts, write_part
 
 FORMAT = 1
 
@@ -93,34 +95,11 @@ def tag_chunk(model_dir: str, rows: list[dict], part_path: str, fmt: str, model_
             row[f"score_{t}"] = float(shown[i, j])  # on the topic's side of its threshold, as stored
         out_rows.append(row)
     try:
-        _write_part(out_rows, Path(part_path), fmt, topic_ids)
+        write_part(out_rows, Path(part_path), fmt, topic_ids)
     except OSError as exc:  # a full disk, say: one line from the driver (a worker's OSError was a traceback there)
         raise InputError(f"{part_path}: cannot write this part ({exc.strerror or exc}); the finished parts are kept: "
                          "make room and run the same command again to resume") from None
     return len(rows)
-
-
-def _schema(topic_ids: list[str]):
-    import pyarrow as pa
-
-    fields = [pa.field(k, pa.string()) for k in RECORD_FIELDS]
-    fields.append(pa.field("topics", pa.list_(pa.string())))
-    fields += [pa.field(f"score_{t}", pa.float32()) for t in topic_ids]
-    return pa.schema(fields)
-
-
-def _write_part(rows: list[dict], path: Path, fmt: str, topic_ids: list[str]) -> None:
-    if fmt == "jsonl":
-        with atomic_open(path) as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pylist(rows, schema=_schema(topic_ids))
-    with atomic_open(path, "wb") as fh:
-        pq.write_table(table, fh)
 
 
 # --------------------------------------------------------------------------- driver side
@@ -146,76 +125,6 @@ def _fingerprint(inputs: list[Path], model_tag: str, model_files: str, chunk_siz
     blob = json.dumps([files, model_tag, model_files, chunk_size], sort_keys=True)
     return {"format": FORMAT, "files": files, "model": model_tag, "model_files": model_files,
             "chunk_size": chunk_size, "key": hashlib.sha256(blob.encode()).hexdigest()}
-
-
-def _holds_no_parts(parts: Path) -> bool:
-    """Only what a run writes before its first part (the manifest, temporary files): nothing to resume."""
-    return all(p.name == "manifest.json" or (p.name.startswith(".") and p.name.endswith(".tmp"))
-               for p in parts.iterdir())
-
-
-def _prepare_parts(parts: Path, manifest: dict, restart: bool) -> None:
-    mpath = parts / "manifest.json"
-    if parts.exists() and not parts.is_dir():
-        raise InputError(f"{parts}: is a file, where tag-corpus keeps its unfinished parts; expected a folder or "
-                         "nothing there: move the file or choose another --out")
-    if parts.exists() and (restart or _holds_no_parts(parts)):
-        shutil.rmtree(parts)
-    if parts.exists():
-        try:
-            old = json.loads(mpath.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = None
-        if not old or old.get("key") != manifest["key"]:
-            old = old if isinstance(old, dict) else {}
-            what = {"files": "other inputs", "model": "another model", "model_files": "another model",
-                    "chunk_size": f"another --chunk-size ({old.get('chunk_size')!r}; now {manifest['chunk_size']})"}
-            differ = list(dict.fromkeys(v for k, v in what.items() if k in old and old[k] != manifest[k]))
-            raise InputError(
-                f"{parts}: unfinished parts from a run with {' and '.join(differ) or 'other inputs or another model'}; "
-                "re-run with --restart to discard them"
-            )
-        return
-    parts.mkdir(parents=True)
-    atomic_write_text(mpath, json.dumps(manifest, ensure_ascii=False, indent=1))
-
-
-def _join_parts(parts: Path, n_chunks: int, out: Path, fmt: str, model_tag: str, model_files: dict) -> None:
-    paths = [parts / f"part-{i:06d}.{fmt}" for i in range(n_chunks)]
-    if fmt == "jsonl":
-        with atomic_open(out) as fh:
-            for p in paths:
-                with open(p, encoding="utf-8") as part:
-                    shutil.copyfileobj(part, fh)
-        return
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(paths[0]) if paths else None
-    with atomic_open(out, "wb") as fh:
-        if schema is None:
-            return
-        meta = dict(schema.metadata or {})
-        meta[b"gikai_topics_model"] = model_tag.encode()
-        meta[b"gikai_topics_model_files"] = json.dumps(model_files, sort_keys=True).encode()  # as in its gikai.json
-        writer = pq.ParquetWriter(fh, schema.with_metadata(meta))
-        for p in paths:
-            writer.write_table(pq.read_table(p).replace_schema_metadata(meta))
-        writer.close()
-
-
-def _kept(parts: Path, fmt: str) -> str:
-    """What an unfinished run leaves for a resume, for its message."""
-    done = len(list(parts.glob(f"part-*.{fmt}"))) if parts.is_dir() else 0
-    return f"{done} finished part(s) are kept in {parts}"
-
-
-def output_format(out: Path) -> str:
-    name = out.name.lower()
-    if name.endswith(".jsonl"):
-        return "jsonl"
-    if name.endswith(".parquet"):
-        return "parquet"
-    raise InputError(f"--out {out}: expected a .parquet or .jsonl file name")
 
 
 class _LocalPool:
@@ -289,11 +198,11 @@ def tag_corpus(
     manifest = _fingerprint(list(inputs), model_tag, model_files, chunk_size)
     pool = _DaskPool(dask, jobs) if dask else _LocalPool(jobs)  # a cluster that can't be reached fails here
     try:
-        _prepare_parts(parts, manifest, restart)
+        prepare_parts(parts, manifest, restart)
     except BaseException as exc:
         pool.close(cancel=True)
         if isinstance(exc, OSError):  # a full disk, say: nothing tagged yet, so nothing to keep
-            if parts.is_dir() and _holds_no_parts(parts):
+            if parts.is_dir() and holds_no_parts(parts):
                 shutil.rmtree(parts, ignore_errors=True)
             raise InputError(f"--out {out}: cannot make its parts folder {parts} ({exc.strerror or exc}); nothing was "
                              "written") from None
@@ -332,15 +241,15 @@ def tag_corpus(
     except BaseException as exc:
         pool.close(cancel=True)
         # failed before any work (an unreadable input, say): nothing to resume, so no --restart after a fix
-        if not submitted and parts.is_dir() and _holds_no_parts(parts):
+        if not submitted and parts.is_dir() and holds_no_parts(parts):
             shutil.rmtree(parts, ignore_errors=True)
-        if isinstance(exc, KeyboardInterrupt) and parts.is_dir() and not _holds_no_parts(parts):
+        if isinstance(exc, KeyboardInterrupt) and parts.is_dir() and not holds_no_parts(parts):
             # the CLI's generic "nothing was written" would hide the finished parts a resume reuses
-            raise Interrupted(f"interrupted; {out} was not written, but {_kept(parts, fmt)}: run the same command "
+            raise Interrupted(f"interrupted; {out} was not written, but {kept(parts, fmt)}: run the same command "
                               "again to resume (or add --restart to start over)") from None
         if isinstance(exc, BrokenProcessPool):  # a worker killed (out of memory, most often): a traceback said so
             raise InputError(f"--jobs {jobs}: a worker process was killed (most likely for want of memory: each worker "
-                             f"loads the model); {out} was not written, but {_kept(parts, fmt)}: run the same command "
+                             f"loads the model); {out} was not written, but {kept(parts, fmt)}: run the same command "
                              "again to resume, with fewer --jobs if memory is short") from None
         raise
     pool.close()
@@ -351,12 +260,12 @@ def tag_corpus(
                          + (f": {len(bad)} bad record(s), e.g. {bad[0]}" if bad else "")
                          + "; nothing was written")
     try:
-        _join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
+        join_parts(parts, stats.chunks, out, fmt, model_tag, tagger.manifest["files"])
     except KeyboardInterrupt:  # every part is done and kept: the CLI's "nothing was written" would hide them
-        raise Interrupted(f"interrupted while writing {out}, which was not written; {_kept(parts, fmt)}: run the same "
+        raise Interrupted(f"interrupted while writing {out}, which was not written; {kept(parts, fmt)}: run the same "
                           "command again to write it from them") from None
     except OSError as exc:  # a full disk, say (atomic_open has removed its temporary file)
-        raise InputError(f"--out {out}: cannot write it ({exc.strerror or exc}); {_kept(parts, fmt)}: make room and "
+        raise InputError(f"--out {out}: cannot write it ({exc.strerror or exc}); {kept(parts, fmt)}: make room and "
                          "run the same command again to write it from them") from None
     shutil.rmtree(parts, ignore_errors=True)
     stats.bad_records = len(read.bad_lines)

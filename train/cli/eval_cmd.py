@@ -40,8 +40,9 @@ def evaluate_cmd(
     """Leakage-safe CV with per-topic metrics, held-out assemblies, baselines, learning curve, error analysis."""
     from rich.table import Table
 
-    from ..evaluation.report import HEADLINE_HEADER, check_report_dir, headline_rows, write_reports
+    from ..evaluation.report import check_report_dir, write_reports
     from ..evaluation.runner import parse_counts, run_evaluation
+    from ..evaluation.tables import HEADLINE_HEADER, headline_rows
 
     if (model is None) != (test is None):
         raise InputError("--model and --test go together: evaluate a saved model on a labeled test file")

@@ -52,7 +52,8 @@ def find_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Write this .jsonl or .csv file (default, or -: stdout)."),
 ) -> None:
     from ..atomic import check_writable, is_stream
-    from ..find import TABLE_LIMIT, choose_format, find_utterances, write_found
+    from ..find import find_utterances
+    from ..find_output import TABLE_LIMIT, choose_format, write_found
 
     if not to_stdout(out):
         check_writable(out, "--out", inputs=[tagged])
@@ -78,7 +79,7 @@ def _notes(found) -> str:
 def print_table(found, contains: Optional[str]) -> None:
     from rich.table import Table
 
-    from ..find import table_cells
+    from ..find_output import table_cells
 
     names, widths, rows = table_cells(found, contains, console.width)
     table = Table()

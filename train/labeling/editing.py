@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from ..atomic import append_line_durably, atomic_write_text, check_writable, mend_last_line
+from ..appending import append_line_durably, mend_last_line
+from ..atomic import atomic_write_text, check_writable
 from ..locks import file_locked
 from ..corpus import group_key, read_jsonl
 from ..errors import InputError, LabelError
@@ -97,7 +98,7 @@ def _check_new(records: list[dict], taxonomy: Taxonomy, labels_dir: Path | None,
 
 def check_label_out(out: Path) -> None:
     """A file that ``labels validate`` and ``train`` will read: ``*.jsonl``, writable, valid UTF-8 if it exists,
-    and without a last line that an append would have to refuse (see :func:`~train.atomic.mend_last_line`: one
+    and without a last line that an append would have to refuse (see :func:`~train.appending.mend_last_line`: one
     with a mistake in it, typed by hand), so a command or a label session stops before any work."""
     if out.is_dir() or not out.name.endswith(".jsonl"):
         raise InputError(f"--out: expected a .jsonl label file (e.g. labels/extra.jsonl), found {out}")
@@ -132,7 +133,7 @@ def merge_answers(batch: Path, answers: Path, out: Path, *, annotator: str, taxo
 def append_lines_atomically(out: Path, records: list[dict]) -> str | None:
     """Add ``records`` to the end of ``out`` in one atomic rewrite, under the lock appenders take (a label
     session writing to the same file meanwhile must not have its line dropped with the old version).  A last
-    line without its newline is dealt with as by every append (:func:`~train.atomic.mend_last_line`); returns
+    line without its newline is dealt with as by every append (:func:`~train.appending.mend_last_line`); returns
     its note of a line removed, or None."""
     with file_locked(out):
         data, note = mend_last_line(out, out.read_bytes() if out.exists() else b"")

@@ -21,9 +21,11 @@ import sys
 from pathlib import Path
 from typing import IO, Sequence
 
-from ..atomic import append_line_durably, atomic_write_bytes, signals_held
+from ..appending import append_line_durably
+from ..atomic import atomic_write_bytes
 from ..locks import file_locked
 from ..errors import LabelError
+from ..signals import signals_held
 from ..taxonomy import Taxonomy, load_taxonomy
 from .labeled import LabeledIndex, check_labels_path, labels_locked
 from .pool import (Item, build_pool, check_model_for, check_strategy, load_tagger, order_items, say,
