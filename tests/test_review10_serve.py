@@ -162,9 +162,10 @@ def test_predict_reads_a_named_pipe(trained_model_dir, tmp_path, capsys):
     try:
         code = main(_predict(trained_model_dir, "--input", str(fifo)))
     finally:
-        if writer.is_alive():  # the fifo was never opened for reading: open it, so the writer ends
-            with open(fifo, encoding="utf-8") as fh:
-                fh.read()
+        if writer.is_alive():  # the fifo was never opened for reading: open it, so the writer ends; without
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # waiting: a writer that has written and closed it, but
+            writer.join()  # not yet ended, would leave a blocking open here waiting for ever
+            os.close(fd)
         writer.join()
     assert code == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["id"] == "p"

@@ -29,8 +29,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import (corpus_cmd, eval_cmd, find_cmd, label_cmd, labels_cmd, model_cmd, serve_cmd,  # noqa: F401
-                   tag_cmd, vectors_cmd)  # (commands register themselves)
+    from . import (corpus_cmd, eval_cmd, find_cmd, label_cmd, labels_cmd, model_cmd, review_cmd,  # noqa: F401
+                   serve_cmd, tag_cmd, vectors_cmd)  # (commands register themselves)
 
 
 def _interrupt(signum, frame):  # SIGTERM behaves like Ctrl-C: unwind, write nothing half-done

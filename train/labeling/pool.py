@@ -198,8 +198,10 @@ class PoolSpec:
         return self.topics or tuple(known)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
+def logit(p) -> np.ndarray:
+    """log(p / (1 - p)), with ``p`` clipped to [1e-6, 1 - 1e-6]: the scale distances to a threshold are measured
+    on (here and in :mod:`.suspects`)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
 
@@ -207,7 +209,7 @@ def uncertain_per_topic(scores: np.ndarray, thresholds: np.ndarray, topic_index:
                         tie_keys: Sequence[str]) -> list[tuple[int, int]]:
     """Round-robin over ``topic_index``: each turn takes the row nearest that topic's threshold
     (logit distance) that no earlier turn took.  Returns ``(row, topic)`` pairs, at most ``size``."""
-    distance = np.abs(_logit(scores) - _logit(np.asarray(thresholds))[None, :])
+    distance = np.abs(logit(scores) - logit(thresholds)[None, :])
     orders = {j: sorted(range(len(scores)), key=lambda i: (distance[i, j], tie_keys[i])) for j in topic_index}
     cursor = {j: 0 for j in topic_index}
     taken: set[int] = set()

@@ -33,6 +33,9 @@ class Example:
     where: str = ""  # file:line
     #: how the utterance was chosen for labeling (``labels pool`` writes it); None if not recorded
     selection: str | None = None
+    #: why the label was decided again since its first reading (``labels adjudicate``/``revise`` write it: a
+    #: majority of three, a reviewer); None for a first reading
+    adjudicated: str | None = None
 
     @property
     def model_chosen(self) -> bool:
@@ -194,6 +197,8 @@ def read_labels(
                 speaker=obj.get("speaker"),
                 where=where,
                 selection=obj["selection"] if isinstance(obj.get("selection"), str) else None,
+                adjudicated=obj["adjudicated"] if isinstance(obj.get("adjudicated"), str) and obj["adjudicated"]
+                else None,
             )
             examples.append(ex)
     for other, first in conflicts(examples):
