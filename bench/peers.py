@@ -94,7 +94,7 @@ def peers_job(labels: str, folds: int, workdir: str, skip_ours: bool) -> dict:
     from train.cache import TokenCache
     from train.config import TrainConfig
     from train.evaluation import metrics
-    from train.evaluation.cv import _prior_scores
+    from train.evaluation.fits import prior_scores
     from train.folds import stratified_group_folds
     from train.labeling.store import label_matrix, read_labels
     from train.model import TopicClassifier
@@ -132,7 +132,7 @@ def peers_job(labels: str, folds: int, workdir: str, skip_ours: bool) -> dict:
         scores, pred, seconds = fasttext_fold(wd, tokens, Y, groups, tr, te, ids, config.thresholds)
         score("fasttext", te, pred, scores, seconds)
         t0 = time.perf_counter()
-        ps, pp = _prior_scores(Y[tr], len(te), rng)
+        ps, pp = prior_scores(Y[tr], len(te), rng)
         score("topic_prior", te, pp, ps, time.perf_counter() - t0)
     return {"n": len(texts), "folds": folds, "per_fold": out}
 

@@ -16,7 +16,10 @@
   that drove their scores.
 
 Texts are tokenized once (through :class:`train.cache.TokenCache`) and the token
-lists are handed to the folds, which run in parallel through joblib.
+lists are handed to the folds, which run in parallel through joblib.  This module
+holds the options, plans the fits and turns their results into the report; the
+splits and the fit each fold runs are in :mod:`train.evaluation.fits`, the held-out
+assemblies' plans and sections in :mod:`train.evaluation.heldout`.
 """
 
 from __future__ import annotations
@@ -32,19 +35,16 @@ from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..errors import InputError
 from ..fitting import configured_vectors
-from ..folds import stratified_group_folds
 from ..labeling.store import LabelSet, label_matrix
-from ..model import TopicClassifier
 from ..text import JapaneseAnalyzer
 from ..versions import library_versions, now_iso
 from . import metrics
+from .fits import ERRORS_PER_TOPIC, cv_splits, fit_predict, group_subsample, prior_scores
 from .heldout import (UNKNOWN_ASSEMBLY, adaptation_report, held_out_report, plan_adaptation,
                       plan_held_out)
 
 LEARNING_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
-ERRORS_PER_TOPIC = 5
 CHAR_BASELINE_FEATURES = 50_000  # keeps the baseline affordable: 200k char n-grams made each fit ~2x slower
-SNIPPET = 160
 
 
 #: --corpus given where nothing reads it (what was found goes in the braces)
@@ -98,88 +98,7 @@ class EvalOptions:
             raise ConfigError(f"--repeats: expected an integer >= 1, found {self.repeats!r}")
 
 
-# --------------------------------------------------------------------------- one fit
-
-def _subset(seq, idx):
-    return [seq[i] for i in idx]
-
-
-def _fit_predict(config, topic_ids, tokens, texts, groups, Y, train_idx, test_idx, *, explain: bool, vectors=None):
-    """Fit on train_idx (thresholds tuned inside), score test_idx.  Runs in a worker."""
-    t0 = time.perf_counter()
-    model = TopicClassifier(config, topic_ids)
-    model.fit(_subset(tokens, train_idx), Y[train_idx], texts=_subset(texts, train_idx),
-              groups=_subset(groups, train_idx), vectors=vectors, n_jobs=1)  # evaluate runs fits side by side
-    fit_seconds = time.perf_counter() - t0
-    X = model.transform(_subset(tokens, test_idx), _subset(texts, test_idx))
-    scores = model.scores(X)
-    pred = scores >= model.thresholds
-    errors = _worst_errors(model, X, Y[test_idx], scores, pred, test_idx, texts) if explain else {}
-    return {"test_idx": np.asarray(test_idx), "scores": scores, "pred": pred, "thresholds": model.thresholds.copy(),
-            "fit_seconds": fit_seconds, "errors": errors}
-
-
-def _worst_errors(model, X, Y, scores, pred, test_idx, texts) -> dict:
-    out = {}
-    for j, t in enumerate(model.topic_ids):
-        fp = np.flatnonzero(pred[:, j] & (Y[:, j] == 0))
-        fn = np.flatnonzero(~pred[:, j] & (Y[:, j] == 1))
-        fp = fp[np.argsort(-scores[fp, j])][:ERRORS_PER_TOPIC]
-        fn = fn[np.argsort(scores[fn, j])][:ERRORS_PER_TOPIC]
-        rows = []
-        for kind, idx in (("false_positive", fp), ("false_negative", fn)):
-            for r in idx:
-                terms = model.explain_rows(X[r], [j], 5)[0][t]
-                text = texts[test_idx[r]]
-                rows.append({"kind": kind, "index": int(test_idx[r]), "score": round(float(scores[r, j]), 4),
-                             "threshold": round(float(model.thresholds[j]), 4),
-                             "snippet": text[:SNIPPET] + ("…" if len(text) > SNIPPET else ""), "terms": terms})
-        out[t] = rows
-    return out
-
-
-def _prior_scores(Y_train: np.ndarray, n_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    prior = Y_train.mean(axis=0)
-    scores = np.tile(prior, (n_test, 1))
-    pred = rng.random((n_test, len(prior))) < prior
-    return scores, pred
-
-
-def _group_subsample(train_idx: np.ndarray, groups, fraction: float, rng: np.random.Generator,
-                     minimum: int = 2) -> np.ndarray:
-    """About ``fraction`` of the near-duplicate groups of ``train_idx`` (at least ``minimum``: a fit needs one
-    group per threshold fold)."""
-    if fraction >= 1.0:
-        return train_idx
-    keys = sorted({groups[i] for i in train_idx})
-    chosen = set(rng.permutation(keys)[: max(minimum, int(round(len(keys) * fraction)))])
-    return np.asarray([i for i in train_idx if groups[i] in chosen])
-
-
-# --------------------------------------------------------------------------- the run
-
-def _cv_splits(Y: np.ndarray, groups: list[str], unscored: np.ndarray, options: EvalOptions, n: int) -> list:
-    """(repeat, fold, train, test) for every CV fold; model-chosen test items (``unscored``) move to training."""
-    splits = []
-    for rep in range(options.repeats):
-        for k, (tr, te) in enumerate(stratified_group_folds(Y, groups, options.folds, seed=options.seed + rep)):
-            splits.append((rep, k, tr, te))
-    if unscored.any():  # model-chosen test items move to the training side and are never scored; one that shares
-        # a near-duplicate group with a scored test item (a copy labeled twice) sits that fold out instead
-        def _moved(te):
-            kept = {groups[i] for i in te[~unscored[te]]}
-            return np.asarray([i for i in te[unscored[te]] if groups[i] not in kept], dtype=te.dtype)
-
-        splits = [(rep, k, np.union1d(tr, _moved(te)), te[~unscored[te]]) for rep, k, tr, te in splits]
-        if any(len(te) == 0 for _, _, _, te in splits):
-            raise InputError(
-                f"--folds {options.folds}: expected every CV fold to keep labels to score, found a fold with none "
-                f"once the {int(unscored.sum()):,} model-chosen labels (of {n:,}) moved to training; "
-                "use fewer --folds, label more at random, or pass --score-model-chosen")
-    for _, _, tr, te in splits:  # the guarantee the report states
-        assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a split"
-    return splits
-
+# --------------------------------------------------------------------------- the report's sections
 
 def _cv_section(splits: list, by_key: dict, Y: np.ndarray, ids: list[str], examples, options: EvalOptions) -> dict:
     """Per-fold metrics and thresholds, the first repeat's out-of-fold scores, and the worst errors over all folds."""
@@ -217,7 +136,7 @@ def _baselines_section(splits: list, by_key: dict, Y: np.ndarray, ids: list[str]
     prior_folds, char_folds = [], []
     prior_rng = np.random.default_rng(options.seed + 1)
     for rep, k, tr, te in splits:
-        ps, pp = _prior_scores(Y[tr], len(te), prior_rng)
+        ps, pp = prior_scores(Y[tr], len(te), prior_rng)
         prior_folds.append(metrics.compute(Y[te], pp, ps, ids))
         res = by_key[("char_ngram", rep, k, 1.0)]
         char_folds.append(metrics.compute(Y[te], res["pred"], res["scores"], ids))
@@ -278,7 +197,7 @@ def cross_validate(
 
     chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
     unscored = chosen & (not options.score_model_chosen)
-    splits = _cv_splits(Y, groups, unscored, options, len(examples))
+    splits = cv_splits(Y, groups, unscored, options, len(examples))
 
     char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES,
@@ -286,17 +205,17 @@ def cross_validate(
     rng = np.random.default_rng(options.seed)
     jobs, keys, curve_sizes = [], [], {}
     for rep, k, tr, te in splits:
-        jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te,
+        jobs.append(delayed(fit_predict)(config, ids, tokens, texts, groups, Y, tr, te,
                                           explain=options.error_analysis))
         keys.append(("model", rep, k, 1.0))
         if options.learning_curve:
             for frac in LEARNING_FRACTIONS[:-1]:
-                sub = _group_subsample(tr, groups, frac, rng, minimum=max(2, config.thresholds.folds))
+                sub = group_subsample(tr, groups, frac, rng, minimum=max(2, config.thresholds.folds))
                 curve_sizes[(rep, k, frac)] = len(sub)
-                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, sub, te, explain=False))
+                jobs.append(delayed(fit_predict)(config, ids, tokens, texts, groups, Y, sub, te, explain=False))
                 keys.append(("model", rep, k, frac))
         if options.baselines:
-            jobs.append(delayed(_fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
+            jobs.append(delayed(fit_predict)(char_config, ids, tokens, texts, groups, Y, tr, te, explain=False))
             keys.append(("char_ngram", rep, k, 1.0))
 
     loao_splits, loao_skipped, adapt_plan, not_adapted = {}, {}, {}, {}
@@ -311,13 +230,13 @@ def cross_validate(
             held_out = held_out_vectors(config, list(loao_splits), options.corpus, n_jobs=options.n_jobs,
                                         progress=say)
         for name, (tr, te) in loao_splits.items():
-            jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
+            jobs.append(delayed(fit_predict)(config, ids, tokens, texts, groups, Y, tr, te, explain=False,
                                               vectors=held_out.get(name)))
             keys.append(("loao", name, 0, 1.0))
         for name, (pool, test, sizes) in adapt_plan.items():
             tr = loao_splits[name][0]
             for k in sizes:  # the same held-out vectors as the assembly's held-out fit: k = 0 is that fit
-                jobs.append(delayed(_fit_predict)(config, ids, tokens, texts, groups, Y, np.concatenate([tr, pool[:k]]),
+                jobs.append(delayed(fit_predict)(config, ids, tokens, texts, groups, Y, np.concatenate([tr, pool[:k]]),
                                                   test, explain=False, vectors=held_out.get(name)))
                 keys.append(("adapt", name, k, 1.0))
 
