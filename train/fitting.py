@@ -10,8 +10,9 @@ may not.
 
 from __future__ import annotations
 
+import time
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -74,33 +75,41 @@ def fit_run(model: TopicClassifier, tokens, texts, Y, vectors, tr, te):
 
 
 def _fit_run_caught(index: int, *args):
-    """:func:`fit_run` in a worker process, tagged with its index.  Our own errors come back as values, so that
-    the parent raises the one the sequential order would have met first, whichever process finished first."""
+    """:func:`fit_run` in a worker process, tagged with its index and its seconds.  Our own errors come back as
+    values, so that the parent raises the one the sequential order would have met first, whichever process
+    finished first."""
+    t0 = time.perf_counter()
     try:
-        return index, fit_run(*args)
+        run = fit_run(*args)
     except GikaiError as exc:
-        return index, exc
+        run = exc
     except MemoryError:
-        return index, ConfigError("n_jobs (--jobs): a fit process ran out of memory (each process holds the "
-                                  "features of the labels); use --jobs 1")
+        run = ConfigError("n_jobs (--jobs): a fit process ran out of memory (each process holds the features of "
+                          "the labels); use --jobs 1")
+    return index, run, time.perf_counter() - t0
 
 
-def parallel_fits(model: TopicClassifier, tokens, texts, Y, vectors, folds, workers: int):
-    """The final fit and every threshold fold in ``workers`` processes: (final parts, [fold probabilities]).
+def parallel_fits(model: TopicClassifier, tokens, texts, Y, vectors, folds, workers: int, *, final: bool = True,
+                  done: Callable[[int, float], None] | None = None):
+    """The final fit and every fold in ``workers`` processes: (final parts, [fold probabilities]).  ``final=False``:
+    the folds only (the final parts are None), as ``labels suspects`` scores every label out of fold.  ``done(k,
+    seconds)`` is called as each run ends, in the order they end (``k``: the fold, from 1; 0: the final fit).
 
     An error is raised as soon as it is the first the sequential fit would have met (the folds in order, then
     the final fit), without waiting for the other runs, which are then cancelled."""
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    tasks = [delayed(_fit_run_caught)(0, model, tokens, texts, Y, vectors, None, None)]  # the longest run first
-    tasks += [delayed(_fit_run_caught)(k, model, tokens, texts, Y, vectors, tr, te)
+    tasks = [delayed(_fit_run_caught)(0, model, tokens, texts, Y, vectors, None, None)] if final else []
+    tasks += [delayed(_fit_run_caught)(k, model, tokens, texts, Y, vectors, tr, te)  # the final, longest run first
               for k, (tr, te) in enumerate(folds, start=1)]
-    sequential = list(range(1, len(folds) + 1)) + [0]
+    sequential = list(range(1, len(folds) + 1)) + ([0] if final else [])
     got: dict[int, object] = {}
     try:
-        for index, run in Parallel(n_jobs=workers, return_as="generator_unordered")(tasks):
+        for index, run, seconds in Parallel(n_jobs=workers, return_as="generator_unordered")(tasks):
             got[index] = run
+            if done is not None and not isinstance(run, GikaiError):
+                done(index, seconds)
             for k in sequential:
                 if k not in got:
                     break
@@ -109,7 +118,7 @@ def parallel_fits(model: TopicClassifier, tokens, texts, Y, vectors, folds, work
     except TerminatedWorkerError:
         raise ConfigError(f"n_jobs (--jobs): a fit process was killed, most likely for want of memory (each of the "
                           f"{workers} processes holds the features of {len(tokens):,} texts); use --jobs 1") from None
-    return got[0], [got[k] for k in range(1, len(folds) + 1)]
+    return got.get(0), [got[k] for k in range(1, len(folds) + 1)]
 
 
 def best_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, default: float) -> np.ndarray:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from .pool import logit
 from .store import Example, LabelSet, label_matrix, label_set_folder
 
@@ -117,38 +116,24 @@ def _check_counts(size: int, folds: int) -> None:
                          f"other folds), found {folds!r}")
 
 
-def _fold(k: int, config: TrainConfig, topic_ids: list[str], tokens, texts, Y: np.ndarray, train_idx, test_idx):
-    """Fold ``k`` in a worker: fit once on ``train_idx`` (no threshold CV); ``(k, probabilities of test_idx,
-    seconds)``."""
-    from threadpoolctl import threadpool_limits
-
-    from ..fitting import configured_vectors, fit_run
+def out_of_fold_scores(tokens, texts, Y: np.ndarray, splits, config: TrainConfig, topic_ids: list[str], vectors, *,
+                       workers: int, say: Callable[[str], None]) -> np.ndarray:
+    """Each fold's test rows scored by a model fitted once on its training rows; ``workers`` folds side by side
+    (:func:`train.fitting.parallel_fits` without the final fit)."""
+    from ..fitting import parallel_fits
     from ..model import TopicClassifier
 
-    t0 = time.perf_counter()
-    with threadpool_limits(1):  # one BLAS thread per fit: the folds run side by side (see fitting.fit_classifier)
-        probs = fit_run(TopicClassifier(config, topic_ids), tokens, texts, Y, configured_vectors(config),
-                        train_idx, test_idx)
-    return k, probs, time.perf_counter() - t0
+    finished = []
 
-
-def out_of_fold_scores(tokens, texts, Y: np.ndarray, splits, config: TrainConfig, topic_ids: list[str], *,
-                       workers: int, say: Callable[[str], None]) -> np.ndarray:
-    """Each fold's test rows scored by a model fitted once on its training rows; ``workers`` folds side by side."""
-    from joblib import Parallel, delayed
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+    def done(k: int, seconds: float) -> None:
+        finished.append(k)
+        say(f"fold {k} fitted and scored ({seconds:.0f}s); {len(finished)}/{len(splits)} done")
 
     oof = np.zeros(Y.shape, dtype=np.float64)
-    tasks = [delayed(_fold)(k, config, topic_ids, tokens, texts, Y, tr, te) for k, (tr, te) in enumerate(splits)]
-    done = 0
-    try:
-        for k, probs, seconds in Parallel(n_jobs=workers, return_as="generator_unordered")(tasks):
-            oof[splits[k][1]] = probs
-            done += 1
-            say(f"fold {k + 1} fitted and scored ({seconds:.0f}s); {done}/{len(splits)} done")
-    except TerminatedWorkerError:
-        raise ConfigError(f"--jobs {workers}: a fold's process was killed, most likely for want of memory (each of "
-                          f"the {workers} processes holds the features of {len(tokens):,} labels); use fewer --jobs")
+    _, runs = parallel_fits(TopicClassifier(config, topic_ids), tokens, texts, Y, vectors, splits, workers,
+                            final=False, done=done)
+    for (_, te), probs in zip(splits, runs):
+        oof[te] = probs
     return oof
 
 
@@ -183,7 +168,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     if not eligible.any():
         raise InputError(f"expected labels read once to review, found all {len(examples):,} decided again already "
                          "(an 'adjudicated' note); pass --include-adjudicated to review them anyway")
-    configured_vectors(config)  # a bad vectors setting is refused before the analysis
+    vectors = configured_vectors(config)  # a bad vectors setting is refused before the analysis
 
     texts = [ex.text for ex in examples]
     Y = label_matrix(examples, ids)
@@ -195,7 +180,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     for tr, te in splits:  # the guarantee the module states
         assert not ({groups[i] for i in tr} & {groups[i] for i in te}), "a near-duplicate group straddles a fold"
     say(f"fitting {folds} folds, one model each ({workers} process{'es' if workers > 1 else ''})")
-    oof = out_of_fold_scores(tokens, texts, Y, splits, config, ids, workers=workers, say=say)
+    oof = out_of_fold_scores(tokens, texts, Y, splits, config, ids, vectors, workers=workers, say=say)
 
     tc = config.thresholds
     thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
