@@ -171,6 +171,45 @@ def test_adjudicated_labels_are_left_out_unless_asked_for(flipped, tmp_path, qui
     assert FLIPPED in [r["id"] for r in jsonl_rows(out)]
 
 
+def test_labels_read_again_already_are_left_out_with_exclude(flipped, tmp_path, quick_toml, capsys):
+    """--exclude takes the earlier round's files as they are (the suspects JSONL a round read, a reader's answers
+    TSV): their labels, read again and kept unchanged (so without an 'adjudicated' note), are scored and train the
+    other folds but are not listed again; the next strongest take their places."""
+    first = tmp_path / "first.jsonl"
+    assert _cli(flipped, first, "--size", "5", config=quick_toml) == 0
+    read = [r["id"] for r in jsonl_rows(first)]
+    assert FLIPPED in read
+    answers = tmp_path / "answers.tsv"  # a reader's answers for the first two, with a byte-order mark and CRLF
+    answers.write_text("\ufeff" + "".join(f"{i}\t-\tunchanged\r\n" for i in read[:2]), encoding="utf-8")
+    full = _run(flipped, size=67)
+    kept = _run(flipped, size=67, exclude=[answers])
+    assert kept.excluded_left_out == 2 and kept.eligible == full.eligible - 2
+    assert [s for s in full.suspects if s.example.id not in read[:2]] == kept.suspects  # same scores, same order
+    capsys.readouterr()
+    second = tmp_path / "second.jsonl"
+    assert _cli(flipped, second, "--size", "5", "--exclude", str(first), "--exclude", str(answers),
+                config=quick_toml) == 0
+    assert "5 read again already, listed by --exclude, left out" in capsys.readouterr().err
+    assert not set(read) & {r["id"] for r in jsonl_rows(second)}
+    assert [r["id"] for r in jsonl_rows(second)] == [s.example.id for s in full.suspects[5:10]]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"id": 3}\n', 'first.jsonl:1: expected a JSON object with a string "id"'),
+    ('{"id": "a"\n', "first.jsonl:1: malformed JSON"),
+    ("nobody:1\t-\tunchanged\n", "none of its 1 id(s) is a label here (e.g. 'nobody:1')"),
+], ids=["id-not-a-string", "malformed", "another-label-set"])
+def test_a_bad_exclude_file_is_refused_before_any_fitting(flipped, tmp_path, quick_toml, capsys, content, expected):
+    bad = tmp_path / "first.jsonl"
+    bad.write_text(content, encoding="utf-8")
+    out = tmp_path / "s.jsonl"
+    for path, message in ((bad, expected), (tmp_path / "nope.jsonl", "nope.jsonl: no such --exclude reading file")):
+        assert _cli(flipped, out, "--exclude", str(path), config=quick_toml) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "fitting" not in err, err
+        assert not out.exists()
+
+
 def test_bad_input_is_refused_and_nothing_is_written(flipped, tmp_path, quick_toml, capsys):
     out, view = tmp_path / "s.jsonl", tmp_path / "v.jsonl"
     cases = [(["--topics", "privacy,privcy"], "--topics: expected topic ids of the taxonomy"),

@@ -25,6 +25,8 @@ def suspects_cmd(
     seed: int = typer.Option(0, help="Seed of the folds (same seed, same suspects)."),
     include_adjudicated: bool = typer.Option(False, "--include-adjudicated", help="Also list labels decided again "
                                              "already (an 'adjudicated' note: a majority of three, a reviewer)."),
+    exclude: list[Path] = typer.Option([], "--exclude", help="Reading file(s) of labels read again already, left "
+                                       "out: earlier suspects or batches (JSONL with \"id\") or answers (id<TAB>...)."),
     out: Path = typer.Option(..., help="JSONL for the readers: id, municipality, date, speaker, current_topics, text "
                              "(no scores, no suspected topic)."),
     model_view: Optional[Path] = typer.Option(None, "--model-view", help="JSONL of the model's view, for the "
@@ -38,7 +40,8 @@ def suspects_cmd(
     check_outputs(out, model_view, labels)
     with progress_printer() as progress:
         run = find_suspects(read_labels(labels)[0], load_config(config), folds=folds, jobs=jobs, size=size,
-                            topics=topics, include_adjudicated=include_adjudicated, seed=seed, progress=progress)
+                            topics=topics, include_adjudicated=include_adjudicated, seed=seed, exclude=exclude,
+                            progress=progress)
     write_suspects(run, out, model_view)
     for line in summary(run, out, model_view):
         err_console.print(line)

@@ -29,6 +29,8 @@ import numpy as np
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..errors import InputError
+from ..jsonline import loads_line
+from .batches import read_text
 from .pool import logit
 from .store import Example, LabelSet, label_matrix, label_set_folder
 
@@ -86,6 +88,7 @@ class SuspectRun:
     eligible: int  #: labels that may be suspects (adjudicated ones left out unless asked for)
     disagreeing: int  #: of those, labels the model disagrees with on at least one counted topic
     adjudicated_left_out: int
+    excluded_left_out: int = 0  #: labels left out because an --exclude file lists them (read again already)
 
     def topic_counts(self) -> dict[str, tuple[int, int]]:
         """Per topic (counted topics' order), disagreements among the suspects: (added by the model, removed by
@@ -106,6 +109,45 @@ def check_topics(topics: str | Sequence[str] | None, known: Sequence[str]) -> tu
         raise InputError(f"--topics: expected topic ids of the taxonomy ({', '.join(known)}), found unknown "
                          f"{unknown}; fix the id(s) or leave --topics out for every topic")
     return tuple(t for t in known if t in topics)
+
+
+def read_excluded(paths: Sequence[Path], known: set[str]) -> set[str]:
+    """``--exclude``: the ids of labels read again already, from earlier reading files: JSONL lines with an
+    ``"id"`` (suspects, batches) or ``id<TAB>...`` lines (a reader's answers); blank lines skipped.  Every problem
+    is listed, each as ``file:line: what``; a file none of whose ids is a label is refused (a file of another
+    label set would leave nothing out, silently)."""
+    ids: set[str] = set()
+    problems = []
+    for path in paths:
+        text = read_text(path, "--exclude reading").removeprefix("\ufeff")
+        mine = set()
+        for lineno, line in enumerate(text.split("\n"), 1):
+            line = line.rstrip("\r")
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            if line.lstrip().startswith("{"):
+                try:
+                    record = loads_line(line, where, InputError)
+                except InputError as exc:
+                    problems.append(str(exc))
+                    continue
+                rid = record.get("id") if isinstance(record, dict) else None
+                if not isinstance(rid, str) or not rid.strip():
+                    problems.append(f"{where}: expected a JSON object with a string \"id\", found {line!r:.80}")
+                    continue
+            else:
+                rid = line.split("\t", 1)[0]
+            mine.add(rid.strip())
+        if mine and not mine & known:
+            problems.append(f"{path}: none of its {len(mine):,} id(s) is a label here (e.g. {sorted(mine)[0]!r}); "
+                            "expected a reading file of these labels")
+        ids |= mine
+    if problems:
+        raise InputError("--exclude: " + "; ".join(problems[:10])
+                         + (f"; ... ({len(problems) - 10} more)" if len(problems) > 10 else "")
+                         + "; expected JSONL lines with an \"id\" or id<TAB>... lines")
+    return ids
 
 
 def _check_counts(size: int, folds: int) -> None:
@@ -139,12 +181,15 @@ def out_of_fold_scores(tokens, texts, Y: np.ndarray, splits, config: TrainConfig
 
 def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs: int = 1, size: int = 300,
                   topics: str | Sequence[str] | None = None, include_adjudicated: bool = False, seed: int = 0,
-                  progress: Callable[[str], None] | None = None, cache: TokenCache | None = None) -> SuspectRun:
+                  exclude: Sequence[Path] = (), progress: Callable[[str], None] | None = None,
+                  cache: TokenCache | None = None) -> SuspectRun:
     """The ``size`` labels a cross-validated model disagrees with most, strongest first (see the module's notes).
 
     ``topics``: only disagreements on these topic ids count (a sequence, or ``"a,b"``; default: every topic).
     ``include_adjudicated``: labels already decided again (an ``adjudicated`` note: a majority of three, a
-    reviewer) may be suspects too; by default they are scored, and train the other folds, but are not listed.  ``seed`` draws the folds; the same
+    reviewer) may be suspects too; by default they are scored, and train the other folds, but are not listed.
+    ``exclude``: reading files (:func:`read_excluded`) whose labels were read again already: scored and training
+    the other folds like the adjudicated ones, never listed.  ``seed`` draws the folds; the same
     labels, config and seed give the same suspects, whatever the label files' order.  ``jobs``: folds fitted side
     by side in that many processes (-1: one per core)."""
     from ..evaluation.metrics import compute
@@ -164,10 +209,14 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
         raise InputError(f"--folds {folds}: expected at least as many distinct labeled utterances as folds "
                          f"(near-duplicates count once), found {len(set(groups))} among {len(examples):,} labels; "
                          "use fewer --folds or label more utterances")
-    eligible = np.array([include_adjudicated or ex.adjudicated is None for ex in examples], dtype=bool)
+    excluded = read_excluded(exclude, {ex.id for ex in examples}) if exclude else set()
+    decided = np.array([not include_adjudicated and ex.adjudicated is not None for ex in examples], dtype=bool)
+    read = np.array([ex.id in excluded for ex in examples], dtype=bool) & ~decided
+    eligible = ~decided & ~read
     if not eligible.any():
         raise InputError(f"expected labels read once to review, found all {len(examples):,} decided again already "
-                         "(an 'adjudicated' note); pass --include-adjudicated to review them anyway")
+                         "(an 'adjudicated' note) or listed by --exclude; pass --include-adjudicated or fewer "
+                         "--exclude files to review them anyway")
     vectors = configured_vectors(config)  # a bad vectors setting is refused before the analysis
 
     texts = [ex.text for ex in examples]
@@ -201,7 +250,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     return SuspectRun(suspects=suspects, scored=len(examples), folds=folds, topics=counted,
                       thresholds={t: float(x) for t, x in zip(ids, thresholds)}, oof_macro_f1=macro,
                       eligible=int(eligible.sum()), disagreeing=len(rows),
-                      adjudicated_left_out=int((~eligible).sum()))
+                      adjudicated_left_out=int(decided.sum()), excluded_left_out=int(read.sum()))
 
 
 # --------------------------------------------------------------------------- the files and the summary
@@ -237,6 +286,8 @@ def summary(run: SuspectRun, out: Path, model_view: Path | None = None) -> list[
     only = "" if len(run.topics) == len(run.thresholds) else f" (counting {', '.join(run.topics)} only)"
     left = (f" ({run.adjudicated_left_out:,} decided again already, with an 'adjudicated' note, left out: "
             "--include-adjudicated lists them too)" if run.adjudicated_left_out else "")
+    left += (f" ({run.excluded_left_out:,} read again already, listed by --exclude, left out)"
+             if run.excluded_left_out else "")
     per_topic = ", ".join(f"{t} +{a} -{r}" for t, (a, r) in run.topic_counts().items()) or "none"
     lines = [f"{run.scored:,} labels scored out of fold ({run.folds} folds, near-duplicates kept together); "
              f"pooled out-of-fold macro-F1 {macro} at thresholds chosen on those scores",
