@@ -387,7 +387,7 @@ def test_the_library_returns_an_empty_result_and_raises_its_own_errors(tagged):
 def test_find_on_a_real_tag_corpus_output_agrees_with_reading_it_by_hand(corpus, tmp_path, trained_model_dir,
                                                                          capsys, suffix):
     from train.tagging import tag_corpus
-    from train.timeline import scored_topics
+    from train.tagged import scored_topics
 
     tagged = tmp_path / f"t.{suffix}"
     tag_corpus([corpus], tagged, model=str(trained_model_dir), jobs=1)
@@ -428,7 +428,7 @@ def test_a_parquet_file_is_read_one_row_group_at_a_time(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     n = 2000
     table = pa.table({"id": [f"s:{i:05d}" for i in range(n)], "municipality": ["品川区"] * n,

@@ -394,7 +394,7 @@ def test_timeline_parquet_with_wrong_column_types_is_refused(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     p = tmp_path / "t.parquet"
     pq.write_table(pa.table({"municipality": ["品川区"], "date": ["2024-01-05"], "topics": [[["dx"]]]}), p)
@@ -406,7 +406,7 @@ def test_timeline_parquet_with_wrong_column_types_is_refused(tmp_path):
 
 
 def test_timeline_jsonl_blank_lines_upper_case_suffix_and_bom(tmp_path):
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     want = [("品川区", "2024-01-05", ["dx"])] * 2
     trailing = tmp_path / "c.jsonl"

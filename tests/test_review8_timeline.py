@@ -80,7 +80,7 @@ def test_parquet_score_columns_are_checked_and_null_topics_refused(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     p = tmp_path / "t.parquet"
     base = {"municipality": ["品川区", "品川区"], "date": ["2024-01-05", "2024-01-06"]}
@@ -124,7 +124,7 @@ def test_parquet_date_and_timestamp_columns_are_dates(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     p = tmp_path / "t.parquet"
     dates = {"date32": [datetime.date(2024, 1, 5), datetime.date(2024, 4, 1)],

@@ -148,7 +148,7 @@ def test_timeline_cli_writes_csv_and_png(corpus, tmp_path, trained_model_dir):
 
 
 def test_timeline_skips_unreadable_dates_and_names_bad_lines(tmp_path):
-    from train.timeline import read_tagged
+    from train.tagged import read_tagged
 
     rows = [("品川区", "2019/2/26", ["dx"]), ("品川区", "2022-13-01", ["dx"]), ("品川区", 20220301, ["dx"]),
             ("品川区", "2022-03-01", ["dx"])]

@@ -1,6 +1,6 @@
 """Find utterances in a tag-corpus output: by topic, assembly, dates, speaker and text, strongest or earliest first.
 
-The file is streamed through :func:`train.timeline.read_tagged` (the reader timeline uses); with a limit only the
+The file is streamed through :func:`train.tagged.read_tagged` (the reader timeline uses); with a limit only the
 best ``limit`` matches are kept (a heap), so memory stays flat over the ~102k utterances of ``seeds/``.
 
 Semantics (the ``gikai-topics find`` help and the README say the same):
@@ -38,7 +38,8 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from .corpus import RECORD_FIELDS, UNKNOWN_ASSEMBLY
 from .errors import InputError
-from .timeline import date_parts, read_tagged, scored_topics
+from .tagged import read_tagged, scored_topics
+from .timeline import date_parts
 
 SORTS = ("score", "date")
 #: the decimals tag-corpus writes scores with (``shown_scores``): a Parquet float32 0.8999999762 is read back as
