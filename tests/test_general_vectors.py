@@ -15,7 +15,8 @@ from train.general_vectors import SpacyVectorTable, build_general_vectors, murmu
 from train.labeling.store import label_matrix, read_labels
 from train.model import VECTOR_PREFIX, TopicClassifier
 from train.text import AnalyzerSettings, JapaneseAnalyzer
-from train.vectors import GENERAL_BUNDLED_PATH, BUNDLED, VectorSettings, build_vectors, concat_vectors, load_vectors
+from train.vectors import GENERAL_BUNDLED_PATH, BUNDLED, VectorSettings, concat_vectors, load_vectors
+from train.vectors_build import build_vectors
 
 
 def test_murmurhash_is_spacys_string_hash():

@@ -96,7 +96,8 @@ def test_vectors_general_refuses_values_past_float16_instead_of_writing_inf(tmp_
 
     from train.corpus import read_corpus
     from train.general_vectors import murmurhash64a
-    from train.vectors import VectorSettings, build_vectors
+    from train.vectors import VectorSettings
+    from train.vectors_build import build_vectors
 
     own = build_vectors(read_corpus([FIXTURES / "labels.jsonl"]), AnalyzerSettings(),
                         VectorSettings(dim=8, epochs=1, min_count=1))

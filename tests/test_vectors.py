@@ -13,7 +13,8 @@ from train.evaluation.heldout_vectors import held_out_vectors
 from train.labeling.store import label_matrix, read_labels
 from train.model import VECTOR_PREFIX, TopicClassifier
 from train.text import AnalyzerSettings, JapaneseAnalyzer
-from train.vectors import BUNDLED, VectorSettings, build_vectors, load_vectors
+from train.vectors import BUNDLED, VectorSettings, load_vectors
+from train.vectors_build import build_vectors
 
 TINY = VectorSettings(dim=16, epochs=3, min_count=1, workers=1)
 

@@ -31,7 +31,8 @@ def build_cmd(
     from ..atomic import check_writable
     from ..config import load_config
     from ..corpus import read_corpus
-    from ..vectors import VectorSettings, build_vectors
+    from ..vectors import VectorSettings
+    from ..vectors_build import build_vectors
 
     settings = VectorSettings(dim=dim, epochs=epochs, min_count=min_count, workers=workers)
     analyzer = load_config(config).analyzer  # vectors only fit models of the analyzer they were built with

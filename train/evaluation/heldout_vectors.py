@@ -22,7 +22,8 @@ from ..config import TrainConfig
 from ..corpus import read_corpus
 from ..errors import ConfigError
 from ..paths import default_path
-from ..vectors import VectorSettings, WordVectors, corpus_digest, load_vectors, tokenize_corpus, vectors_from_sentences
+from ..vectors import VectorSettings, WordVectors, load_vectors
+from ..vectors_build import corpus_digest, tokenize_corpus, vectors_from_sentences
 
 
 def held_out_vectors(config: TrainConfig, assemblies: Sequence[str], corpus: Sequence[str] | None = None, *,
