@@ -46,7 +46,34 @@ def test_stats(labels_dir, capsys):
     assert st.examples == 67 and st.positives["dx"] >= 5 and st.zero_topic == 10
     assert st.cooccurrence["dx"]["dx"] == st.positives["dx"]
     assert main(["labels", "stats", str(labels_dir)]) == 0
-    assert "67 labeled utterances" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "67 labeled utterances" in out and "changed since their first reading" not in out
+    assert st.decided_again == st.by_majority == st.by_reviewer == 0
+
+
+def test_stats_count_the_labels_changed_since_their_first_reading(labels_dir, tmp_path, capsys):
+    """A review changes two labels and keeps one (no note); a majority of three then changes one of the reviewed
+    labels again: 2 changed since their first reading, 1 by each kind of decision and 1 by both."""
+    rows = [json.loads(l) for l in (labels_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    a, b, c = rows[0], rows[1], rows[2]
+    answers = tmp_path / "answers.tsv"
+    flip = lambda r: "-" if r["topics"] else "dx"  # noqa: E731
+    answers.write_text(f"{a['id']}\t{flip(a)}\tre-read\n{b['id']}\t{flip(b)}\tre-read\n"
+                       f"{c['id']}\t{','.join(c['topics']) or '-'}\tkept\n", encoding="utf-8")
+    assert main(["labels", "revise", str(answers), "--reviewer", "reader-T", "--reason", "review",
+                 "--labels", str(labels_dir)]) == 0
+    passes = tmp_path / "agreement"
+    passes.mkdir()
+    for name in ("A", "B"):  # both second readers give the first label back its first topics
+        write_jsonl(passes / f"{name}.jsonl", [dict(a, annotator=f"reader-{name}")])
+    assert main(["labels", "adjudicate", str(labels_dir / "labels.jsonl"), str(passes / "A.jsonl"),
+                 str(passes / "B.jsonl"), "--force"]) == 0
+    st = label_stats(read_labels(labels_dir)[0])
+    assert (st.decided_again, st.by_majority, st.by_reviewer) == (2, 1, 2)
+    capsys.readouterr()
+    assert main(["labels", "stats", str(labels_dir)]) == 0
+    assert ("changed since their first reading: 2 (3.0%; by the majority of three readings 1, by a reviewer 2; "
+            "some by both)") in " ".join(capsys.readouterr().out.split())
 
 
 def test_label_set_hash_ignores_order(tmp_path, labels_dir):

@@ -21,7 +21,7 @@ from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
 from .batches import read_text
 from .rewrite import Change, Revision, Rewrite, fail
-from .store import Example, LabelSet, label_files, label_set_folder, read_labels
+from .store import MAJORITY_NOTE, Example, LabelSet, label_files, label_set_folder, read_labels
 
 __all__ = ["Change", "Decision", "Revision", "adjudicate", "parse_changes", "revise", "split_names"]
 
@@ -118,7 +118,7 @@ def adjudicate(first: Path, second_a: Path, second_b: Path, *, labels_dir: Path,
                          f"(`labels validate {shared[0][1]}` reads it as labels); expected the second passes apart "
                          "(e.g. labels/agreement/)")
     names = (_annotator(second_a, annotators and annotators[0]), _annotator(second_b, annotators and annotators[1]))
-    note = f"majority of three independent readings (first pass, {names[0]}, {names[1]})"
+    note = f"{MAJORITY_NOTE} (first pass, {names[0]}, {names[1]})"
     rewrite = Rewrite([labels_dir, first], taxonomy, _adjudicate_fix)
     with rewrite.locked():
         labels = rewrite.read(first)

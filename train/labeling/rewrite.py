@@ -23,7 +23,7 @@ from ..jsonline import loads_line
 from ..locks import file_locked
 from ..taxonomy import Taxonomy
 from .labeled import labels_locked
-from .store import Example, LabelSet, conflicts, label_files, label_set_folder, read_labels
+from .store import THEN, Example, LabelSet, conflicts, label_files, label_set_folder, read_labels
 
 _SHOWN = 20  # problems listed in one error
 
@@ -85,7 +85,7 @@ def _rewritten(record: dict, topics: list[str], note: str, where: str) -> dict:
         out[key] = value
     out.setdefault("previous_topics", list(record["topics"]))
     out["topics"] = topics
-    out["adjudicated"] = f"{old}; then {note}" if old else note
+    out["adjudicated"] = f"{old}{THEN}{note}" if old else note
     return out
 
 

@@ -18,6 +18,10 @@ from ..taxonomy import Taxonomy, load_taxonomy
 
 #: the ``selection`` note of labels chosen by a model's uncertainty (``labels pool``)
 MODEL_CHOSEN_PREFIX = "uncertainty:"
+#: how ``labels adjudicate`` begins its ``adjudicated`` note; ``labels revise`` writes "REASON (REVIEWER): WHY", and a
+#: label decided again more than once has the notes joined by THEN
+MAJORITY_NOTE = "majority of three independent readings"
+THEN = "; then "
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -222,6 +226,11 @@ class LabelStats:
     assemblies: dict[str, int]
     topics_per_example: dict[int, int]
     cooccurrence: dict[str, dict[str, int]]
+    #: labels changed since their first reading (an ``adjudicated`` note: a decision that kept the topics writes
+    #: none), of them by the majority of three independent readings, by a reviewer (``labels revise``); some by both
+    decided_again: int = 0
+    by_majority: int = 0
+    by_reviewer: int = 0
 
     @property
     def zero_topic_share(self) -> float:
@@ -241,6 +250,7 @@ def label_stats(labels: LabelSet) -> LabelStats:
         for a in ex.topics:
             for b in ex.topics:
                 co[a][b] += 1
+    notes = [ex.adjudicated.split(THEN) for ex in labels.examples if ex.adjudicated]
     return LabelStats(
         examples=len(labels.examples),
         files=len(labels.files),
@@ -249,6 +259,9 @@ def label_stats(labels: LabelSet) -> LabelStats:
         assemblies=dict(Counter(ex.municipality or UNKNOWN_ASSEMBLY for ex in labels.examples).most_common()),
         topics_per_example=dict(sorted(Counter(len(ex.topics) for ex in labels.examples).items())),
         cooccurrence=co,
+        decided_again=len(notes),
+        by_majority=sum(any(n.startswith(MAJORITY_NOTE) for n in parts) for parts in notes),
+        by_reviewer=sum(any(not n.startswith(MAJORITY_NOTE) for n in parts) for parts in notes),
     )
 
 
