@@ -3,7 +3,7 @@
 Raw SudachiPy is ``Dictionary(dict="core").tokenizer(mode=SplitMode.C)`` taking
 ``m.normalized_form()`` of every morpheme.  Both sides get the same pieces of
 text: real utterances from the seeds corpus, pre-split with
-``train.text.split_for_sudachi`` (Sudachi refuses inputs over 49,149 bytes, so
+``train.sudachi_input.split_for_sudachi`` (Sudachi refuses inputs over 49,149 bytes, so
 raw SudachiPy could not take the longest utterances whole; our analyzer finds
 the pieces already short and does not split them again).  The two are run
 alternately for several rounds after a warm-up; the median round counts.
@@ -26,7 +26,8 @@ def measure(corpus_file: str, target_bytes: int, rounds: int) -> dict:
 
     from sudachipy import Dictionary, SplitMode
 
-    from train.text import JapaneseAnalyzer, split_for_sudachi
+    from train.sudachi_input import split_for_sudachi
+    from train.text import JapaneseAnalyzer
 
     pieces: list[str] = []
     n_bytes = n_utts = 0

@@ -10,8 +10,10 @@ import pytest
 
 import train.text as text_mod
 from train.errors import InputError
-from train.text import (CHUNK_BYTES, NORMALIZED_CHUNK_BYTES, SUDACHI_MAX_NORMALIZED_BYTES, AnalyzerSettings,
-                        JapaneseAnalyzer, split_for_sudachi, sudachi_input_bytes)
+import train.sudachi_input as input_mod
+from train.sudachi_input import (CHUNK_BYTES, NORMALIZED_CHUNK_BYTES, SUDACHI_MAX_NORMALIZED_BYTES, split_for_sudachi,
+                                 sudachi_input_bytes)
+from train.text import AnalyzerSettings, JapaneseAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +72,10 @@ def test_estimate_is_never_below_what_sudachi_reports(analyzer):
 
 
 def test_no_character_grows_past_the_constant_the_fast_path_trusts():
-    worst = max(text_mod._normalized_char_bytes(chr(cp)) for cp in range(sys.maxunicode + 1)
+    worst = max(input_mod._normalized_char_bytes(chr(cp)) for cp in range(sys.maxunicode + 1)
                 if not 0xD800 <= cp <= 0xDFFF)
     # with this Python's Unicode tables; Sudachi's may be newer, which the halving safety net (below) covers
-    assert worst == text_mod._MAX_NORMALIZED_CHAR_BYTES, unicodedata.unidata_version
+    assert worst == input_mod._MAX_NORMALIZED_CHAR_BYTES, unicodedata.unidata_version
 
 
 def test_too_long_from_sudachi_halves_the_piece_and_retries(analyzer, monkeypatch):
