@@ -166,6 +166,29 @@ def test_predict_stdin_is_strict_utf8_whatever_the_locale(trained_model_dir):
     assert bad.returncode == 1 and b"<stdin>:1: invalid UTF-8" in bad.stderr and not bad.stdout
 
 
+def test_predict_takes_the_input_as_a_bare_argument_dash_for_stdin(trained_model_dir, tmp_path, capsys):
+    """The issue's form `predict (--text TEXT | --input FILE.jsonl | -)`: a bare `-` reads stdin (run as a process,
+    so stdin is real), a bare path is the same as --input, and an input given twice is refused before any work."""
+    line = '{"id": "a", "text": "避難所の備蓄について伺います。"}\n'
+    cmd = [sys.executable, "-c", "from train.cli import entrypoint; entrypoint()", "predict", "--model",
+           str(trained_model_dir), "-"]
+    done = subprocess.run(cmd, input=line.encode("utf-8"), capture_output=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    piped = json.loads(done.stdout.decode("utf-8"))
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(line, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", "--model", str(trained_model_dir), str(inp), "--output", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == piped and piped["id"] == "a"
+    capsys.readouterr()
+    out.unlink()
+    for args in ([str(inp), "--input", str(inp)], ["--text", "防災", "-"]):
+        assert main(["predict", "--model", str(trained_model_dir), *args, "--output", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert ("the input is given twice" in err or "give exactly one of --text" in err) and err.count("\n") == 1
+        assert not out.exists()
+
+
 def test_predict_bad_output_path_and_empty_text_refused_before_work(trained_model_dir, tmp_path, capsys):
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"id": "a", "text": "防災"}\n', encoding="utf-8")

@@ -167,13 +167,21 @@ def predict_to_file(tagger: Tagger, items: list[tuple[object, str]], output: Pat
         raise InputError(f"--output {output}: cannot write it ({exc.strerror or exc}); nothing was written") from None
 
 
+def one_input(option: str | None, argument: str | None) -> str | None:
+    """``predict``'s input, given as ``--input X`` or as the bare argument (``predict -`` reads stdin), not both."""
+    if option is not None and argument is not None:
+        raise InputError(f"the input is given twice (--input {option} and {argument}); expected one: --input FILE, "
+                         "or FILE (- for stdin) alone")
+    return argument if option is None else option
+
+
 def prepare(text: str | None, input: str | None, output: Path | None) -> tuple[list[tuple[object, str]], Path | None]:
     """Check ``predict``'s arguments before the model is loaded: the items to tag, and the output file (None:
     standard output, also for ``-``)."""
     from .atomic import check_writable
 
     if (text is None) == (input is None):
-        raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or --input - for stdin)")
+        raise InputError("give exactly one of --text TEXT or --input FILE.jsonl (or - for stdin)")
     output = None if to_stdout(output) else output  # as --input -: standard output, not a file named "-"
     if output is not None:
         check_writable(output, inputs=[input] if input is not None else ())

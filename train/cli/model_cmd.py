@@ -43,12 +43,13 @@ def predict_cmd(
     input: Optional[str] = typer.Option(None, "--input", help="JSONL file of {\"id\", \"text\"} lines (or gzip of it), "
                                         "or - for stdin."),
     output: Optional[Path] = typer.Option(None, "--output", "--out", help="Write JSONL here (default, or -: stdout)."),
+    source: Optional[str] = typer.Argument(None, metavar="-|FILE.jsonl", help="The same as --input: - for stdin."),
 ) -> None:
     """Tag texts: JSONL lines {"id", "topics", "scores"}."""
     from .. import predict as predict_mod
     from ..inference import load_model
 
-    items, output = predict_mod.prepare(text, input, output)
+    items, output = predict_mod.prepare(text, predict_mod.one_input(input, source), output)
     tagger = load_model(model)
     if output is None:
         try:
