@@ -76,39 +76,41 @@ def split_for_sudachi(text: str, max_bytes: int = CHUNK_BYTES,
             and (len(text) * _MAX_NORMALIZED_CHAR_BYTES <= max_normalized_bytes
                  or sudachi_input_bytes(text) <= max_normalized_bytes)):
         return [text]
-    pieces: list[str] = []
-    buf: list[str] = []
-    size = norm = 0
+    packed = _Pieces(max_bytes, max_normalized_bytes)
     for sentence in _SENTENCE_END.split(text):
         n = len(sentence.encode("utf-8"))
         m = sudachi_input_bytes(sentence)
         if n > max_bytes or m > max_normalized_bytes:  # one enormous "sentence": cut at character boundaries
-            if buf:
-                pieces.append("".join(buf))
-                buf, size, norm = [], 0, 0
-            cur: list[str] = []
-            cur_size = cur_norm = 0
+            packed.close()
             for ch in sentence:
-                b = len(ch.encode("utf-8"))
-                c = _char_bytes[ch]
-                if cur and (cur_size + b > max_bytes or cur_norm + c > max_normalized_bytes):
-                    pieces.append("".join(cur))
-                    cur, cur_size, cur_norm = [], 0, 0
-                cur.append(ch)
-                cur_size += b
-                cur_norm += c
-            if cur:
-                buf, size, norm = cur, cur_size, cur_norm
-            continue
-        if (size + n > max_bytes or norm + m > max_normalized_bytes) and buf:
-            pieces.append("".join(buf))
-            buf, size, norm = [], 0, 0
-        buf.append(sentence)
-        size += n
-        norm += m
-    if buf:
-        pieces.append("".join(buf))
-    return [p for p in pieces if p]
+                packed.add(ch, len(ch.encode("utf-8")), _char_bytes[ch])
+        else:
+            packed.add(sentence, n, m)
+    packed.close()
+    return [p for p in packed.pieces if p]
+
+
+class _Pieces:
+    """Pieces built by appending units (sentences, or characters of an enormous one): a unit that would take the
+    open piece over either limit closes it first."""
+
+    def __init__(self, max_bytes: int, max_normalized_bytes: int) -> None:
+        self.limits = (max_bytes, max_normalized_bytes)
+        self.pieces: list[str] = []
+        self.open: list[str] = []
+        self.size = self.norm = 0
+
+    def add(self, unit: str, size: int, norm: int) -> None:
+        if self.open and (self.size + size > self.limits[0] or self.norm + norm > self.limits[1]):
+            self.close()
+        self.open.append(unit)
+        self.size += size
+        self.norm += norm
+
+    def close(self) -> None:
+        if self.open:
+            self.pieces.append("".join(self.open))
+            self.open, self.size, self.norm = [], 0, 0
 
 
 def _halve(piece: str) -> list[str] | None:
