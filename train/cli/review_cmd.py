@@ -1,5 +1,7 @@
-"""``gikai-topics labels suspects``: which labels already made to read again (the review half of the labeling loop;
-``labels pool`` chooses what to read first)."""
+"""The review half of the labeling loop (``labels pool`` and ``labels batch`` choose what to read first):
+``labels agreement`` measures two independent readings, ``labels adjudicate`` decides by the majority of three,
+``labels revise`` applies a reviewer's decisions, ``labels suspects`` chooses which labels already made to read
+again."""
 
 from __future__ import annotations
 
@@ -8,10 +10,103 @@ from typing import Optional
 
 import typer
 
-from ._common import default_path, err_console, progress_printer
-from .labels_cmd import labels_app, read_labels
+from ..errors import LabelError
+from ._common import console, default_path, err_console, progress_printer
+from .labels_cmd import labels_app, load_taxonomy, read_labels
 
 # the library is imported inside the command: `--help` and usage errors need none of it (see train/cli/__init__.py)
+
+
+def print_agreement(res: dict) -> None:
+    from rich.table import Table
+
+    t = Table("topic", "kappa", "F1", "positives 1st", "positives 2nd", "disagreements")
+    fmt = lambda k: "–" if k is None else f"{k:.3f}"  # noqa: E731  (undefined: neither pass varies / has a positive)
+    for topic, v in res["topics"].items():
+        t.add_row(topic, fmt(v["kappa"]), fmt(v["f1"]), str(v["positives_first"]),
+                  str(v["positives_second"]), str(v["disagreements"]))
+    skipped = res["topics_without_kappa"]
+    console.print(f"{res['items']} items; exact match {res['exact_match']:.1%}; mean kappa {fmt(res['mean_kappa'])}"
+                  + (f" (over {len(res['topics']) - len(skipped)} topics; undefined for {', '.join(skipped)})"
+                     if skipped else "") + f"; micro-F1 {fmt(res['micro_f1'])}")
+    console.print(t)
+
+
+@labels_app.command("agreement")
+def agreement_cmd(
+    first: Path = typer.Argument(..., help="First-pass labels (folder or file)."),
+    second: Path = typer.Argument(..., help="Independent second-pass labels of some of the same ids."),
+) -> None:
+    """Per-topic Cohen's kappa and F1 between two independent labeling passes."""
+    from ..labeling.agreement import agreement
+
+    res = agreement(read_labels(first)[0], read_labels(second)[0])
+    if not res["items"]:
+        raise LabelError(f"{second}: shares no ids with {first}")
+    print_agreement(res)
+
+
+def print_revision(res, topic_order: list[str]) -> None:
+    """Each label changed (``file:line: id: before -> after``), then how many were compared and changed, per topic."""
+    shown = lambda topics: ",".join(topics) or "-"  # noqa: E731
+    for c in res.changes:
+        console.print(f"{c.where}: {c.id}: {shown(c.before)} -> {shown(c.after)}")
+    per_topic = ", ".join(f"{t} " + " ".join(f"{s}{n}" for s, n in (("+", add), ("-", rm)) if n)
+                          for t, (add, rm) in res.topic_counts(topic_order).items())
+    files = ", ".join(map(str, res.files))
+    if res.dry_run:
+        written = "dry run: nothing written" + (f" (would rewrite {files})" if files else "")
+    else:
+        written = f"rewrote {files}" if files else "nothing written"
+    err_console.print(f"{res.compared:,} {res.counted}; {len(res.changes):,} changed" + (f" ({per_topic})" if per_topic
+                      else "") + f", {res.unchanged:,} unchanged; {written}")
+    if overridden := sum(c.earlier is not None for c in res.changes):
+        err_console.print(f"note: {overridden} of the changed labels had been decided again already (an 'adjudicated' "
+                          "note), so this overrides a later decision, not a first reading: check those changes")
+
+
+DRY_RUN = typer.Option(False, "--dry-run", help="Check and show the changes; write nothing.")
+
+
+@labels_app.command("adjudicate")
+def adjudicate_cmd(
+    first: Path = typer.Argument(..., help="First-pass labels (folder or file): rewritten where the majority differs."),
+    second_a: Path = typer.Argument(..., help="One independent second pass of some of those ids (a label file)."),
+    second_b: Path = typer.Argument(..., help="The other independent second pass, of the same ids."),
+    labels: Optional[Path] = typer.Option(None, help="Labels checked as a whole before anything is written "
+                                          "(default: labels/; a file, with the other label files of its folder)."),
+    annotators: Optional[str] = typer.Option(None, help="The two second-pass readers, 'A,B', for the note (default: "
+                                             "each file's 'annotator')."),
+    dry_run: bool = DRY_RUN,
+    force: bool = typer.Option(False, "--force", help="Also change labels decided again since their first reading "
+                               "(an 'adjudicated' note), undoing that decision."),
+) -> None:
+    """Decide ids read by three independent passes by majority, per topic; rewrite first-pass labels in place."""
+    from ..labeling.revise import adjudicate, split_names
+
+    taxonomy = load_taxonomy()
+    res = adjudicate(first, second_a, second_b, labels_dir=labels or default_path("labels"), taxonomy=taxonomy,
+                     annotators=split_names(annotators), dry_run=dry_run, force=force)
+    print_revision(res, taxonomy.ids)
+
+
+@labels_app.command("revise")
+def revise_cmd(
+    changes: Path = typer.Argument(..., help="A reviewer's decisions: id<TAB>topics<TAB>why lines ('-': no topic)."),
+    reviewer: str = typer.Option(..., help="Who reviewed (e.g. reader-R24)."),
+    reason: str = typer.Option(..., help="What the labels were reviewed against, opening each label's note."),
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file to change (default: labels/); a file is "
+                                          "checked with the other label files of its folder."),
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Apply a reviewer's decisions to labels in place (previous_topics kept, the reason noted); all or nothing."""
+    from ..labeling.revise import revise
+
+    taxonomy = load_taxonomy()
+    res = revise(changes, reviewer=reviewer, reason=reason, labels_dir=labels or default_path("labels"),
+                 taxonomy=taxonomy, dry_run=dry_run)
+    print_revision(res, taxonomy.ids)
+
 
 
 @labels_app.command("suspects")
