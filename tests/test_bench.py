@@ -8,7 +8,7 @@ import bench
 from bench.render import all_targets, render_markdown, render_table
 
 
-@pytest.mark.parametrize("name", [*bench.SECTIONS, "common", "render", "fastapi_app_source", "__main__"])
+@pytest.mark.parametrize("name", [*bench.SECTIONS, "common", "http_load", "render", "fastapi_app_source", "__main__"])
 def test_modules_import(name):
     if name == "fastapi_app_source":  # importing the app would load a model: check it compiles instead
         from pathlib import Path
