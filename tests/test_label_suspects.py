@@ -192,6 +192,18 @@ def test_labels_read_again_already_are_left_out_with_exclude(flipped, tmp_path, 
     assert "5 read again already, listed by --exclude, left out" in capsys.readouterr().err
     assert not set(read) & {r["id"] for r in jsonl_rows(second)}
     assert [r["id"] for r in jsonl_rows(second)] == [s.example.id for s in full.suspects[5:10]]
+    # a folder stands for its reading files: the same as naming them
+    round1 = tmp_path / "round1"
+    round1.mkdir()
+    first.rename(round1 / "first.jsonl")
+    answers.rename(round1 / "answers.tsv")
+    (round1 / "notes.txt").write_text("not a reading file", encoding="utf-8")
+    by_folder = _run(flipped, size=67, exclude=[round1])
+    assert by_folder.suspects == _run(flipped, size=67, exclude=[round1 / "first.jsonl"]).suspects
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="a folder with no .jsonl or .tsv file"):
+        _run(flipped, exclude=[empty])
 
 
 @pytest.mark.parametrize("content, expected", [

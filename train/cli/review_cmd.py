@@ -120,8 +120,9 @@ def suspects_cmd(
     seed: int = typer.Option(0, help="Seed of the folds (same seed, same suspects)."),
     include_adjudicated: bool = typer.Option(False, "--include-adjudicated", help="Also list labels decided again "
                                              "already (an 'adjudicated' note: a majority of three, a reviewer)."),
-    exclude: list[Path] = typer.Option([], "--exclude", help="Reading file(s) of labels read again already, left "
-                                       "out: earlier suspects or batches (JSONL with \"id\") or answers (id<TAB>...)."),
+    exclude: list[Path] = typer.Option([], "--exclude", help="Reading file(s) or folder(s) of labels read again "
+                                       "already, left out: earlier suspects or batches (JSONL with \"id\") or answers "
+                                       "(id<TAB>...)."),
     out: Path = typer.Option(..., help="JSONL for the readers: id, municipality, date, speaker, current_topics, text "
                              "(no scores, no suspected topic)."),
     model_view: Optional[Path] = typer.Option(None, "--model-view", help="JSONL of the model's view, for the "

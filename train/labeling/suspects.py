@@ -115,10 +115,11 @@ def read_excluded(paths: Sequence[Path], known: set[str]) -> set[str]:
     """``--exclude``: the ids of labels read again already, from earlier reading files: JSONL lines with an
     ``"id"`` (suspects, batches) or ``id<TAB>...`` lines (a reader's answers); blank lines skipped.  Every problem
     is listed, each as ``file:line: what``; a file none of whose ids is a label is refused (a file of another
-    label set would leave nothing out, silently)."""
+    label set would leave nothing out, silently).  A folder stands for its ``.jsonl`` and ``.tsv`` files (a round's
+    batches or answers); a folder with none is refused."""
     ids: set[str] = set()
     problems = []
-    for path in paths:
+    for path in _reading_files(paths):
         text = read_text(path, "--exclude reading").removeprefix("\ufeff")
         mine = set()
         for lineno, line in enumerate(text.split("\n"), 1):
@@ -148,6 +149,20 @@ def read_excluded(paths: Sequence[Path], known: set[str]) -> set[str]:
                          + (f"; ... ({len(problems) - 10} more)" if len(problems) > 10 else "")
                          + "; expected JSONL lines with an \"id\" or id<TAB>... lines")
     return ids
+
+
+def _reading_files(paths: Sequence[Path]) -> list[Path]:
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".tsv") and p.is_file())
+            if not found:
+                raise InputError(f"--exclude {path}: a folder with no .jsonl or .tsv file; expected a round's reading "
+                                 "files (suspects or batches JSONL, answers TSV), or the files themselves")
+            files += found
+        else:
+            files.append(path)
+    return files
 
 
 def _check_counts(size: int, folds: int) -> None:
