@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from train.text import CHUNK_BYTES, JapaneseAnalyzer, split_for_sudachi
+from train.sudachi_input import CHUNK_BYTES, split_for_sudachi
+from train.text import JapaneseAnalyzer
 
 MAX_CHARS = 20000
 MAX_BATCH = 1000

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from train.text import NUMBER_TOKEN, SUDACHI_MAX_BYTES, JapaneseAnalyzer, split_for_sudachi
+from train.sudachi_input import SUDACHI_MAX_BYTES, split_for_sudachi
+from train.text import NUMBER_TOKEN, JapaneseAnalyzer
 
 
 def test_content_words_normalized_and_filtered():

@@ -16,7 +16,7 @@ import threading
 import unicodedata
 from typing import Iterable, Sequence
 
-from .sudachi_input import SUDACHI_MAX_BYTES, _halve, split_for_sudachi  # noqa: F401 (SUDACHI_MAX_BYTES: re-exported)
+from .sudachi_input import SUDACHI_MAX_BYTES, _halve, split_for_sudachi  # noqa: F401 (SUDACHI_MAX_BYTES: re-exported for train.inference)
 
 NUMBER_TOKEN = "<num>"
 
