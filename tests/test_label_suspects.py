@@ -206,13 +206,23 @@ def test_labels_read_again_already_are_left_out_with_exclude(flipped, tmp_path, 
         _run(flipped, exclude=[empty])
 
 
-@pytest.mark.parametrize("content, expected", [
-    ('{"id": 3}\n', 'first.jsonl:1: expected a JSON object with a string "id"'),
-    ('{"id": "a"\n', "first.jsonl:1: malformed JSON"),
-    ("nobody:1\t-\tunchanged\n", "none of its 1 id(s) is a label here (e.g. 'nobody:1')"),
-], ids=["id-not-a-string", "malformed", "another-label-set"])
-def test_a_bad_exclude_file_is_refused_before_any_fitting(flipped, tmp_path, quick_toml, capsys, content, expected):
-    bad = tmp_path / "first.jsonl"
+@pytest.mark.parametrize("name, content, expected", [
+    ("first.jsonl", '{"id": 3}\n', 'first.jsonl:1: expected a JSON object with a string "id"'),
+    ("first.jsonl", '["a"]\n', 'first.jsonl:1: expected a JSON object with a string "id"'),
+    ("first.jsonl", '{"id": "a"\n', "first.jsonl:1: malformed JSON"),
+    ("answers.tsv", "nobody:1\t-\tunchanged\n", "none of its 1 id(s) is a label here (e.g. 'nobody:1'): check that "
+                                                  "--labels is the label set it was read from"),
+    ("answers.tsv", '{"id": "a"}\n', "answers.tsv:1: a JSON line in a TSV file"),
+    ("answers.tsv", "\t-\tunchanged\n", "answers.tsv:1: no id before the first tab"),
+    ("answers.tsv", "# nothing answered yet\n\n", "answers.tsv: no ids found"),
+    ("first.jsonl", "", "first.jsonl: no ids found"),
+    ("r1-answers.tsv", "r1-3f9a2c-0001\tdx\n", "its keys are `labels batch` keys (e.g. 'r1-3f9a2c-0001'), not label "
+                                                "ids: pass the batch .jsonl beside it"),
+], ids=["id-not-a-string", "not-an-object", "malformed", "another-label-set", "json-in-tsv", "no-id", "comments-only",
+        "empty", "batch-keys"])
+def test_a_bad_exclude_file_is_refused_before_any_fitting(flipped, tmp_path, quick_toml, capsys, name, content,
+                                                          expected):
+    bad = tmp_path / name
     bad.write_text(content, encoding="utf-8")
     out = tmp_path / "s.jsonl"
     for path, message in ((bad, expected), (tmp_path / "nope.jsonl", "nope.jsonl: no such --exclude reading file")):
@@ -220,6 +230,34 @@ def test_a_bad_exclude_file_is_refused_before_any_fitting(flipped, tmp_path, qui
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "fitting" not in err, err
         assert not out.exists()
+
+
+def test_exclude_reads_comments_subfolders_and_a_batch_rounds_folder(flipped, tmp_path):
+    """A round's folder read whole (subfolders too): its batch JSONL carries the ids, the answers beside it are keyed
+    by batch keys and skipped; '#' lines of an answers file are comments."""
+    ids = [r["id"] for r in flipped_rows()[:3]]
+    rnd = tmp_path / "round"
+    (rnd / "answers").mkdir(parents=True)
+    write_jsonl(rnd / "r-01.jsonl", [{"key": f"r-3f9a2c-{n:04d}", "id": i} for n, i in enumerate(ids[:2], 1)])
+    (rnd / "answers" / "r-01.tsv").write_text("r-3f9a2c-0001\tdx\nr-3f9a2c-0002\t-\n", encoding="utf-8")
+    (rnd / "answers" / "revise.tsv").write_text(f"# reader-X\n{ids[2]}\t-\tunchanged\n", encoding="utf-8")
+    run = _run(flipped, size=67, exclude=[rnd])
+    assert run.excluded_left_out == 3 and not set(ids) & {s.example.id for s in run.suspects}
+    assert _run(flipped, size=67, exclude=rnd).suspects == run.suspects  # one path, not a list of its characters
+
+
+def test_the_output_may_not_be_an_exclude_file(flipped, tmp_path, quick_toml, capsys):
+    """Run again with the same command, a suspects file given to --exclude and written by --out would read its own
+    list as read already and replace the file the readers work from: refused, as for the labels."""
+    first = tmp_path / "round1" / "suspects.jsonl"
+    first.parent.mkdir()
+    write_jsonl(first, [{"id": flipped_rows()[0]["id"]}])
+    before = first.read_bytes()
+    for out in (first, first.parent / "next.jsonl"):
+        assert _cli(flipped, out, "--exclude", str(first.parent), config=quick_toml) == 1
+        err = capsys.readouterr().err
+        assert "--out" in err and "input" in err and err.count("\n") == 1, err
+    assert first.read_bytes() == before and not (first.parent / "next.jsonl").exists()
 
 
 def test_bad_input_is_refused_and_nothing_is_written(flipped, tmp_path, quick_toml, capsys):

@@ -47,7 +47,7 @@ def test_stats(labels_dir, capsys):
     assert st.cooccurrence["dx"]["dx"] == st.positives["dx"]
     assert main(["labels", "stats", str(labels_dir)]) == 0
     out = capsys.readouterr().out
-    assert "67 labeled utterances" in out and "changed since their first reading" not in out
+    assert "67 labeled utterances" in out and "decided again since their first reading" not in out
     assert st.decided_again == st.by_majority == st.by_reviewer == 0
 
 
@@ -72,8 +72,8 @@ def test_stats_count_the_labels_changed_since_their_first_reading(labels_dir, tm
     assert (st.decided_again, st.by_majority, st.by_reviewer) == (2, 1, 2)
     capsys.readouterr()
     assert main(["labels", "stats", str(labels_dir)]) == 0
-    assert ("changed since their first reading: 2 (3.0%; by the majority of three readings 1, by a reviewer 2; "
-            "some by both)") in " ".join(capsys.readouterr().out.split())
+    assert ("decided again since their first reading (an 'adjudicated' note): 2 (3.0%; by the majority of three "
+            "readings 1, by a reviewer 2, by both 1)") in " ".join(capsys.readouterr().out.split())
 
 
 def test_label_set_hash_ignores_order(tmp_path, labels_dir):

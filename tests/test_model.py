@@ -182,6 +182,8 @@ def test_predict_takes_the_input_as_a_bare_argument_dash_for_stdin(trained_model
     assert json.loads(out.read_text(encoding="utf-8")) == piped and piped["id"] == "a"
     capsys.readouterr()
     out.unlink()
+    assert main(["predict", "--model", str(trained_model_dir), "保育園の待機児童対策について"]) == 1
+    assert "no such input file; expected a JSONL file" in capsys.readouterr().err  # and how to tag a text: --text
     for args in ([str(inp), "--input", str(inp)], ["--text", "防災", "-"]):
         assert main(["predict", "--model", str(trained_model_dir), *args, "--output", str(out)]) == 1
         err = capsys.readouterr().err

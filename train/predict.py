@@ -172,6 +172,9 @@ def one_input(option: str | None, argument: str | None) -> str | None:
     if option is not None and argument is not None:
         raise InputError(f"the input is given twice (--input {option} and {argument}); expected one: --input FILE, "
                          "or FILE (- for stdin) alone")
+    if argument is not None and argument != "-" and not Path(argument).exists():
+        raise InputError(f"{argument[:60]}: no such input file; expected a JSONL file of {{\"id\", \"text\"}} "
+                         "lines (or - for stdin); to tag a text itself, use --text TEXT")
     return argument if option is None else option
 
 

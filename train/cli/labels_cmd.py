@@ -51,9 +51,10 @@ def print_label_stats(st) -> None:
     console.print(f"{st.examples:,} labeled utterances in {st.files} file(s); zero-topic "
                   f"{st.zero_topic:,} ({st.zero_topic_share:.1%})")
     if st.decided_again:
-        console.print(f"changed since their first reading: {st.decided_again:,} ({st.decided_again / st.examples:.1%}; "
-                      f"by the majority of three readings {st.by_majority:,}, by a reviewer {st.by_reviewer:,}; some "
-                      "by both)")
+        both = st.by_majority + st.by_reviewer - st.decided_again
+        console.print(f"decided again since their first reading (an 'adjudicated' note): {st.decided_again:,} "
+                      f"({st.decided_again / st.examples:.1%}; by the majority of three readings {st.by_majority:,}, "
+                      f"by a reviewer {st.by_reviewer:,}, by both {both:,})")
     t = Table("topic", "positives", "share")
     for topic, n in st.positives.items():
         t.add_row(topic, f"{n:,}", f"{n / max(1, st.examples):.1%}")

@@ -133,7 +133,7 @@ def suspects_cmd(
     from ..labeling.suspects import check_outputs, find_suspects, summary, write_suspects
 
     labels = labels or default_path("labels")
-    check_outputs(out, model_view, labels)
+    check_outputs(out, model_view, labels, exclude)
     with progress_printer() as progress:
         run = find_suspects(read_labels(labels)[0], load_config(config), folds=folds, jobs=jobs, size=size,
                             topics=topics, include_adjudicated=include_adjudicated, seed=seed, exclude=exclude,

@@ -226,8 +226,9 @@ class LabelStats:
     assemblies: dict[str, int]
     topics_per_example: dict[int, int]
     cooccurrence: dict[str, dict[str, int]]
-    #: labels changed since their first reading (an ``adjudicated`` note: a decision that kept the topics writes
-    #: none), of them by the majority of three independent readings, by a reviewer (``labels revise``); some by both
+    #: labels decided again since their first reading (an ``adjudicated`` note; a decision that kept the topics
+    #: writes none, and a later one may have gone back to the first topics), of them by the majority of three
+    #: independent readings, by a reviewer (``labels revise``); some by both
     decided_again: int = 0
     by_majority: int = 0
     by_reviewer: int = 0

@@ -29,8 +29,7 @@ import numpy as np
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
 from ..errors import InputError
-from ..jsonline import loads_line
-from .batches import read_text
+from .exclude import excluded_ids
 from .pool import logit
 from .store import Example, LabelSet, label_matrix, label_set_folder
 
@@ -85,7 +84,7 @@ class SuspectRun:
     topics: tuple[str, ...]  #: the topics whose disagreements count
     thresholds: dict[str, float]  #: chosen on the pooled out-of-fold scores
     oof_macro_f1: float | None  #: of the pooled out-of-fold decisions at those thresholds, every label and topic
-    eligible: int  #: labels that may be suspects (adjudicated ones left out unless asked for)
+    eligible: int  #: labels that may be suspects (adjudicated ones left out unless asked for, --exclude's left out)
     disagreeing: int  #: of those, labels the model disagrees with on at least one counted topic
     adjudicated_left_out: int
     excluded_left_out: int = 0  #: labels left out because an --exclude file lists them (read again already)
@@ -109,60 +108,6 @@ def check_topics(topics: str | Sequence[str] | None, known: Sequence[str]) -> tu
         raise InputError(f"--topics: expected topic ids of the taxonomy ({', '.join(known)}), found unknown "
                          f"{unknown}; fix the id(s) or leave --topics out for every topic")
     return tuple(t for t in known if t in topics)
-
-
-def read_excluded(paths: Sequence[Path], known: set[str]) -> set[str]:
-    """``--exclude``: the ids of labels read again already, from earlier reading files: JSONL lines with an
-    ``"id"`` (suspects, batches) or ``id<TAB>...`` lines (a reader's answers); blank lines skipped.  Every problem
-    is listed, each as ``file:line: what``; a file none of whose ids is a label is refused (a file of another
-    label set would leave nothing out, silently).  A folder stands for its ``.jsonl`` and ``.tsv`` files (a round's
-    batches or answers); a folder with none is refused."""
-    ids: set[str] = set()
-    problems = []
-    for path in _reading_files(paths):
-        text = read_text(path, "--exclude reading").removeprefix("\ufeff")
-        mine = set()
-        for lineno, line in enumerate(text.split("\n"), 1):
-            line = line.rstrip("\r")
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            if line.lstrip().startswith("{"):
-                try:
-                    record = loads_line(line, where, InputError)
-                except InputError as exc:
-                    problems.append(str(exc))
-                    continue
-                rid = record.get("id") if isinstance(record, dict) else None
-                if not isinstance(rid, str) or not rid.strip():
-                    problems.append(f"{where}: expected a JSON object with a string \"id\", found {line!r:.80}")
-                    continue
-            else:
-                rid = line.split("\t", 1)[0]
-            mine.add(rid.strip())
-        if mine and not mine & known:
-            problems.append(f"{path}: none of its {len(mine):,} id(s) is a label here (e.g. {sorted(mine)[0]!r}); "
-                            "expected a reading file of these labels")
-        ids |= mine
-    if problems:
-        raise InputError("--exclude: " + "; ".join(problems[:10])
-                         + (f"; ... ({len(problems) - 10} more)" if len(problems) > 10 else "")
-                         + "; expected JSONL lines with an \"id\" or id<TAB>... lines")
-    return ids
-
-
-def _reading_files(paths: Sequence[Path]) -> list[Path]:
-    files = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".tsv") and p.is_file())
-            if not found:
-                raise InputError(f"--exclude {path}: a folder with no .jsonl or .tsv file; expected a round's reading "
-                                 "files (suspects or batches JSONL, answers TSV), or the files themselves")
-            files += found
-        else:
-            files.append(path)
-    return files
 
 
 def _check_counts(size: int, folds: int) -> None:
@@ -203,7 +148,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     ``topics``: only disagreements on these topic ids count (a sequence, or ``"a,b"``; default: every topic).
     ``include_adjudicated``: labels already decided again (an ``adjudicated`` note: a majority of three, a
     reviewer) may be suspects too; by default they are scored, and train the other folds, but are not listed.
-    ``exclude``: reading files (:func:`read_excluded`) whose labels were read again already: scored and training
+    ``exclude``: reading files or folders (:func:`train.labeling.exclude.excluded_ids`) whose labels were read again already: scored and training
     the other folds like the adjudicated ones, never listed.  ``seed`` draws the folds; the same
     labels, config and seed give the same suspects, whatever the label files' order.  ``jobs``: folds fitted side
     by side in that many processes (-1: one per core)."""
@@ -224,7 +169,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
         raise InputError(f"--folds {folds}: expected at least as many distinct labeled utterances as folds "
                          f"(near-duplicates count once), found {len(set(groups))} among {len(examples):,} labels; "
                          "use fewer --folds or label more utterances")
-    excluded = read_excluded(exclude, {ex.id for ex in examples}) if exclude else set()
+    excluded = excluded_ids(exclude, {ex.id for ex in examples}) if exclude else set()
     decided = np.array([not include_adjudicated and ex.adjudicated is not None for ex in examples], dtype=bool)
     read = np.array([ex.id in excluded for ex in examples], dtype=bool) & ~decided
     eligible = ~decided & ~read
@@ -270,12 +215,13 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
 
 # --------------------------------------------------------------------------- the files and the summary
 
-def check_outputs(out: Path, model_view: Path | None, labels_path: Path) -> None:
+def check_outputs(out: Path, model_view: Path | None, labels_path: Path, exclude: Sequence[Path] = ()) -> None:
     """Refuse, before any work, outputs that cannot be written, that are the same file, or that lie among the
-    labels (``labels/`` would read a suspects file back as labels)."""
+    labels (``labels/`` would read a suspects file back as labels) or among the ``--exclude`` files (a run again
+    would read its own list as labels read already)."""
     from ..atomic import check_writable
 
-    inputs = [p for p in (labels_path, label_set_folder(labels_path)) if p is not None]
+    inputs = [p for p in (labels_path, label_set_folder(labels_path), *map(Path, exclude)) if p is not None]
     check_writable(out, "--out", inputs=inputs)
     if model_view is not None:
         if os.path.realpath(model_view) == os.path.realpath(out):
