@@ -92,7 +92,9 @@ def load_inputs(path: str) -> list[tuple[object, str]]:
             raise InputError(f"--input {path}: is a folder; expected a JSONL file of {{\"id\", \"text\"}} lines "
                              "(tag-corpus reads corpus folders)")
         if not p.exists():  # not only regular files: a pipe as well (`--input <(zcat …)`)
-            raise InputError(f"{path}: no such input file")
+            shown = path if len(path) <= 60 else path[:60] + "…"  # a text given where a file was expected
+            raise InputError(f"{shown}: no such input file; expected a JSONL file of {{\"id\", \"text\"}} lines (or - "
+                             "for stdin); to tag a text itself, use --text TEXT")
         try:
             with open(p, "rb") as fh:
                 items, source = list(read_inputs(_lines(fh, path), path)), path
@@ -172,9 +174,6 @@ def one_input(option: str | None, argument: str | None) -> str | None:
     if option is not None and argument is not None:
         raise InputError(f"the input is given twice (--input {option} and {argument}); expected one: --input FILE, "
                          "or FILE (- for stdin) alone")
-    if argument is not None and argument != "-" and not Path(argument).exists():
-        raise InputError(f"{argument[:60]}: no such input file; expected a JSONL file of {{\"id\", \"text\"}} "
-                         "lines (or - for stdin); to tag a text itself, use --text TEXT")
     return argument if option is None else option
 
 

@@ -30,6 +30,11 @@ HASH_CHARS = 6
 _KEY = re.compile(rf"(?P<stem>.+)-(?P<hash>[0-9a-f]{{{HASH_CHARS}}})-(?P<n>[0-9]{{4,}})")
 
 
+def is_batch_key(value: str) -> bool:
+    """Whether ``value`` has the form of a key ``labels batch`` writes (not a label id)."""
+    return _KEY.fullmatch(value) is not None
+
+
 def batch_hash(records: Iterable[tuple[str, str]]) -> str:
     """A short hash of a batch's ``(id, text)`` pairs, in order: part of every key, so answers to one batch
     cannot be merged onto the utterances of another that reuses its file name."""

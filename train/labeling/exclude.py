@@ -22,7 +22,7 @@ from typing import Sequence
 
 from ..errors import InputError
 from ..jsonline import loads_line
-from .batches import _KEY, read_text
+from .batches import is_batch_key, read_text
 
 _SHOWN = 10  # problems listed in one error
 EXPECTED = 'expected JSONL lines with a string "id", or id<TAB>... lines'
@@ -96,5 +96,5 @@ def _ids_of(path: Path, problems: list[str]) -> tuple[set[str], bool]:
             ids.add(key)
     if not ids and len(problems) == before:
         problems.append(f"{path}: no ids found; {EXPECTED}")
-    keys_only = not as_json and bool(ids) and all(_KEY.fullmatch(i) for i in ids)
+    keys_only = not as_json and bool(ids) and all(map(is_batch_key, ids))
     return ids, keys_only

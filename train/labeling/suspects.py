@@ -148,10 +148,10 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     ``topics``: only disagreements on these topic ids count (a sequence, or ``"a,b"``; default: every topic).
     ``include_adjudicated``: labels already decided again (an ``adjudicated`` note: a majority of three, a
     reviewer) may be suspects too; by default they are scored, and train the other folds, but are not listed.
-    ``exclude``: reading files or folders (:func:`train.labeling.exclude.excluded_ids`) whose labels were read again already: scored and training
-    the other folds like the adjudicated ones, never listed.  ``seed`` draws the folds; the same
-    labels, config and seed give the same suspects, whatever the label files' order.  ``jobs``: folds fitted side
-    by side in that many processes (-1: one per core)."""
+    ``exclude``: reading files or folders (:func:`train.labeling.exclude.excluded_ids`) whose labels were read
+    again already: scored and training the other folds like the adjudicated ones, never listed.  ``seed`` draws the
+    folds; the same labels, config and seed give the same suspects, whatever the label files' order.  ``jobs``:
+    folds fitted side by side in that many processes (-1: one per core)."""
     from ..evaluation.metrics import compute
     from ..fitting import best_thresholds, configured_vectors, workers_for
     from ..folds import stratified_group_folds
