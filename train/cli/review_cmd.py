@@ -1,7 +1,7 @@
 """The review half of the labeling loop (``labels pool`` and ``labels batch`` choose what to read first):
 ``labels agreement`` measures two independent readings, ``labels adjudicate`` decides by the majority of three,
-``labels revise`` applies a reviewer's decisions, ``labels suspects`` chooses which labels already made to read
-again."""
+``labels revise`` applies a reviewer's decisions; ``labels suspects`` (by a model's doubt) and ``labels select`` (by
+the words of a guideline row) choose which labels already made to read again."""
 
 from __future__ import annotations
 
@@ -140,4 +140,35 @@ def suspects_cmd(
                             progress=progress)
     write_suspects(run, out, model_view)
     for line in summary(run, out, model_view):
+        err_console.print(line)
+
+
+@labels_app.command("select")
+def select_cmd(
+    match: list[str] = typer.Option([], "--match", help="NAME=REGEX: a guideline row's name and the words that may "
+                                    "touch it (repeat the option for more rows)."),
+    patterns: Optional[Path] = typer.Option(None, "--patterns", help="TOML file of NAME = \"REGEX\" lines (kept "
+                                            "beside the review's records, so the selection can be redone)."),
+    labels: Optional[Path] = typer.Option(None, help="Labels folder or file to choose from (default: labels/)."),
+    assembly: list[str] = typer.Option([], "--assembly", help="Only labels of this assembly (repeat for more)."),
+    with_topics: bool = typer.Option(False, "--with-topics", help="Only labels with at least one topic (for rows "
+                                     "that can only take topics away)."),
+    exclude: list[Path] = typer.Option([], "--exclude", help="Reading file(s) or folder(s) of labels read again "
+                                       "already, left out (as for `labels suspects`)."),
+    size: Optional[int] = typer.Option(None, help="At most this many labels, drawn at random (default: all)."),
+    seed: int = typer.Option(0, help="Seed of the shuffle (and of the --size draw)."),
+    out: Path = typer.Option(..., help="JSONL for the readers: id, municipality, date, speaker, current_topics, "
+                             "rows_to_check, text."),
+) -> None:
+    """Labels whose words may touch a guideline row, for readers to re-read against it (words choose, readers decide)."""
+    from ..labeling.select import parse_patterns, select_labels, summary, write_selection
+    from ..labeling.suspects import check_outputs
+
+    labels = labels or default_path("labels")
+    found = parse_patterns(match, patterns)
+    check_outputs(out, None, labels, [*exclude, *([patterns] if patterns else [])])
+    run = select_labels(read_labels(labels)[0], found, assemblies=assembly, with_topics=with_topics,
+                        exclude=exclude, size=size, seed=seed)
+    write_selection(run, out)
+    for line in summary(run, out):
         err_console.print(line)
