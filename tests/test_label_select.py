@@ -103,7 +103,7 @@ def test_a_patterns_file_and_match_together(labels_dir, tmp_path):
     (["--match", "x=保育", "--match", "x=防災"], "the row name 'x' is given twice"),
     (["--match", "x=保育", "--assembly", "大阪市"], "--assembly: expected assemblies of the labels (品川区 (47)"),
     (["--match", "x=保育", "--size", "0"], "--size: expected how many labels to list at most"),
-    (["--match", "x=存在しない語句"], "expected labels to list, found none: 0 of 67 labels match the patterns"),
+    (["--match", "x=存在しない語句"], "expected labels to list, found none: no label of 67 matches the patterns"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(labels_dir, tmp_path, capsys, args, said):
     out = tmp_path / "out.jsonl"
@@ -159,3 +159,76 @@ def test_readers_answers_to_the_file_go_back_through_revise(labels_dir, tmp_path
 def test_parse_patterns_raises_the_library_error():
     with pytest.raises(InputError, match="expected NAME=REGEX"):
         parse_patterns(["no-equals-sign"])
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--match", "x=a{99999999999}"], "'x' repeats something more times than a regular expression can count"),
+    (["--match", "x=" + "(" * 1200 + "保育" + ")" * 1200], "'x' nests brackets too deeply to compile"),
+    (["--match", "x = 保育"], "starts or ends with a space"),
+    (["--match", "x=保育\b"], "holds the control character"),
+    (["--match", "x=" + "保育(" * 100], "... (300 characters)"),  # long expressions are cut in the message
+])
+def test_more_bad_expressions_get_one_line(labels_dir, tmp_path, capsys, args, said):
+    out = tmp_path / "out.jsonl"
+    assert _cli(labels_dir, out, *args) != 0
+    err = capsys.readouterr().err
+    assert said in " ".join(err.split()) and "Traceback" not in err and len(err) < 1000, err[:300]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text, said", [
+    ("[x]\na = '保育'\n", "'x' is a TOML table"),
+    ("x.a = '保育'\n", "'x' is a TOML table"),
+    ("x = ['保育', '防災']\n", "'x' is a list; expected one regular expression per name"),
+    ('x = "\\b保育"\n', "holds the control character '\\x08'"),
+])
+def test_patterns_files_that_toml_reads_otherwise(labels_dir, tmp_path, capsys, text, said):
+    path, out = tmp_path / "rows.toml", tmp_path / "out.jsonl"
+    path.write_text(text, encoding="utf-8")
+    assert _cli(labels_dir, out, "--patterns", str(path)) != 0
+    assert said in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()
+
+
+def test_a_byte_order_mark_is_read_past(labels_dir, tmp_path):
+    path, out = tmp_path / "rows.toml", tmp_path / "out.jsonl"
+    path.write_text("\ufeffx = '保育'\n", encoding="utf-8")
+    assert _cli(labels_dir, out, "--patterns", str(path)) == 0
+    assert {r["id"] for r in jsonl_rows(out)} == _matching("保育")
+
+
+def test_when_every_match_is_left_out_it_says_so(labels_dir, tmp_path, capsys):
+    first, again = tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    assert _cli(labels_dir, first, "--match", "x=保育") == 0
+    capsys.readouterr()
+    assert _cli(labels_dir, again, "--match", "x=保育", "--exclude", str(first)) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "2 of 67 labels match the patterns, but 2 are listed by --exclude" in err
+    assert "every matching label is read already or left out" in err and "Check the patterns" not in err
+    assert not again.exists()
+
+
+def test_a_pattern_matching_most_labels_is_pointed_out(labels_dir, tmp_path, capsys):
+    assert _cli(labels_dir, tmp_path / "out.jsonl", "--match", "everything=.", "--match", "x=保育") == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: everything (100%) of the labels match" in err and "x (" not in err.split("note:")[1]
+
+
+def test_out_may_not_replace_the_taxonomy(tmp_path, capsys, monkeypatch):
+    """The taxonomy is read with the labels, from its own place (here a copy in the working directory, where
+    the commands look first): an --out there would replace it."""
+    import shutil
+
+    from train.taxonomy import default_taxonomy_path
+
+    (tmp_path / "labels").mkdir()
+    shutil.copy(default_taxonomy_path(), tmp_path / "labels" / "topics.yaml")
+    monkeypatch.chdir(tmp_path)
+    taxonomy = default_taxonomy_path()
+    assert taxonomy.resolve() == (tmp_path / "labels" / "topics.yaml").resolve()
+    labels = tmp_path / "elsewhere"
+    labels.mkdir()
+    write_jsonl(labels / "labels.jsonl", fixture_label_rows())
+    before = taxonomy.read_bytes()
+    assert _cli(labels, taxonomy, "--match", "x=保育") != 0
+    assert "--out" in capsys.readouterr().err and taxonomy.read_bytes() == before

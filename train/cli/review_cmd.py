@@ -147,8 +147,8 @@ def suspects_cmd(
 def select_cmd(
     match: list[str] = typer.Option([], "--match", help="NAME=REGEX: a guideline row's name and the words that may "
                                     "touch it (repeat the option for more rows)."),
-    patterns: Optional[Path] = typer.Option(None, "--patterns", help="TOML file of NAME = \"REGEX\" lines (kept "
-                                            "beside the review's records, so the selection can be redone)."),
+    patterns: Optional[Path] = typer.Option(None, "--patterns", help="TOML file of NAME = 'REGEX' lines (single "
+                                            "quotes; kept with the review's records, so the selection can be redone)."),
     labels: Optional[Path] = typer.Option(None, help="Labels folder or file to choose from (default: labels/)."),
     assembly: list[str] = typer.Option([], "--assembly", help="Only labels of this assembly (repeat for more)."),
     with_topics: bool = typer.Option(False, "--with-topics", help="Only labels with at least one topic (for rows "

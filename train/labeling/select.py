@@ -2,8 +2,8 @@
 
 When the guidelines gain a row (``labels/GUIDELINES.md``, a block "Added after …"), the labels made before it that
 touch its situation are read again against it.  ``gikai-topics labels select`` finds them by words: each row gets a
-name and a regular expression (``--match NAME=REGEX``, or a TOML file of ``NAME = "REGEX"`` lines with
-``--patterns``), and every label whose text matches at least one is listed, with the names it matched as
+name and a regular expression (``--match NAME=REGEX``, or a TOML file of ``NAME = 'REGEX'`` lines with
+``--patterns``: single quotes, so that a backslash reaches the expression as written), and every label whose text matches at least one is listed, with the names it matched as
 ``rows_to_check`` — so the reader knows which rows to hold the utterance against, and that the words may have
 matched where the row does not apply at all.
 
@@ -20,6 +20,7 @@ import json
 import random
 import re
 import tomllib
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -31,8 +32,17 @@ from .store import Example, LabelSet
 
 #: the fields of a line of the readers' file, in order (``labels suspects``' fields and the rows' names)
 READER_FIELDS = ("id", "municipality", "date", "speaker", "current_topics", "rows_to_check", "text")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 _EXAMPLE = "--match housekeeping='傍聴|携帯電話'"
+_LINES = "NAME = 'REGEX' lines (single quotes keep backslashes as written)"
+#: a pattern matching more than this share of the labels is pointed out (``.`` or ``\b`` select nearly all)
+_BROAD = 0.5
+
+
+def _shown(value: object) -> str:
+    """A value for an error message, cut when long."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}... ({len(str(value)):,} characters)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,20 +69,40 @@ class Selection:
 
 def _compile(name: str, regex: object, where: str) -> re.Pattern:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InputError(f"{where}: expected a row name of letters, digits, '_', '-' or '.' (at most 64, e.g. "
-                         f"'public_comment'), found {name!r}")
+        raise InputError(f"{where}: expected a row name of letters, digits, '_' or '-' (at most 64, e.g. "
+                         f"'public_comment'), found {_shown(name)}")
+    if isinstance(regex, dict):
+        raise InputError(f"{where}: {name!r} is a TOML table; expected {_LINES} only (a name with a '.' makes a "
+                         "table: use '_' instead)")
+    if isinstance(regex, list):
+        raise InputError(f"{where}: {name!r} is a list; expected one regular expression per name (join the "
+                         "alternatives with '|')")
     if not isinstance(regex, str) or not regex.strip():
         raise InputError(f"{where}: expected a regular expression (a non-empty string) for {name!r}, found "
-                         f"{regex!r}")
+                         f"{_shown(regex)}")
+    if regex != regex.strip():
+        raise InputError(f"{where}: the expression for {name!r} starts or ends with a space ({_shown(regex)}), which "
+                         "it would then require; remove the spaces (around '=' in --match too)")
+    if bad := next((c for c in regex if unicodedata.category(c) == "Cc"), None):
+        raise InputError(f"{where}: the expression for {name!r} holds the control character {bad!r} (in a TOML file "
+                         "a backslash in double quotes is an escape: \"\\b\" is a backspace); write the pattern in "
+                         "single quotes")
     try:
         pattern = re.compile(regex)
     except re.error as exc:
         at = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise InputError(f"{where}: {name!r} is not a valid regular expression{at} ({exc.msg}): {regex!r}; fix the "
-                         "pattern (a literal '(', '[', '|' or '+' is written with a backslash)") from None
+        raise InputError(f"{where}: {name!r} is not a valid regular expression{at} ({exc.msg}): {_shown(regex)}; fix "
+                         "the pattern (a literal '(', '[', '|' or '+' is written with a backslash)") from None
+    except OverflowError:
+        raise InputError(f"{where}: {name!r} repeats something more times than a regular expression can count "
+                         f"({_shown(regex)}); expected repeat counts under 4,294,967,295") from None
+    except RecursionError:
+        raise InputError(f"{where}: {name!r} nests brackets too deeply to compile ({_shown(regex)}); expected a "
+                         "flatter pattern") from None
     if pattern.search("") is not None:
-        raise InputError(f"{where}: {name!r} matches the empty text ({regex!r}), so it would select every label; "
-                         "expected a pattern that needs some words (is there an empty alternative, as in 'a|'?)")
+        raise InputError(f"{where}: {name!r} matches the empty text ({_shown(regex)}), so it would select every "
+                         "label; expected a pattern that needs some words (is there an empty alternative, as in "
+                         "'a|'?)")
     return pattern
 
 
@@ -82,30 +112,29 @@ def parse_patterns(matches: Sequence[str] = (), patterns_file: Path | None = Non
     if patterns_file is not None:
         path = Path(patterns_file)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
         except FileNotFoundError:
-            raise InputError(f"--patterns {path}: no such file; expected a TOML file of NAME = \"REGEX\" lines")
+            raise InputError(f"--patterns {path}: no such file; expected a TOML file of {_LINES}")
         except IsADirectoryError:
-            raise InputError(f"--patterns {path}: is a folder; expected a TOML file of NAME = \"REGEX\" lines")
+            raise InputError(f"--patterns {path}: is a folder; expected a TOML file of {_LINES}")
         except UnicodeDecodeError as exc:
             raise InputError(f"--patterns {path}: invalid UTF-8 at byte {exc.start}; the file must be UTF-8")
         except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"--patterns {path}: not valid TOML ({exc}); expected NAME = \"REGEX\" lines (write "
-                             "patterns with backslashes in single quotes: name = '\\(')") from None
+            raise InputError(f"--patterns {path}: not valid TOML ({exc}); expected {_LINES}") from None
         except OSError as exc:
             raise InputError(f"--patterns {path}: cannot read it ({exc.strerror or exc})") from None
         if not data:
-            raise InputError(f"--patterns {path}: holds no pattern; expected NAME = \"REGEX\" lines")
+            raise InputError(f"--patterns {path}: holds no pattern; expected {_LINES}")
         found += [(name, regex, f"--patterns {path}") for name, regex in data.items()]
     for given in matches:
         name, sep, regex = given.partition("=")
         if not sep:
-            raise InputError(f"--match {given!r}: expected NAME=REGEX, a row name and the words that may touch it "
+            raise InputError(f"--match {_shown(given)}: expected NAME=REGEX, a row name and the words that may touch it "
                              f"(e.g. {_EXAMPLE}), found no '='")
-        found.append((name.strip(), regex, f"--match {given!r}"))
+        found.append((name.strip(), regex, f"--match {_shown(given)}"))
     if not found:
         raise InputError(f"expected at least one pattern: --match NAME=REGEX (e.g. {_EXAMPLE}) or --patterns FILE "
-                         "(a TOML file of NAME = \"REGEX\" lines), found none")
+                         f"(a TOML file of {_LINES}), found none")
     patterns: dict[str, re.Pattern] = {}
     for name, regex, where in found:
         pattern = _compile(name, regex, where)
@@ -164,11 +193,16 @@ def select_labels(labels: LabelSet, patterns: dict[str, re.Pattern], *, assembli
         run.beyond_size = len(kept) - size
         kept = kept[:size]
     if not kept:
+        if not run.matched:
+            raise InputError(f"expected labels to list, found none: no label of {run.labels:,} matches the patterns; "
+                             "nothing was written. Check the patterns against a few texts (e.g. grep the label files)")
         raise InputError(
-            f"expected labels to list, found none: {run.matched:,} of {run.labels:,} labels match the patterns"
-            + (f", {run.excluded:,} of them listed by --exclude" if run.excluded else "")
-            + (f", {run.without_topics:,} without a topic (--with-topics)" if run.without_topics else "")
-            + "; nothing was written. Check the patterns against a few texts (e.g. grep the label files)")
+            f"expected labels to list, found none: {run.matched:,} of {run.labels:,} labels match the patterns, but "
+            + " and ".join(why for n, why in ((run.excluded, f"{run.excluded:,} are listed by --exclude (read again "
+                                                            "already)"),
+                                              (run.without_topics, f"{run.without_topics:,} have no topic "
+                                                                   "(--with-topics)")) if n)
+            + "; nothing was written: every matching label is read already or left out")
     run.selected = kept
     return run
 
@@ -187,6 +221,11 @@ def summary(run: Selection, out: Path) -> list[str]:
     lines = [f"{run.matched:,} of {run.labels:,} labels match at least one pattern ({per})",
              (f"left out: {'; '.join(left)}" if left else "none left out"),
              f"wrote {len(run.selected):,} label(s), shuffled, to {out} (text, current topics and the rows matched)"]
+    broad = [f"{name} ({n / run.labels:.0%})" for name, n in run.per_pattern.items()
+             if run.labels and n > _BROAD * run.labels]
+    if broad:
+        lines.append(f"note: {', '.join(broad)} of the labels match: is the pattern narrower than it reads? ('.' and "
+                     "'\\b' match almost any text)")
     unmatched = [name for name, n in run.per_pattern.items() if not n]
     if unmatched:
         lines.append(f"note: no label matches {', '.join(unmatched)}: check those patterns")

@@ -217,11 +217,15 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
 
 def check_outputs(out: Path, model_view: Path | None, labels_path: Path, exclude: Sequence[Path] = ()) -> None:
     """Refuse, before any work, outputs that cannot be written, that are the same file, or that lie among the
-    labels (``labels/`` would read a suspects file back as labels) or among the ``--exclude`` files (a run again
-    would read its own list as labels read already)."""
+    labels (``labels/`` would read a suspects file back as labels), the taxonomy, or among the ``--exclude`` files
+    (a run again would read its own list as labels read already)."""
     from ..atomic import check_writable
 
-    inputs = [p for p in (labels_path, label_set_folder(labels_path), *map(Path, exclude)) if p is not None]
+    from ..taxonomy import default_taxonomy_path
+
+    # the taxonomy too: read with the labels, and not always inside --labels' folder
+    inputs = [p for p in (labels_path, label_set_folder(labels_path), default_taxonomy_path(), *map(Path, exclude))
+              if p is not None]
     check_writable(out, "--out", inputs=inputs)
     if model_view is not None:
         if os.path.realpath(model_view) == os.path.realpath(out):
