@@ -170,16 +170,14 @@ def select_labels(labels: LabelSet, patterns: dict[str, re.Pattern], *, assembli
     excluded = excluded_ids(exclude, {ex.id for ex in examples}) if exclude else set()
     per_pattern = Counter()
     matching: list[Selected] = []
-    for ex in examples:
-        if only is not None and (ex.municipality or UNKNOWN_ASSEMBLY) not in only:
-            continue
+    looked = [ex for ex in examples if only is None or (ex.municipality or UNKNOWN_ASSEMBLY) in only]
+    for ex in looked:
         rows = tuple(name for name, p in patterns.items() if p.search(ex.text))
         if rows:
             per_pattern.update(rows)
             matching.append(Selected(ex, rows))
-    run = Selection([], labels=len(examples) if only is None else sum(
-        (ex.municipality or UNKNOWN_ASSEMBLY) in only for ex in examples), matched=len(matching),
-        per_pattern={name: per_pattern[name] for name in patterns})
+    run = Selection([], labels=len(looked), matched=len(matching),
+                    per_pattern={name: per_pattern[name] for name in patterns})
     kept = []
     for s in matching:
         if s.example.id in excluded:
