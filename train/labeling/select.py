@@ -16,7 +16,6 @@ and batches cut from it mix the rows.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import re
 import tomllib
@@ -29,6 +28,7 @@ from ..corpus import UNKNOWN_ASSEMBLY
 from ..errors import InputError
 from .exclude import excluded_ids
 from .store import Example, LabelSet
+from .suspects import jsonl_text, next_step, reader_line
 
 #: the fields of a line of the readers' file, in order (``labels suspects``' fields and the rows' names)
 READER_FIELDS = ("id", "municipality", "date", "speaker", "current_topics", "rows_to_check", "text")
@@ -51,9 +51,7 @@ class Selected:
     rows: tuple[str, ...]  #: the names of the patterns its text matched, in the patterns' order
 
     def for_reader(self) -> dict:
-        ex = self.example
-        return {"id": ex.id, "municipality": ex.municipality, "date": ex.date, "speaker": ex.speaker,
-                "current_topics": list(ex.topics), "rows_to_check": list(self.rows), "text": ex.text}
+        return reader_line(self.example, rows_to_check=list(self.rows))
 
 
 @dataclasses.dataclass
@@ -208,7 +206,7 @@ def select_labels(labels: LabelSet, patterns: dict[str, re.Pattern], *, assembli
 def write_selection(run: Selection, out: Path) -> None:
     from ..atomic import atomic_write_all
 
-    atomic_write_all([(out, "".join(json.dumps(s.for_reader(), ensure_ascii=False) + "\n" for s in run.selected))])
+    atomic_write_all([(out, jsonl_text(s.for_reader() for s in run.selected))])
 
 
 def summary(run: Selection, out: Path) -> list[str]:
@@ -227,7 +225,5 @@ def summary(run: Selection, out: Path) -> list[str]:
     unmatched = [name for name, n in run.per_pattern.items() if not n]
     if unmatched:
         lines.append(f"note: no label matches {', '.join(unmatched)}: check those patterns")
-    lines.append(f"next: readers re-read each utterance of {out} against labels/GUIDELINES.md (the rows named first) "
-                 "and decide its topics; then gikai-topics labels revise ANSWERS.tsv --reviewer READER --reason "
-                 "\"...\" (id<TAB>topics<TAB>why lines, '-' for none)")
+    lines.append(next_step(out, " (the rows named first)"))
     return lines

@@ -37,6 +37,24 @@ from .store import Example, LabelSet, label_matrix, label_set_folder
 READER_FIELDS = ("id", "municipality", "date", "speaker", "current_topics", "text")
 
 
+def reader_line(ex: Example, **extra) -> dict:
+    """A line of a readers' file (``labels suspects``, ``labels select``): the label's utterance and current topics,
+    with ``extra`` fields before the text."""
+    return {"id": ex.id, "municipality": ex.municipality, "date": ex.date, "speaker": ex.speaker,
+            "current_topics": list(ex.topics), **extra, "text": ex.text}
+
+
+def jsonl_text(rows) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def next_step(out: Path, first: str = "") -> str:
+    """The summary's last line: what the readers do with a readers' file, and how their answers go back."""
+    return (f"next: readers re-read each utterance of {out} against labels/GUIDELINES.md{first} and decide its "
+            "topics; then gikai-topics labels revise ANSWERS.tsv --reviewer READER --reason \"...\" "
+            "(id<TAB>topics<TAB>why lines, '-' for none)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Disagreement:
     """The model's out-of-fold decision on one topic differs from the label's."""
@@ -64,9 +82,7 @@ class Suspect:
 
     def for_reader(self) -> dict:
         """The readers' line: the utterance and its current topics; nothing of the model's view."""
-        ex = self.example
-        return {"id": ex.id, "municipality": ex.municipality, "date": ex.date, "speaker": ex.speaker,
-                "current_topics": list(ex.topics), "text": ex.text}
+        return reader_line(self.example)
 
     def model_view(self) -> dict:
         return {"id": self.example.id, "suspicion": round(self.suspicion, 4),
@@ -238,10 +254,9 @@ def write_suspects(run: SuspectRun, out: Path, model_view: Path | None = None) -
     """The readers' JSONL (and the model's view): both written, or neither."""
     from ..atomic import atomic_write_all
 
-    lines = lambda rows: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)  # noqa: E731
-    files = [(out, lines(s.for_reader() for s in run.suspects))]
+    files = [(out, jsonl_text(s.for_reader() for s in run.suspects))]
     if model_view is not None:
-        files.append((model_view, lines(s.model_view() for s in run.suspects)))
+        files.append((model_view, jsonl_text(s.model_view() for s in run.suspects)))
     atomic_write_all(files)
 
 
@@ -262,7 +277,5 @@ def summary(run: SuspectRun, out: Path, model_view: Path | None = None) -> list[
              + (f"; the model's view to {model_view}" if model_view is not None else ""),
              f"disagreements among them per topic (+ the model would add it, - remove it): {per_topic}"]
     if run.suspects:
-        lines.append(f"next: readers re-read each utterance of {out} against labels/GUIDELINES.md and decide its "
-                     "topics; then gikai-topics labels revise ANSWERS.tsv --reviewer READER --reason \"...\" "
-                     "(id<TAB>topics<TAB>why lines, '-' for none)")
+        lines.append(next_step(out))
     return lines
