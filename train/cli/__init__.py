@@ -29,7 +29,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import (corpus_cmd, eval_cmd, find_cmd, label_cmd, labels_cmd, model_cmd, review_cmd,  # noqa: F401
+    from . import (check_cmd, corpus_cmd, eval_cmd, find_cmd, label_cmd, labels_cmd, model_cmd, review_cmd,  # noqa: F401
                    serve_cmd, tag_cmd, vectors_cmd)  # (commands register themselves)
 
 
