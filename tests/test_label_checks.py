@@ -120,7 +120,7 @@ def test_a_review_whose_answers_do_not_cover_its_readings_is_refused(review, tmp
     stray = tmp_path / "stray.tsv"
     stray.write_text("nosuch:id\t-\twhy\n", encoding="utf-8")
     _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(answers), "--answers", str(stray),
-                      "--out-dir", str(out), "--labels", str(labels_dir)], "nosuch:id is in none of the readers' files")
+                      "--out-dir", str(out), "--labels", str(labels_dir)], "nosuch:id is in none of the utterances read")
     twice = tmp_path / "twice.tsv"
     twice.write_text(f"{rows[0]['id']}\t-\tagain\n", encoding="utf-8")
     _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(answers), "--answers", str(twice),
@@ -162,7 +162,7 @@ def test_check_files_never_land_among_the_labels_or_on_the_review_files(review, 
     (batches / "q1.jsonl").rename(batches / "check1.jsonl")  # a review file named as a check file would be replaced
     _refused(capsys, ["labels", "checks", "--reading", str(batches / "check1.jsonl"), "--reading",
                       str(batches / "q2.jsonl"), "--answers", str(answers), "--out-dir", str(batches),
-                      "--labels", str(labels_dir)], "is the input")
+                      "--labels", str(labels_dir)], "holds check files already")
     assert (labels_dir / "labels.jsonl").read_bytes() == before and sorted(p.name for p in labels_dir.iterdir()) == [
         "labels.jsonl"]
 
@@ -199,3 +199,83 @@ def test_library_errors_are_the_projects_own(review):
     with pytest.raises(LabelError):
         draw_checks([answers / "q1.tsv"], [answers], IDS)  # a TSV is no readers' file
     assert issubclass(InputError, GikaiError) and issubclass(LabelError, GikaiError)
+
+
+def test_a_draw_never_replaces_an_earlier_one_and_needs_the_labels_folder(review, tmp_path, capsys):
+    labels_dir, batches, answers, rows, changed = review
+    out = tmp_path / "check"
+    assert _checks(labels_dir, batches, answers, out, "--parts", "3") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(answers), "--out-dir", str(out),
+                      "--labels", str(labels_dir), "--parts", "2", "--seed", "9"], "holds check files already",
+             "check1.jsonl, check2.jsonl, check3.jsonl")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(answers), "--out-dir",
+                      str(labels_dir), "--labels", str(tmp_path / "labelz")], "--labels", "no such labels folder")
+    assert sorted(p.name for p in labels_dir.iterdir()) == ["labels.jsonl"]
+    _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(tmp_path / "none.tsv"),
+                      "--out-dir", str(tmp_path / "c2"), "--labels", str(labels_dir)], "no such answers file")
+    _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(answers), "--out-dir",
+                      str(tmp_path / "c3"), "--labels", str(labels_dir), "--kept", "0", "--parts", "1",
+                      "--answers", str(tmp_path / "none.tsv")], "no such answers file")
+
+
+def test_wrong_or_repeated_files_get_one_message_not_one_per_line(review, tmp_path, capsys):
+    labels_dir, batches, answers, rows, changed = review
+    out = tmp_path / "check"
+    err = _refused(capsys, ["labels", "checks", "--reading", str(answers / "q1.tsv"), "--answers", str(answers),
+                            "--out-dir", str(out), "--labels", str(labels_dir)], "is it an answers file?")
+    assert err.count("q1.tsv") == 1
+    err = _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(batches / "q1.jsonl"),
+                            "--out-dir", str(out), "--labels", str(labels_dir)], "is it a readers' file?")
+    err = _refused(capsys, ["labels", "checks", "--reading", str(batches), "--reading", str(batches / "q1.jsonl"),
+                            "--answers", str(answers), "--out-dir", str(out), "--labels", str(labels_dir)],
+                   "given twice")
+    assert "again (first at" not in err
+    assert not out.exists()
+
+
+def test_text_that_cannot_be_written_is_refused_with_its_line(review, tmp_path, capsys):
+    labels_dir, batches, answers, rows, changed = review
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    lines = (batches / "q1.jsonl").read_text(encoding="utf-8").splitlines()
+    first = lines[0].replace('"speaker": ', '"speaker": "\\ud800", "x": ', 1)
+    (bad / "q1.jsonl").write_text("\n".join([first, *lines[1:]]) + "\n", encoding="utf-8")
+    (bad / "q2.jsonl").write_bytes((batches / "q2.jsonl").read_bytes())
+    out = tmp_path / "check"
+    _refused(capsys, ["labels", "checks", "--reading", str(bad), "--answers", str(answers), "--out-dir", str(out),
+                      "--labels", str(labels_dir)], "q1.jsonl:1:", "lone surrogate")
+    assert not out.exists()
+
+
+def test_second_pass_names_and_outputs(review, tmp_path, capsys):
+    labels_dir, batches, answers, rows, changed = review
+    out = tmp_path / "check"
+    assert _checks(labels_dir, batches, answers, out, "--kept", "2", "--parts", "1") == 0
+    whole = tmp_path / "whole.tsv"
+    whole.write_text("".join(f"{r['id']}\t-\tnone\n" for r in jsonl_rows(out / "check1.jsonl")), encoding="utf-8")
+    target = tmp_path / "agreement" / "x-A.jsonl"
+    base = ["--labels", str(labels_dir), "--out", str(target)]
+    for name in ("reader-A,reader-B", "reader\rA"):
+        _refused(capsys, ["labels", "second-pass", str(whole), "--check", str(out / "check1.jsonl"), "--annotator",
+                          name, *base], "--annotator", "expected a name")
+    _refused(capsys, ["labels", "second-pass", str(whole), "--check", str(out), "--annotator", "reader-Z", *base],
+             "a folder", "one file")
+    assert not target.exists()
+    assert main(["labels", "second-pass", str(whole), "--check", str(out / "check1.jsonl"), "--annotator", "reader-Z",
+                 *base]) == 0
+    kept = target.read_bytes()
+    _refused(capsys, ["labels", "second-pass", str(whole), "--check", str(out / "check1.jsonl"), "--annotator",
+                      "reader-Y", *base], "exists already")
+    assert target.read_bytes() == kept
+
+
+def test_nothing_to_check_is_said_so(review, tmp_path, capsys):
+    labels_dir, batches, answers, rows, changed = review
+    same = tmp_path / "same"
+    same.mkdir()
+    (same / "a.tsv").write_text("".join(f"{r['id']}\t{','.join(r['current_topics']) or '-'}\tunchanged\n"
+                                        for r in rows), encoding="utf-8")
+    _refused(capsys, ["labels", "checks", "--reading", str(batches), "--answers", str(same), "--out-dir",
+                      str(tmp_path / "c"), "--labels", str(labels_dir), "--kept", "0"], "nothing to check")

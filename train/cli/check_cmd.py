@@ -29,7 +29,7 @@ def checks_cmd(
     """Every change of a review and some kept labels, for two more readers each (shown the label before the review)."""
     from ..labeling.checks import check_check_outputs, checks_summary, draw_checks, write_checks
 
-    check_check_outputs(out_dir, parts, reading, answers, labels or default_path("labels"))
+    check_check_outputs(out_dir, reading, answers, labels or default_path("labels"))
     sample = draw_checks(reading, answers, load_taxonomy().ids, kept=kept, parts=parts, seed=seed)
     for line in checks_summary(sample, write_checks(sample, out_dir)):
         err_console.print(line)

@@ -21,19 +21,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import unicodedata
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError, LabelError
-from ..jsonline import loads_line
+from ..jsonline import loads_line, lone_surrogate
 from .batches import read_text
 from .revise import Decision, parse_changes
 from .rewrite import fail
 from .store import LabelSet, label_set_folder
 from .suspects import jsonl_text
 
-READING = ('expected the readers\' files the review read: JSONL lines from `labels select` or `labels suspects` '
-           'with a string "id", a string "text" and "current_topics" (a list of topic ids)')
+REVIEW = ("the readers' files the review read (JSONL lines from `labels select` or `labels suspects`)", "readers'")
+CHECK = ("the check file the checker read (JSONL lines from `labels checks`)", "check")
+_FIELDS = 'a string "id" and "text", "current_topics" (a list of topic ids), and strings or null for "municipality", ' \
+          '"date" and "speaker"'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,20 +55,67 @@ class Reading:
         return frozenset(self.record["current_topics"])
 
 
-def _files(given: Path, suffix: str, what: str) -> list[Path]:
-    if not given.is_dir():
-        return [given]  # a missing file is reported by read_text
-    found = sorted(p for p in given.rglob(f"*{suffix}") if p.is_file())
-    if not found:
-        raise InputError(f"{given}: a folder with no {suffix} file (subfolders included); expected {what}")
-    return found
+def _files(paths: Sequence[Path], suffix: str, what: str, problems: list[str]) -> list[Path]:
+    """The files of ``paths`` (a folder: its ``suffix`` files, subfolders included), each once: a file given twice
+    (also inside a folder given) is one problem, not one per line."""
+    out, seen = [], {}
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(p for p in given.rglob(f"*{suffix}") if p.is_file())
+            if not found:
+                raise InputError(f"{given}: a folder with no {suffix} file (subfolders included); expected {what}")
+        else:
+            found = [given]  # a missing file is reported by read_text
+        for path in found:
+            real = os.path.realpath(path)
+            if real in seen:
+                problems.append(f"{path}: given twice (also as {seen[real]}); expected each file once")
+            else:
+                seen[real] = path
+                out.append(path)
+    return out
 
 
-def read_readings(paths: Sequence[Path], topic_ids: Sequence[str]) -> dict[str, Reading]:
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.split("\n") if line.strip()), "")
+
+
+def _reading_problem(record: object, known: set[str]) -> str | None:
+    """What is wrong with one line of a readers' file, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}; expected an object with {_FIELDS}"
+    rid = record.get("id")
+    if not isinstance(rid, str) or not rid.strip() or rid != rid.strip():
+        return f"'id' is {rid!r:.60}; expected a non-empty string with no space at either end"
+    if not isinstance(record.get("text"), str) or not record["text"].strip():
+        return f"'text' of {rid} is {record.get('text')!r:.40}; expected the utterance's text"
+    shown = record.get("current_topics")
+    if not isinstance(shown, list) or not all(isinstance(t, str) for t in shown):
+        return f"'current_topics' of {rid} is {shown!r:.60}; expected a list of topic ids (the label before the review)"
+    if unknown := [t for t in shown if t not in known]:
+        return f"unknown topic id(s) {unknown} in current_topics of {rid}"
+    if len(set(shown)) != len(shown):
+        return f"a topic listed twice in current_topics of {rid}: {shown}"
+    for field in ("municipality", "date", "speaker"):
+        if record.get(field) is not None and not isinstance(record[field], str):
+            return f"'{field}' of {rid} is {type(record[field]).__name__}; expected a string or null"
+    for field, value in record.items():
+        if isinstance(value, str) and (at := lone_surrogate(value)) is not None:
+            return f"'{field}' of {rid} holds a lone surrogate at character {at}; expected valid Unicode text"
+    return None
+
+
+def read_readings(paths: Sequence[Path], topic_ids: Sequence[str], what: tuple[str, str] = REVIEW
+                  ) -> dict[str, Reading]:
     """The utterances of the readers' files (files or folders of ``.jsonl``), by id."""
     known, out, problems = set(topic_ids), {}, []
-    for path in (f for p in map(Path, paths) for f in _files(p, ".jsonl", "the readers' files (.jsonl)")):
-        text = read_text(path, "readers'").removeprefix("\ufeff")
+    expected = f"expected {what[0]}: {_FIELDS}"
+    for path in _files(paths, ".jsonl", what[0], problems):
+        text = read_text(path, what[1]).removeprefix("\ufeff")
+        if (first := _first_line(text)) and not first.startswith("{"):
+            problems.append(f"{path}: its first line is not a JSON object ({first!r:.40}): is it an answers file? "
+                            f"{expected}")
+            continue
         for n, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
@@ -75,30 +125,33 @@ def read_readings(paths: Sequence[Path], topic_ids: Sequence[str]) -> dict[str, 
             except LabelError as exc:
                 problems.append(str(exc))
                 continue
-            rid = record.get("id") if isinstance(record, dict) else None
-            shown = record.get("current_topics") if isinstance(record, dict) else None
-            if (not isinstance(rid, str) or not rid.strip() or not isinstance(record.get("text"), str)
-                    or not isinstance(shown, list) or not all(isinstance(t, str) for t in shown)):
-                problems.append(f"{where}: found {line.strip()!r:.80}")
-                continue
-            if unknown := [t for t in shown if t not in known]:
-                problems.append(f"{where}: unknown topic id(s) {unknown} in current_topics of {rid}")
-            elif rid in out:
-                problems.append(f"{where}: {rid} again (first at {out[rid].where}); expected each utterance once")
+            if problem := _reading_problem(record, known):
+                problems.append(f"{where}: {problem}")
+            elif record["id"] in out:
+                problems.append(f"{where}: {record['id']} again (first at {out[record['id']].where}); expected each "
+                                "utterance once")
             else:
-                out[rid] = Reading(record, where)
+                out[record["id"]] = Reading(record, where)
     if problems:
-        raise fail(problems, READING)
+        raise fail(problems, expected)
     if not out:
-        raise LabelError(f"{', '.join(map(str, paths))}: no utterances found; {READING}")
+        raise LabelError(f"{', '.join(map(str, paths))}: no utterances found; {expected}")
     return out
 
 
-def read_decisions(paths: Sequence[Path], topic_ids: Sequence[str]) -> dict[str, tuple[Decision, Path]]:
-    """The reviewer's answers (files or folders of ``.tsv``), by id: one decision per id over all of them."""
+def read_decisions(paths: Sequence[Path], topic_ids: Sequence[str], what: str = "the reviewer's answers"
+                   ) -> dict[str, tuple[Decision, Path]]:
+    """The answers (files or folders of ``.tsv``), by id: one decision per id over all of them."""
     out: dict[str, tuple[Decision, Path]] = {}
-    problems = []
-    for path in (f for p in map(Path, paths) for f in _files(p, ".tsv", "the reviewer's answers (.tsv)")):
+    problems: list[str] = []
+    for path in _files(paths, ".tsv", f"{what} (.tsv)", problems):
+        if not path.is_file():
+            problems.append(f"{path}: no such answers file; expected {what} (id<TAB>topics<TAB>why lines)")
+            continue
+        if _first_line(read_text(path, "answers").removeprefix("\ufeff")).startswith("{"):
+            problems.append(f"{path}: its first line is a JSON object: is it a readers' file? expected {what} "
+                            "(id<TAB>topics<TAB>why lines)")
+            continue
         for d in parse_changes(path, list(topic_ids)):
             if d.id in out:
                 first, where = out[d.id]
@@ -111,15 +164,14 @@ def read_decisions(paths: Sequence[Path], topic_ids: Sequence[str]) -> dict[str,
     return out
 
 
-def _match(readings: dict[str, Reading], decisions: dict, answers_shown: str) -> None:
+def _match(readings: dict[str, Reading], decisions: dict, answers_shown: str, expected: str) -> None:
     """Every utterance read has exactly one answer, and every answer is for an utterance read."""
-    problems = [f"{path}:{d.lineno}: {rid} is in none of the readers' files" for rid, (d, path) in decisions.items()
+    problems = [f"{path}:{d.lineno}: {rid} is in none of the utterances read" for rid, (d, path) in decisions.items()
                 if rid not in readings]
     unanswered = [r for rid, r in readings.items() if rid not in decisions]
     problems += [f"{r.where}: {r.id} has no answer in {answers_shown}" for r in unanswered]
     if problems:
-        raise fail(problems, "expected one answer (id<TAB>topics<TAB>why) for every utterance of the readers' files "
-                   "and none for others: give every answers file of the review, and its readers' files")
+        raise fail(problems, expected)
 
 
 @dataclasses.dataclass
@@ -143,15 +195,20 @@ def draw_checks(readings: Sequence[Path], answers: Sequence[Path], topic_ids: Se
         raise InputError(f"--parts: expected a number >= 1 of check files (each read by two readers), found {parts!r}")
     by_id = read_readings(readings, topic_ids)
     decisions = read_decisions(answers, topic_ids)
-    _match(by_id, decisions, ", ".join(map(str, answers)))
+    _match(by_id, decisions, ", ".join(map(str, answers)), "expected one answer (id<TAB>topics<TAB>why) for every "
+           "utterance of the readers' files and none for others: give every answers file of the review, and its "
+           "readers' files")
     changed = sorted(rid for rid, (d, _) in decisions.items() if frozenset(d.topics) != by_id[rid].shown)
     unchanged = sorted(set(by_id) - set(changed))
     rng = random.Random(seed)
     drawn = rng.sample(unchanged, min(kept, len(unchanged)))
     ids = changed + drawn
+    if not ids:
+        raise InputError(f"nothing to check: the review changed none of its {len(by_id)} label(s) and --kept is 0")
     if len(ids) < parts:
         raise InputError(f"--parts {parts}: the check has {len(ids)} utterance(s) ({len(changed)} changed, "
-                         f"{len(drawn)} kept); expected at least one per part: lower --parts or raise --kept")
+                         f"{len(drawn)} kept); expected at least one per part: lower --parts"
+                         + (" or raise --kept" if len(drawn) < len(unchanged) else ""))
     rng.shuffle(ids)
     size, extra = divmod(len(ids), parts)
     chunks, start = [], 0
@@ -171,21 +228,30 @@ def check_paths(out_dir: Path, parts: int) -> list[Path]:
     return [Path(out_dir) / f"check{k}.jsonl" for k in range(1, parts + 1)]
 
 
-def check_check_outputs(out_dir: Path, parts: int, readings: Sequence[Path], answers: Sequence[Path],
-                        labels_path: Path) -> None:
-    """Refuse, before reading anything, check files that cannot be written, that would replace the review's own
-    files, or that would land among the labels (``labels validate`` would read them as labels)."""
+def check_check_outputs(out_dir: Path, readings: Sequence[Path], answers: Sequence[Path], labels_path: Path) -> None:
+    """Refuse, before reading anything, check files that cannot be written, that would replace an earlier draw (its
+    checkers may be reading it) or the review's own files, or that would land among the labels (``labels validate``
+    would read them as labels)."""
     from ..atomic import check_writable
 
     out_dir = Path(out_dir)
+    if os.path.islink(out_dir) and not out_dir.exists():
+        raise InputError(f"--out-dir {out_dir}: a link to {os.readlink(out_dir)}, which does not exist; expected a "
+                         "folder, or a path where one can be made")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir}: is a file; expected a folder for the check files")
     _apart_from_labels(out_dir, labels_path, "--out-dir", "e.g. a folder beside the review's files")
-    for path in check_paths(out_dir, parts):
-        check_writable(path, "--out-dir", inputs=[*readings, *answers])
+    if out_dir.is_dir() and (old := sorted(p.name for p in out_dir.glob("check*.jsonl"))):
+        raise InputError(f"--out-dir {out_dir}: holds check files already ({', '.join(old[:3])}"
+                         f"{', ...' if len(old) > 3 else ''}): their checkers may be reading them, and a new draw would "
+                         "replace some and leave others; expected a new folder for this check (or remove them first)")
+    check_writable(out_dir / "check1.jsonl", "--out-dir", inputs=[*readings, *answers])
 
 
 def _apart_from_labels(folder: Path, labels_path: Path, option: str, instead: str) -> None:
+    if not Path(labels_path).exists():
+        raise InputError(f"--labels {labels_path}: no such labels folder or file; expected the labels the review "
+                         "was read from (default: labels/)")
     labels_folder = Path(labels_path) if Path(labels_path).is_dir() else label_set_folder(labels_path)
     if labels_folder is not None and os.path.realpath(folder) == os.path.realpath(labels_folder):
         raise InputError(f"{option} {folder}: is the labels folder {labels_folder}, whose .jsonl files are read as "
@@ -215,10 +281,24 @@ def checks_summary(sample: CheckSample, paths: Sequence[Path]) -> list[str]:
 # --------------------------------------------------------------------------- labels second-pass
 
 def check_second_pass_output(out: Path, answers: Path, check: Path, labels: LabelSet, labels_path: Path) -> None:
+    """Refuse, before reading the answers, an ``--out`` among the labels, over an input or over an earlier second
+    pass (a record of the check: remove it first to replace it)."""
     from ..atomic import check_writable
 
     _apart_from_labels(Path(out).parent, labels_path, "--out", "e.g. labels/agreement/")
     check_writable(out, "--out", inputs=[answers, check, *labels.files])
+    if Path(out).exists():
+        raise InputError(f"--out {out}: exists already (a second pass is a record of the check); expected a new file, "
+                         "or remove it first to replace it")
+
+
+def _name(value: object, option: str, example: str, comma: bool = True) -> str:
+    value = value.strip() if isinstance(value, str) else ""
+    bad = [c for c in value if unicodedata.category(c) == "Cc" or (comma and c == ",")]
+    if not value or bad or lone_surrogate(value) is not None:
+        raise InputError(f"{option}: expected a name such as {example} (no control character"
+                         f"{', no comma' if comma else ''}), found {value!r:.60}")
+    return value
 
 
 def second_pass(answers: Path, check: Path, labels: LabelSet, topic_ids: Sequence[str], *, annotator: str,
@@ -226,15 +306,16 @@ def second_pass(answers: Path, check: Path, labels: LabelSet, topic_ids: Sequenc
     """One checker's answers to one check file as label records (``labels agreement``, ``labels adjudicate``): each
     utterance of the check as labeled (its text and metadata from ``labels``), with the checker's topics, name,
     ``batch`` (default: the check file's name) and reason as ``note``."""
-    annotator = annotator.strip() if isinstance(annotator, str) else ""
-    if not annotator or "\n" in annotator:
-        raise InputError(f"--annotator: expected the checker's name (e.g. reader-R12), found {annotator!r:.60}")
-    batch = (batch if batch is not None else Path(check).stem).strip()
-    if not batch or "\n" in batch:
-        raise InputError(f"--batch: expected a name for this second pass, found {batch!r:.60}")
-    readings = read_readings([check], topic_ids)
-    decisions = read_decisions([answers], topic_ids)
-    _match(readings, decisions, str(answers))
+    annotator = _name(annotator, "--annotator", "reader-R12")  # a comma would split `adjudicate --annotators A,B`
+    batch = _name(batch if batch is not None else Path(check).stem, "--batch", "review-3-check-1", comma=False)
+    for path, what in ((Path(check), "--check: the check file the checker read"),
+                       (Path(answers), "ANSWERS: the checker's answers file")):
+        if not path.is_file():
+            raise InputError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}; expected {what} (one file)")
+    readings = read_readings([check], topic_ids, CHECK)
+    decisions = read_decisions([answers], topic_ids, "the checker's answers")
+    _match(readings, decisions, str(answers), "expected one answer (id<TAB>topics<TAB>why) for every utterance of "
+           "the check file and none for others: the checker's answers to this check file")
     by_id = {ex.id: ex for ex in labels.examples}
     problems = [f"{r.where}: {rid} is not labeled under the labels given" for rid, r in readings.items()
                 if rid not in by_id]
