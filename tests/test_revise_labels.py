@@ -214,6 +214,17 @@ def test_revise_refuses_a_bad_line_and_writes_nothing(tmp_path, labels_dir, line
     assert f.read_bytes() == before
 
 
+def test_revise_given_a_readers_file_says_so_once(tmp_path, labels_dir):
+    f = labels_dir / "labels.jsonl"
+    before = f.read_bytes()
+    readers = write_jsonl(tmp_path / "sel.jsonl", [{"id": r["id"], "current_topics": r["topics"], "text": r["text"]}
+                                                   for r in fixture_label_rows()[:30]])
+    with pytest.raises(LabelError, match="nothing was written") as info:
+        revise(readers, reviewer="reader-R24", reason=NOTE, labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert "its first line is a JSON object: is it a readers' file?" in str(info.value)
+    assert str(info.value).count("sel.jsonl") == 1 and f.read_bytes() == before
+
+
 def test_revise_refuses_a_result_validate_would_refuse(tmp_path, labels_dir):
     """A label changed while another file labels the same text with the old topics: conflicting copies."""
     rows = fixture_label_rows()

@@ -145,6 +145,11 @@ def read_text(path: Path, what: str) -> str:
         raise InputError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
 
 
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, stripped ("" for none): what kind of file a reader gave."""
+    return next((line.strip() for line in text.split("\n") if line.strip()), "")
+
+
 def parse_answers(path: Path, topic_ids: Iterable[str]) -> dict[str, tuple[list[str], str | None]]:
     """Read a reader's TSV answers: ``key<TAB>topics<TAB>note`` (a note may hold tabs; a byte-order mark, as
     Windows editors and spreadsheets write, is dropped)."""

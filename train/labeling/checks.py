@@ -27,7 +27,7 @@ from typing import Sequence
 
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
-from .batches import read_text
+from .batches import first_line, read_text
 from .revise import Decision, parse_changes
 from .rewrite import fail
 from .store import LabelSet, label_set_folder
@@ -76,10 +76,6 @@ def _files(paths: Sequence[Path], suffix: str, what: str, problems: list[str]) -
     return out
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.split("\n") if line.strip()), "")
-
-
 def _reading_problem(record: object, known: set[str]) -> str | None:
     """What is wrong with one line of a readers' file, or None."""
     if not isinstance(record, dict):
@@ -112,7 +108,7 @@ def read_readings(paths: Sequence[Path], topic_ids: Sequence[str], what: tuple[s
     expected = f"expected {what[0]}: {_FIELDS}"
     for path in _files(paths, ".jsonl", what[0], problems):
         text = read_text(path, what[1]).removeprefix("\ufeff")
-        if (first := _first_line(text)) and not first.startswith("{"):
+        if (first := first_line(text)) and not first.startswith("{"):
             problems.append(f"{path}: its first line is not a JSON object ({first!r:.40}): is it an answers file? "
                             f"{expected}")
             continue
@@ -147,10 +143,6 @@ def read_decisions(paths: Sequence[Path], topic_ids: Sequence[str], what: str = 
     for path in _files(paths, ".tsv", f"{what} (.tsv)", problems):
         if not path.is_file():
             problems.append(f"{path}: no such answers file; expected {what} (id<TAB>topics<TAB>why lines)")
-            continue
-        if _first_line(read_text(path, "answers").removeprefix("\ufeff")).startswith("{"):
-            problems.append(f"{path}: its first line is a JSON object: is it a readers' file? expected {what} "
-                            "(id<TAB>topics<TAB>why lines)")
             continue
         for d in parse_changes(path, list(topic_ids)):
             if d.id in out:

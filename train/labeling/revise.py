@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from ..taxonomy import Taxonomy
-from .batches import read_text
+from .batches import first_line, read_text
 from .rewrite import Change, Revision, Rewrite, fail
 from .store import MAJORITY_NOTE, Example, LabelSet, label_files, label_set_folder, read_labels
 
@@ -161,6 +161,9 @@ def parse_changes(path: Path, topic_ids: list[str]) -> list[Decision]:
     known = set(topic_ids)
     expected = ("expected id<TAB>topics<TAB>why (topics: topic ids separated by commas, '-' for none; why: the "
                 "reviewer's reason)")
+    if first_line(text).startswith("{"):  # a readers' JSONL file given for its answers
+        raise LabelError(f"{path}: its first line is a JSON object: is it a readers' file? {expected}; nothing was "
+                         "written")
     decisions: list[Decision] = []
     first: dict[str, int] = {}
     problems = []
