@@ -214,6 +214,28 @@ def test_revise_refuses_a_bad_line_and_writes_nothing(tmp_path, labels_dir, line
     assert f.read_bytes() == before
 
 
+@pytest.mark.parametrize("reviewer, reason, says", [
+    ("reader\tR24", NOTE, "--reviewer: expected a name such as reader-R12 (no control character)"),
+    ("  ", NOTE, "--reviewer: expected a name such as reader-R12"),
+    ("reader-R24", "first line\nsecond", "--reason: expected a non-empty line of text (no control character)"),
+])
+def test_revise_refuses_a_reviewer_or_reason_that_would_break_the_notes(tmp_path, labels_dir, reviewer, reason, says):
+    rows = fixture_label_rows()
+    f = labels_dir / "labels.jsonl"
+    before = f.read_bytes()
+    with pytest.raises(InputError) as info:
+        revise(_changes(tmp_path, f"{rows[0]['id']}\tdx\twhy\n"), reviewer=reviewer, reason=reason,
+               labels_dir=labels_dir, taxonomy=load_taxonomy())
+    assert says in str(info.value) and f.read_bytes() == before
+
+
+def test_revise_accepts_a_comma_in_the_reason_and_the_reviewer(tmp_path, labels_dir):
+    rows = fixture_label_rows()
+    res = revise(_changes(tmp_path, f"{rows[0]['id']}\tdx\twhy\n"), reviewer="reader-R24, second desk",
+                 reason="reviewed, then checked", labels_dir=labels_dir, taxonomy=load_taxonomy(), dry_run=True)
+    assert res.compared == 1
+
+
 def test_revise_given_a_readers_file_says_so_once(tmp_path, labels_dir):
     f = labels_dir / "labels.jsonl"
     before = f.read_bytes()

@@ -21,14 +21,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError, LabelError
 from ..jsonline import loads_line, lone_surrogate
 from .batches import first_line, read_text
-from .revise import Decision, parse_changes
+from .revise import Decision, check_name, parse_changes
 from .rewrite import fail
 from .store import LabelSet, label_set_folder
 from .suspects import jsonl_text
@@ -284,22 +283,14 @@ def check_second_pass_output(out: Path, answers: Path, check: Path, labels: Labe
                          "or remove it first to replace it")
 
 
-def _name(value: object, option: str, example: str, comma: bool = True) -> str:
-    value = value.strip() if isinstance(value, str) else ""
-    bad = [c for c in value if unicodedata.category(c) == "Cc" or (comma and c == ",")]
-    if not value or bad or lone_surrogate(value) is not None:
-        raise InputError(f"{option}: expected a name such as {example} (no control character"
-                         f"{', no comma' if comma else ''}), found {value!r:.60}")
-    return value
-
-
 def second_pass(answers: Path, check: Path, labels: LabelSet, topic_ids: Sequence[str], *, annotator: str,
                 batch: str | None = None) -> list[dict]:
     """One checker's answers to one check file as label records (``labels agreement``, ``labels adjudicate``): each
     utterance of the check as labeled (its text and metadata from ``labels``), with the checker's topics, name,
     ``batch`` (default: the check file's name) and reason as ``note``."""
-    annotator = _name(annotator, "--annotator", "reader-R12")  # a comma would split `adjudicate --annotators A,B`
-    batch = _name(batch if batch is not None else Path(check).stem, "--batch", "review-3-check-1", comma=False)
+    # a comma would split `labels adjudicate --annotators A,B`
+    annotator = check_name(annotator, "--annotator", "reader-R12", comma=False)
+    batch = check_name(batch if batch is not None else Path(check).stem, "--batch", "review-3-check-1")
     for path, what in ((Path(check), "--check: the check file the checker read"),
                        (Path(answers), "ANSWERS: the checker's answers file")):
         if not path.is_file():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -26,12 +27,17 @@ from .store import MAJORITY_NOTE, Example, LabelSet, label_files, label_set_fold
 __all__ = ["Change", "Decision", "Revision", "adjudicate", "parse_changes", "revise", "split_names"]
 
 
-def _check_name(value: str, option: str) -> str:
+def check_name(value: object, option: str, example: str | None = None, comma: bool = True) -> str:
+    """A reader's name, a batch's name or a reason given on the command line: one line of text, no control character
+    (a tab or newline would break the files it is written into), and no comma where ``comma`` is False (a name that
+    ``labels adjudicate --annotators A,B`` would split)."""
     value = value.strip() if isinstance(value, str) else ""
-    if not value or lone_surrogate(value) is not None or "\n" in value:
-        raise InputError(f"{option}: expected a non-empty line of text, found {value!r:.60}")
+    bad = [c for c in value if unicodedata.category(c) == "Cc" or (not comma and c == ",")]
+    if not value or bad or lone_surrogate(value) is not None:
+        what = f"a name such as {example}" if example else "a non-empty line of text"
+        raise InputError(f"{option}: expected {what} (no control character{'' if comma else ', no comma'}), "
+                         f"found {value!r:.60}")
     return value
-
 
 # --------------------------------------------------------------------------- labels adjudicate
 
@@ -57,7 +63,7 @@ def _annotator(path: Path, given: str | None) -> str:
         if found - {None} and found != {given}:
             raise InputError(f"--annotators: {given!r} for {path}, whose labels name {sorted(map(str, found))}; "
                              "expected the name its labels give (or leave --annotators out)")
-        return _check_name(given, "--annotators")
+        return check_name(given, "--annotators", "reader-R12", comma=False)
     if len(found) != 1 or None in found:
         raise InputError(f"{path}: expected one reader named in every label's 'annotator', found "
                          f"{sorted(map(str, found))}; name the two readers with --annotators A,B")
@@ -209,7 +215,7 @@ def revise(changes: Path, *, reviewer: str, reason: str, labels_dir: Path, taxon
     label whose topics the decision changes gets them (``previous_topics`` keeps the first reading) and the note
     ``<reason> (<reviewer>): <why>``.  All or nothing."""
     changes, labels_dir = Path(changes), Path(labels_dir)
-    reviewer, reason = _check_name(reviewer, "--reviewer"), _check_name(reason, "--reason")
+    reviewer, reason = check_name(reviewer, "--reviewer", "reader-R12"), check_name(reason, "--reason")
     decisions = parse_changes(changes, taxonomy.ids)
     rewrite = Rewrite([labels_dir], taxonomy, lambda c, other, folder: (
         f"to change both, pass the folder (--labels {folder}) with a decision for {other.id} in {changes} too; to "
