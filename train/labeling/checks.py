@@ -64,7 +64,7 @@ def _files(paths: Sequence[Path], suffix: str, what: str, problems: list[str]) -
             if not found:
                 raise InputError(f"{given}: a folder with no {suffix} file (subfolders included); expected {what}")
         else:
-            found = [given]  # a missing file is reported by read_text
+            found = [given]  # a missing file is reported by its reader (read_text, read_decisions)
         for path in found:
             real = os.path.realpath(path)
             if real in seen:

@@ -24,7 +24,7 @@ from .batches import first_line, read_text
 from .rewrite import Change, Revision, Rewrite, fail
 from .store import MAJORITY_NOTE, Example, LabelSet, label_files, label_set_folder, read_labels
 
-__all__ = ["Change", "Decision", "Revision", "adjudicate", "parse_changes", "revise", "split_names"]
+__all__ = ["Change", "Decision", "Revision", "adjudicate", "check_name", "parse_changes", "revise", "split_names"]
 
 
 def check_name(value: object, option: str, example: str | None = None, comma: bool = True) -> str:
@@ -38,6 +38,7 @@ def check_name(value: object, option: str, example: str | None = None, comma: bo
         raise InputError(f"{option}: expected {what} (no control character{'' if comma else ', no comma'}), "
                          f"found {value!r:.60}")
     return value
+
 
 # --------------------------------------------------------------------------- labels adjudicate
 
