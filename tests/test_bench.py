@@ -2,6 +2,7 @@
 
 import importlib
 
+import numpy as np
 import pytest
 
 import bench
@@ -61,3 +62,21 @@ def test_sections_argument():
     assert parse_args(["--sections", "serving,analyzer"]).section_list == ["analyzer", "serving"]
     with pytest.raises(SystemExit):
         parse_args(["--sections", "nope"])
+
+
+def test_nested_weight_diagnostic_chooses_inner_councils_that_keep_a_training_side():
+    """The nested weight diagnostic (docs/MODEL.md, eighteenth session) chooses on councils other than the held-out
+    one; a council whose absence would leave almost nothing to train on is not one of them, and small councils are
+    used only when no council with enough scored labels is left."""
+    from bench.diagnostics.nested_weight import inner_councils
+
+    big_a, big_b = np.arange(0, 600), np.arange(600, 900)
+    small = {n: np.arange(900 + 10 * k, 910 + 10 * k) for k, n in enumerate(["s1", "s2"])}
+    everything = np.arange(0, 920)
+    splits = {"A": (np.setdiff1d(everything, big_a), big_a), "B": (np.setdiff1d(everything, big_b), big_b),
+              **{n: (np.setdiff1d(everything, te), te) for n, te in small.items()}}
+    # held-out A trains on B and the small councils: without B only 20 labels are left, so the small ones choose
+    assert inner_councils(splits, "A", min_train=100, min_scored=100) == ["s1", "s2"]
+    # a small council trains on A, B and the other: the big ones have the scored labels, so they alone choose
+    assert inner_councils(splits, "s1", min_train=100, min_scored=100) == ["A", "B"]
+    assert "A" not in inner_councils(splits, "A", min_train=1, min_scored=1)
