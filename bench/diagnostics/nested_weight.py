@@ -76,7 +76,12 @@ def main(argv=None) -> None:
     ap.add_argument("--min-inner-scored", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    weights = [float(w) for w in args.weights.split(",")]
+    try:
+        weights = [float(w) for w in args.weights.split(",")]
+    except ValueError:
+        raise SystemExit(f"--weights: expected numbers separated by commas (e.g. 1,2), found {args.weights!r}") from None
+    if len(set(weights)) < 2:
+        raise SystemExit(f"--weights: expected at least two different weights to choose between, found {args.weights!r}")
 
     base = load_config(None)
     labels, _ = read_labels(default_path("labels"))
@@ -96,6 +101,10 @@ def main(argv=None) -> None:
     vectors = held_out_vectors(base, outer_names, None, n_jobs=args.jobs, progress=print)
     cfg = {w: base.replace(features={"vectors_weight": w}) for w in weights}
     inner = {a: inner_councils(splits, a, args.min_inner_train, args.min_inner_scored) for a in outer_names}
+    lonely = [a for a in outer_names if not inner[a]]
+    if lonely:
+        raise SystemExit(f"{', '.join(lonely)}: expected another held-out council that leaves at least "
+                         f"{args.min_inner_train:,} training labels when left out, found none; lower --min-inner-train")
 
     jobs, keys = [], []
     for a in outer_names:
