@@ -26,20 +26,15 @@ import json
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.metrics import average_precision_score
 
-from train.cache import TokenCache, default_cache_dir
-from train.config import load_config
-from train.corpus import UNKNOWN_ASSEMBLY
 from train.evaluation import metrics
 from train.evaluation.cv import EvalOptions
 from train.evaluation.fits import fit_predict
-from train.evaluation.heldout import plan_held_out
 from train.evaluation.heldout_vectors import held_out_vectors
-from train.labeling.store import label_matrix, read_labels
+from train.fitting import configured_vectors
 from train.model import TopicClassifier
-from train.paths import default_path
-from train.text import JapaneseAnalyzer
+
+from . import held_out_data
 
 
 def _outer(config, ids, tokens, texts, groups, Y, tr, te, vectors):
@@ -49,7 +44,7 @@ def _outer(config, ids, tokens, texts, groups, Y, tr, te, vectors):
 
 def _inner(config, ids, tokens, texts, Y, tr, te, vectors):
     model = TopicClassifier(config, ids)
-    parts = model.fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], model._vectors(vectors))
+    parts = model.fit_once([tokens[i] for i in tr], [texts[i] for i in tr], Y[tr], configured_vectors(config, vectors))
     return model.probs_with(*parts, [tokens[i] for i in te], [texts[i] for i in te])
 
 
@@ -60,11 +55,14 @@ def inner_councils(splits, a, min_train, min_scored) -> list[str]:
     return big or keep
 
 
-def _pooled_ap(Y, parts) -> np.ndarray:
+def _pooled_ap(Y, ids, parts) -> np.ndarray:
+    """Average precision per topic over the inner councils' scores pooled (NaN for a topic without positives),
+    as evaluate's metrics define it; the decisions argument is unused by it."""
     te = np.concatenate([t for t, _ in parts])
     P = np.vstack([p for _, p in parts])
-    return np.array([average_precision_score(Y[te, j], P[:, j]) if Y[te, j].any() else np.nan
-                     for j in range(Y.shape[1])])
+    per_topic = metrics.compute(Y[te], np.zeros(P.shape, dtype=bool), P, ids)["per_topic"]
+    return np.array([np.nan if per_topic[t]["average_precision"] is None else per_topic[t]["average_precision"]
+                     for t in ids])
 
 
 def main(argv=None) -> None:
@@ -83,16 +81,9 @@ def main(argv=None) -> None:
     if len(set(weights)) < 2:
         raise SystemExit(f"--weights: expected at least two different weights to choose between, found {args.weights!r}")
 
-    base = load_config(None)
-    labels, _ = read_labels(default_path("labels"))
-    labels = labels.in_id_order()
-    ids, ex = labels.taxonomy.ids, labels.examples
-    texts, groups = [e.text for e in ex], [e.group for e in ex]
-    Y = label_matrix(ex, ids)
-    unscored = np.array([e.model_chosen for e in ex], dtype=bool)
-    tokens = TokenCache(JapaneseAnalyzer(base.analyzer), default_cache_dir()).tokens(texts)
-    splits, _ = plan_held_out([e.municipality or UNKNOWN_ASSEMBLY for e in ex], groups, unscored, base,
-                              EvalOptions(n_jobs=args.jobs), print)
+    data = held_out_data(EvalOptions(n_jobs=args.jobs))
+    base, ids, texts, groups, Y, tokens, splits = (data.config, data.ids, data.texts, data.groups, data.Y,
+                                                   data.tokens, data.splits)
     outer_names = [a for a in args.assemblies.split(",") if a] or list(splits)
     unknown = [a for a in outer_names if a not in splits]
     if unknown:
@@ -106,14 +97,15 @@ def main(argv=None) -> None:
         raise SystemExit(f"{', '.join(lonely)}: expected another held-out council that leaves at least "
                          f"{args.min_inner_train:,} training labels when left out, found none; lower --min-inner-train")
 
-    jobs, keys = [], []
+    jobs, keys, inner_test = [], [], {}
     for a in outer_names:
         tr, te = splits[a]
         for w in weights:
             keys.append(("outer", a, None, w))
             jobs.append(delayed(_outer)(cfg[w], ids, tokens, texts, groups, Y, tr, te, vectors.get(a)))
             for b in inner[a]:
-                itr, ite = np.intersect1d(tr, splits[b][0]), np.intersect1d(splits[b][1], tr)
+                itr = np.intersect1d(tr, splits[b][0])
+                ite = inner_test.setdefault((a, b), np.intersect1d(splits[b][1], tr))
                 keys.append(("inner", a, b, w))
                 jobs.append(delayed(_inner)(cfg[w], ids, tokens, texts, Y, itr, ite, vectors.get(a)))
     print(f"{len(jobs)} fits on {args.jobs} processes")
@@ -124,9 +116,8 @@ def main(argv=None) -> None:
     print("\n| held-out council | inner councils | inner macro-AP per weight | one weight chosen | topics not at "
           f"{weights[0]:g} |\n|---|---|---|---:|---|")
     for a in outer_names:
-        tr, te = splits[a]
-        ap_w = np.vstack([_pooled_ap(Y, [(np.intersect1d(splits[b][1], tr), results[("inner", a, b, w)])
-                                         for b in inner[a]]) for w in weights])  # weights x topics
+        ap_w = np.vstack([_pooled_ap(Y, ids, [(inner_test[(a, b)], results[("inner", a, b, w)]) for b in inner[a]])
+                          for w in weights])  # weights x topics
         per_topic = np.nanargmax(np.where(np.isnan(ap_w), -1.0, ap_w), axis=0)
         one = int(np.argmax(np.nanmean(ap_w, axis=1)))
         print(f"| {a} | {', '.join(inner[a])} | {' / '.join(f'{m:.3f}' for m in np.nanmean(ap_w, axis=1))} | "

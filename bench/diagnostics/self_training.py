@@ -18,18 +18,15 @@ import json
 
 import numpy as np
 
-from train.cache import TokenCache, default_cache_dir
-from train.config import load_config
-from train.corpus import UNKNOWN_ASSEMBLY, read_corpus
+from train.corpus import read_corpus
 from train.evaluation import metrics
 from train.evaluation.cv import EvalOptions
-from train.evaluation.heldout import plan_held_out
 from train.evaluation.heldout_vectors import held_out_vectors
 from train.fitting import configured_vectors
-from train.labeling.store import label_matrix, read_labels
 from train.model import TopicClassifier
 from train.paths import default_path
-from train.text import JapaneseAnalyzer
+
+from . import held_out_data
 
 
 def main(argv=None) -> None:
@@ -41,18 +38,10 @@ def main(argv=None) -> None:
     ap.add_argument("--prevalence", action="store_true", help="pseudo-labels by the training labels' topic shares")
     args = ap.parse_args(argv)
 
-    config = load_config(None)
-    labels, _ = read_labels(default_path("labels"))
-    labels = labels.in_id_order()
-    ids, ex = labels.taxonomy.ids, labels.examples
-    texts, groups = [e.text for e in ex], [e.group for e in ex]
-    assemblies = [e.municipality or UNKNOWN_ASSEMBLY for e in ex]
-    Y = label_matrix(ex, ids)
-    unscored = np.array([e.model_chosen for e in ex], dtype=bool)
-    cache = TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
-    tokens = cache.tokens(texts)
-    splits, _ = plan_held_out(assemblies, groups, unscored, config, EvalOptions(), print)
-    tr, te = splits[args.assembly]
+    data = held_out_data(EvalOptions())
+    config, ids, texts, groups, Y, tokens, cache = (data.config, data.ids, data.texts, data.groups, data.Y,
+                                                   data.tokens, data.cache)
+    tr, te = data.splits[args.assembly]
     vectors = configured_vectors(config) if args.shared else held_out_vectors(config, [args.assembly])[args.assembly]
 
     labeled = set(texts)
