@@ -77,9 +77,11 @@ def main(argv=None) -> None:
     try:
         weights = [float(w) for w in args.weights.split(",")]
     except ValueError:
-        raise SystemExit(f"--weights: expected numbers separated by commas (e.g. 1,2), found {args.weights!r}") from None
+        raise SystemExit(f"--weights: expected numbers separated by commas (e.g. 1,2), "
+                         f"found {args.weights!r}") from None
     if len(set(weights)) < 2:
-        raise SystemExit(f"--weights: expected at least two different weights to choose between, found {args.weights!r}")
+        raise SystemExit(f"--weights: expected at least two different weights to choose between, "
+                         f"found {args.weights!r}")
 
     data = held_out_data(EvalOptions(n_jobs=args.jobs))
     base, ids, texts, groups, Y, tokens, splits = (data.config, data.ids, data.texts, data.groups, data.Y,

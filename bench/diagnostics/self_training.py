@@ -50,8 +50,8 @@ def main(argv=None) -> None:
                    and (args.transductive or r.text not in labeled)})
     if not pool:
         raise SystemExit(f"{args.assembly}: expected unlabeled utterances of 60-3,000 characters in seeds/ to "
-                         "self-train on, found none (all are labeled, or none is that long); pass --transductive to use the labeled "
-                         "texts without their labels")
+                         "self-train on, found none (all are labeled, or none is that long); pass --transductive "
+                         "to use the labeled texts without their labels")
     if len(pool) > args.pool:
         pool = [pool[i] for i in sorted(np.random.default_rng(0).choice(len(pool), args.pool, replace=False))]
     pool_tokens = cache.tokens(pool)
