@@ -331,3 +331,20 @@ def test_adaptation_curve_bad_requests_are_refused_before_any_fit(tmp_path, caps
                  "--out", str(out)]) == 1
     assert "drop --skip held-out" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_eval_inputs_are_in_id_order_whatever_the_file_order(tmp_path):
+    """evaluate and the held-out diagnostics read labels through EvalInputs: the arrays follow the ids, not the
+    files, and model-chosen labels are unscored unless scoring them is asked for."""
+    from train.evaluation.inputs import EvalInputs
+
+    rows = fixture_label_rows()
+    rows[0]["selection"] = "uncertainty:urban (gikai-topics:test)"
+    a = EvalInputs.from_labels(read_labels(write_jsonl(tmp_path / "a.jsonl", rows))[0])
+    b = EvalInputs.from_labels(read_labels(write_jsonl(tmp_path / "b.jsonl", rows[::-1]))[0])
+    assert [e.id for e in a.examples] == sorted(r["id"] for r in rows) == [e.id for e in b.examples]
+    assert a.texts == b.texts and a.groups == b.groups and a.assemblies == b.assemblies
+    assert np.array_equal(a.Y, b.Y) and a.Y.shape == (len(rows), len(a.ids))
+    chosen = [e.id for e, u in zip(a.examples, a.unscored) if u]
+    assert chosen == [rows[0]["id"]] and a.chosen.sum() == 1
+    assert not EvalInputs.from_labels(read_labels(tmp_path / "a.jsonl")[0], score_model_chosen=True).unscored.any()

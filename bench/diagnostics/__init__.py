@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.cache import TokenCache, default_cache_dir
+from train.cache import TokenCache
 from train.config import TrainConfig, load_config
-from train.corpus import UNKNOWN_ASSEMBLY
 from train.evaluation.cv import EvalOptions
 from train.evaluation.heldout import plan_held_out
-from train.labeling.store import label_matrix, read_labels
+from train.evaluation.inputs import EvalInputs, analysed_tokens
+from train.labeling.store import read_labels
 from train.paths import default_path
-from train.text import JapaneseAnalyzer
 
 
 @dataclass
@@ -31,13 +30,10 @@ class HeldOutData:
 
 
 def held_out_data(options: EvalOptions) -> HeldOutData:
-    """Everything a held-out diagnostic starts from: the embedded config, ``labels/`` and the token cache."""
+    """Everything a held-out diagnostic starts from: the embedded config, ``labels/`` read as evaluate reads them
+    (:class:`train.evaluation.inputs.EvalInputs`) and their tokens through the shared cache."""
     config = load_config(None)
-    labels = read_labels(default_path("labels"))[0].in_id_order()
-    ids, ex = labels.taxonomy.ids, labels.examples
-    texts, groups = [e.text for e in ex], [e.group for e in ex]
-    unscored = np.array([e.model_chosen for e in ex], dtype=bool)
-    cache = TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
-    splits, _ = plan_held_out([e.municipality or UNKNOWN_ASSEMBLY for e in ex], groups, unscored, config, options,
-                              print)
-    return HeldOutData(config, ids, texts, groups, label_matrix(ex, ids), cache.tokens(texts), splits, cache)
+    data = EvalInputs.from_labels(read_labels(default_path("labels"))[0], options.score_model_chosen)
+    tokens, cache = analysed_tokens(data.texts, config)
+    splits, _ = plan_held_out(data.assemblies, data.groups, data.unscored, config, options, print)
+    return HeldOutData(config, data.ids, data.texts, data.groups, data.Y, tokens, splits, cache)

@@ -31,17 +31,16 @@ from typing import Callable
 import numpy as np
 from joblib import Parallel, delayed
 
-from ..cache import TokenCache, default_cache_dir
+from ..cache import TokenCache
 from ..config import TrainConfig
 from ..errors import InputError
 from ..fitting import configured_vectors
-from ..labeling.store import LabelSet, label_matrix
-from ..text import JapaneseAnalyzer
+from ..labeling.store import LabelSet
 from ..versions import library_versions, now_iso
 from . import metrics
 from .fits import ERRORS_PER_TOPIC, cv_splits, fit_predict, group_subsample, prior_scores
-from .heldout import (UNKNOWN_ASSEMBLY, adaptation_report, held_out_report, plan_adaptation,
-                      plan_held_out)
+from .heldout import adaptation_report, held_out_report, plan_adaptation, plan_held_out
+from .inputs import EvalInputs, analysed_tokens
 
 LEARNING_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 CHAR_BASELINE_FEATURES = 50_000  # keeps the baseline affordable: 200k char n-grams made each fit ~2x slower
@@ -177,27 +176,18 @@ def cross_validate(
     so the folds (and the report) depend on the label set, not on how its files are named or ordered."""
     say = progress or (lambda _m: None)
     started = time.perf_counter()
-    labels = labels.in_id_order()
-    ids = labels.taxonomy.ids
-    examples = labels.examples
-    texts = [ex.text for ex in examples]
-    groups = [ex.group for ex in examples]
-    assemblies = [ex.municipality or UNKNOWN_ASSEMBLY for ex in examples]
-    Y = label_matrix(examples, ids)
+    data = EvalInputs.from_labels(labels, options.score_model_chosen)
+    ids, examples, texts, groups, assemblies = data.ids, data.examples, data.texts, data.groups, data.assemblies
+    Y, chosen, unscored = data.Y, data.chosen, data.unscored
 
     configured_vectors(config)  # a bad vectors setting is refused before the analysis and the held-out vectors
     if options.corpus is not None and config.features.vectors == "none":
         raise InputError(_CORPUS_UNUSED.format('a config without word vectors (features.vectors = "none")'))
     say(f"analysing {len(texts):,} utterances (cached)")
-    cache = cache or TokenCache(JapaneseAnalyzer(config.analyzer), default_cache_dir())
     t0 = time.perf_counter()
-    tokens = cache.tokens(texts)
-    cache.save()
+    tokens, cache = analysed_tokens(texts, config, cache)
     tokenize_seconds = time.perf_counter() - t0
-
-    chosen = np.array([ex.model_chosen for ex in examples], dtype=bool)
-    unscored = chosen & (not options.score_model_chosen)
-    splits = cv_splits(Y, groups, unscored, options, len(examples))
+    splits = cv_splits(Y, groups, unscored, options, len(texts))
 
     char_config = config.replace(features={"words": False, "char_ngrams": True, "char_ngram_min": 2,
                                            "char_ngram_max": 3, "max_features": CHAR_BASELINE_FEATURES,
