@@ -12,9 +12,9 @@ import numpy as np
 
 from ..cache import TokenCache, default_cache_dir
 from ..config import TrainConfig
+from ..corpus import UNKNOWN_ASSEMBLY
 from ..labeling.store import LabelSet, label_matrix
 from ..text import JapaneseAnalyzer
-from ..corpus import UNKNOWN_ASSEMBLY
 
 
 @dataclasses.dataclass(frozen=True)
