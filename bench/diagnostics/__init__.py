@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from train.cache import TokenCache
 from train.config import TrainConfig, load_config
 from train.evaluation.cv import EvalOptions
@@ -20,10 +18,7 @@ class HeldOutData:
     """The committed labels as evaluate reads them (in id order), their tokens, and evaluate's held-out splits."""
 
     config: TrainConfig
-    ids: list[str]
-    texts: list[str]
-    groups: list[str]
-    Y: np.ndarray
+    inputs: EvalInputs  # ids, texts, groups, assemblies, Y, ...
     tokens: list
     splits: dict  # assembly -> (train indices, scored test indices)
     cache: TokenCache
@@ -36,4 +31,4 @@ def held_out_data(options: EvalOptions) -> HeldOutData:
     data = EvalInputs.from_labels(read_labels(default_path("labels"))[0], options.score_model_chosen)
     tokens, cache = analysed_tokens(data.texts, config)
     splits, _ = plan_held_out(data.assemblies, data.groups, data.unscored, config, options, print)
-    return HeldOutData(config, data.ids, data.texts, data.groups, data.Y, tokens, splits, cache)
+    return HeldOutData(config, data, tokens, splits, cache)

@@ -84,8 +84,8 @@ def main(argv=None) -> None:
                          f"found {args.weights!r}")
 
     data = held_out_data(EvalOptions(n_jobs=args.jobs))
-    base, ids, texts, groups, Y, tokens, splits = (data.config, data.ids, data.texts, data.groups, data.Y,
-                                                   data.tokens, data.splits)
+    base, tokens, splits = data.config, data.tokens, data.splits
+    ids, texts, groups, Y = data.inputs.ids, data.inputs.texts, data.inputs.groups, data.inputs.Y
     outer_names = [a for a in args.assemblies.split(",") if a] or list(splits)
     unknown = [a for a in outer_names if a not in splits]
     if unknown:
@@ -102,14 +102,15 @@ def main(argv=None) -> None:
     jobs, keys, inner_test = [], [], {}
     for a in outer_names:
         tr, te = splits[a]
+        inner_train = {b: np.intersect1d(tr, splits[b][0]) for b in inner[a]}
+        inner_test.update({(a, b): np.intersect1d(splits[b][1], tr) for b in inner[a]})
         for w in weights:
             keys.append(("outer", a, None, w))
             jobs.append(delayed(_outer)(cfg[w], ids, tokens, texts, groups, Y, tr, te, vectors.get(a)))
             for b in inner[a]:
-                itr = np.intersect1d(tr, splits[b][0])
-                ite = inner_test.setdefault((a, b), np.intersect1d(splits[b][1], tr))
                 keys.append(("inner", a, b, w))
-                jobs.append(delayed(_inner)(cfg[w], ids, tokens, texts, Y, itr, ite, vectors.get(a)))
+                jobs.append(delayed(_inner)(cfg[w], ids, tokens, texts, Y, inner_train[b], inner_test[(a, b)],
+                                            vectors.get(a)))
     print(f"{len(jobs)} fits on {args.jobs} processes")
     results = dict(zip(keys, Parallel(n_jobs=args.jobs, verbose=5)(jobs)))
 

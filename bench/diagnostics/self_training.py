@@ -39,8 +39,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     data = held_out_data(EvalOptions())
-    config, ids, texts, groups, Y, tokens, cache = (data.config, data.ids, data.texts, data.groups, data.Y,
-                                                   data.tokens, data.cache)
+    config, tokens, cache = data.config, data.tokens, data.cache
+    ids, texts, groups, Y = data.inputs.ids, data.inputs.texts, data.inputs.groups, data.inputs.Y
     tr, te = data.splits[args.assembly]
     vectors = configured_vectors(config) if args.shared else held_out_vectors(config, [args.assembly])[args.assembly]
 
