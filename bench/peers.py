@@ -12,7 +12,7 @@ on the test part with ``train.evaluation.metrics.compute``:
 * fastText: supervised, one-vs-all loss (``loss="ova"``) on the same Sudachi
   tokens as ours, space-joined; per-topic thresholds tuned exactly like ours
   (out-of-fold probabilities of an internal 4-fold CV on the training part,
-  ``train.fitting.best_thresholds``), then a final fit on the whole training
+  ``train.fitting.tuned_thresholds``), then a final fit on the whole training
   part.  Utterances with no topic get a ``__label__none`` so fastText sees them.
   Scores come from the single-line binding (``model.f.predict``): in
   fasttext-wheel 0.9.2 the batch predict returns the top probability for
@@ -73,7 +73,7 @@ def fasttext_fold(workdir: Path, tokens, Y, groups, tr, te, topic_ids, threshold
     """Fit on ``tr`` (thresholds by internal CV like ours), score ``te``; return (scores, pred, seconds)."""
     import numpy as np
 
-    from train.fitting import best_thresholds
+    from train.fitting import tuned_thresholds
     from train.folds import stratified_group_folds
 
     t0 = time.perf_counter()
@@ -81,8 +81,7 @@ def fasttext_fold(workdir: Path, tokens, Y, groups, tr, te, topic_ids, threshold
     oof = np.zeros(Y_tr.shape)
     for itr, ite in stratified_group_folds(Y_tr, g_tr, threshold_cfg.folds, seed=0):
         oof[ite] = _ft_fit_predict(workdir, [tok_tr[i] for i in itr], Y_tr[itr], [tok_tr[i] for i in ite], topic_ids)
-    thresholds = best_thresholds(Y_tr, oof, threshold_cfg.min_threshold, threshold_cfg.max_threshold,
-                                 threshold_cfg.default)
+    thresholds = tuned_thresholds(Y_tr, oof, threshold_cfg)
     scores = _ft_fit_predict(workdir, tok_tr, Y_tr, [tokens[i] for i in te], topic_ids)
     seconds = time.perf_counter() - t0
     return scores, scores >= thresholds, seconds

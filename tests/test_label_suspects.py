@@ -17,8 +17,14 @@ from train.labeling.suspects import READER_FIELDS, find_suspects
 #: the fixture label whose text is plainly about personal information (個人情報 … 目的外利用 under the ordinance
 #: and the new act): privacy is taken off it, so the model, which never sees it, should put privacy back
 FLIPPED = "shinagawa:r05-20231003-4:0214"
-#: a quick recipe (no word vectors; every term kept: the fixture is tiny)
-QUICK = TrainConfig().replace(features={"min_df": 1, "vectors": "none", "general_vectors": "none"})
+#: a quick recipe (no word vectors; every term kept: the fixture is tiny) with the single best cut for thresholds:
+#: on 67 labels the smoothed rule sets the threshold of a topic the model cannot find yet (disaster: out-of-fold
+#: F1 0.15 at best) at the lowest one, tagging everything scoring as well as any cut, and those disagreements then
+#: crowd the fixture's one planted error down the list.  These tests are about the listing, not the rule
+#: (tests/test_threshold_rules.py); the best cut keeps the planted error on top.
+BEST_CUT = {"rule": "best_cut"}
+QUICK = TrainConfig().replace(features={"min_df": 1, "vectors": "none", "general_vectors": "none"},
+                              thresholds=BEST_CUT)
 
 
 def flipped_rows() -> list[dict]:
@@ -40,7 +46,8 @@ def flipped(tmp_path):
 @pytest.fixture
 def quick_toml(tmp_path):
     path = tmp_path / "quick.toml"
-    path.write_text('[features]\nmin_df = 1\nvectors = "none"\ngeneral_vectors = "none"\n', encoding="utf-8")
+    path.write_text('[features]\nmin_df = 1\nvectors = "none"\ngeneral_vectors = "none"\n'
+                    '[thresholds]\nrule = "best_cut"\n', encoding="utf-8")
     return path
 
 
@@ -54,7 +61,8 @@ def _cli(labels_dir, out, *extra, config=None):
                  *(["--config", str(config)] if config else []), *extra])
 
 
-@pytest.mark.parametrize("config", [QUICK, TrainConfig().replace(features={"min_df": 1})], ids=["quick", "vectors"])
+@pytest.mark.parametrize("config", [QUICK, TrainConfig().replace(features={"min_df": 1}, thresholds=BEST_CUT)],
+                         ids=["quick", "vectors"])
 def test_a_flipped_label_comes_out_on_top(flipped, config):
     run = _run(flipped, config=config)
     top = [s.example.id for s in run.suspects[:3]]

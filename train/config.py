@@ -38,6 +38,8 @@ def _expect(cond: bool, field: str, expected: str, found: Any, fix: str | None =
 MAX_WEIGHT = 1000.0
 C_RANGE = (1e-6, 1e6)
 SGD_ALPHA_RANGE = (1e-10, 1.0)
+THRESHOLD_RULES = ("smoothed", "best_cut")
+MAX_SMOOTHING = 0.25
 #: liblinear takes its iteration count as a C int and SGD as an unsigned one: 2**31 was accepted and then ended
 #: the fit in an OverflowError traceback.  A million is far beyond any useful count (the default is 2000).
 MAX_ITER = 1_000_000
@@ -158,8 +160,23 @@ class ThresholdConfig:
     min_threshold: float = 0.05
     max_threshold: float = 0.95
     default: float = 0.5
+    #: "smoothed": the threshold whose F1, averaged over ``smoothing`` either side, is best
+    #: (:func:`train.fitting.smoothed_thresholds`); "best_cut": the single best cut (:func:`train.fitting.best_thresholds`)
+    rule: str = "smoothed"
+    smoothing: float = 0.05
+
+    def __setstate__(self, state: dict) -> None:
+        # models saved before the twenty-first session tuned their thresholds by the single best cut
+        state = {"rule": "best_cut", "smoothing": ThresholdConfig.smoothing, **state}
+        self.__dict__.update(state)
 
     def __post_init__(self) -> None:
+        _expect(self.rule in THRESHOLD_RULES, "thresholds.rule", " or ".join(repr(r) for r in THRESHOLD_RULES),
+                self.rule)
+        _expect(finite_number(self.smoothing) and 0 < self.smoothing <= MAX_SMOOTHING, "thresholds.smoothing",
+                f"a number above 0 and at most {MAX_SMOOTHING:g} (the half-width, in probability, of the window of "
+                "thresholds whose F1 is averaged)", self.smoothing,
+                f"the default is {ThresholdConfig.smoothing:g}; set rule = \"best_cut\" for no smoothing")
         _expect(_int(self.folds) and self.folds >= 2, "thresholds.folds", "an integer >= 2", self.folds)
         _expect(finite_number(self.min_threshold) and finite_number(self.max_threshold)
                 and 0 < self.min_threshold < self.max_threshold < 1, "thresholds.min_threshold/max_threshold",

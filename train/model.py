@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .config import TrainConfig
 from .errors import ConfigError
-from .fitting import best_thresholds, configured_vectors, fit_classifier, fit_run, parallel_fits, workers_for
+from .fitting import configured_vectors, fit_classifier, fit_run, parallel_fits, tuned_thresholds, workers_for
 from .folds import stratified_group_folds
 from .text import JapaneseAnalyzer, char_normalize
 
@@ -201,7 +201,7 @@ class TopicClassifier:
             if progress:
                 progress("final fit")
             final = self.fit_once(tokens, texts, Y, vectors)
-        self.thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
+        self.thresholds = tuned_thresholds(Y, oof, tc)
         pred = oof >= self.thresholds
         self.oof_f1 = {}
         for j, t in enumerate(self.topic_ids):

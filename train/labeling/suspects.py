@@ -4,7 +4,7 @@
 with near-duplicate groups kept whole (:func:`train.folds.stratified_group_folds`, as ``evaluate`` cuts them), and
 each fold is scored by a model fitted once, with the real recipe (:meth:`train.model.TopicClassifier.fit_once`:
 the configured features and word vectors, the classifier), on the other folds.  Each topic's threshold is then
-chosen on the pooled out-of-fold scores (:func:`train.fitting.best_thresholds`, the config's bounds), and a label
+chosen on the pooled out-of-fold scores (:func:`train.fitting.tuned_thresholds`, the config's rule and bounds), and a label
 disagrees with the model on a topic where the decision at that threshold differs from the label.  The strength of
 a disagreement is the distance of the score from the threshold on the logit scale, ``|logit(p) - logit(t)|``; a
 label's suspicion is its strongest disagreement (confident learning's margin ranking, on our own tuned thresholds).
@@ -169,7 +169,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     folds; the same labels, config and seed give the same suspects, whatever the label files' order.  ``jobs``:
     folds fitted side by side in that many processes (-1: one per core)."""
     from ..evaluation.metrics import compute
-    from ..fitting import best_thresholds, configured_vectors, workers_for
+    from ..fitting import configured_vectors, tuned_thresholds, workers_for
     from ..folds import stratified_group_folds
     from ..text import JapaneseAnalyzer
 
@@ -208,7 +208,7 @@ def find_suspects(labels: LabelSet, config: TrainConfig, *, folds: int = 5, jobs
     oof = out_of_fold_scores(tokens, texts, Y, splits, config, ids, vectors, workers=workers, say=say)
 
     tc = config.thresholds
-    thresholds = best_thresholds(Y, oof, tc.min_threshold, tc.max_threshold, tc.default)
+    thresholds = tuned_thresholds(Y, oof, tc)
     pred = oof >= thresholds
     macro = compute(Y, pred, None, ids)["overall"]["macro_f1"]
     cols = [ids.index(t) for t in counted]
