@@ -5,7 +5,7 @@ other assemblies' labels, strict word vectors) and keeps, beside the held-out sc
 out-of-fold scores a threshold can be tuned on: the recipe's threshold folds (stratified, group-kept) and
 folds of one training assembly each (what a council the model has not seen looks like to it).  The word
 vectors of the second kind saw every training assembly's text (unlabelled): a small leak in its favour.
-Takes about 21 minutes on 2 cores.  ``--load DIR`` reads the saved arrays again and only compares rules.
+Takes about 25 minutes on 2 cores.  ``--load DIR`` reads the saved arrays again and only compares rules.
 
 Prints, per rule, the held-out macro-F1 of each assembly, their mean and the pooled figure:
 
