@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.multiclass import OneVsRestClassifier
 from threadpoolctl import threadpool_limits
 
-from .config import TrainConfig
+from .config import ThresholdConfig, TrainConfig
 from .errors import ConfigError, GikaiError
 
 if TYPE_CHECKING:
@@ -163,9 +163,10 @@ def smoothed_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, defa
     positives or where no threshold in the range catches one (as :func:`best_thresholds`).
 
     The single best cut follows a handful of scores either side of it, so a label or two moves it; the best
-    neighbourhood does not.  On the five councils held out in turn it gave macro-F1 +0.007 (mean) and +0.006
-    (pooled) over the best cut, every council at least as well, at the same F1 within the councils seen
-    (``python -m bench.diagnostics.threshold_rules``; docs/MODEL.md, twenty-first session)."""
+    neighbourhood does not: under resampling of the labels its thresholds moved about a quarter less.  On the
+    five councils held out in turn, on the same fits, it gave macro-F1 +0.007 (mean) and +0.006 (pooled) over the
+    best cut, every council at least as well, at the same F1 within the councils seen; across new fits that gain
+    is within the noise (``python -m bench.diagnostics.threshold_rules``; docs/MODEL.md, twenty-first session)."""
     grid = np.linspace(lo, hi, int(round((hi - lo) / step)) + 1)
     k = int(round(window / step))
     out = np.full(Y.shape[1], default)
@@ -188,9 +189,8 @@ def smoothed_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, defa
     return out
 
 
-def tuned_thresholds(Y: np.ndarray, P: np.ndarray, tc) -> np.ndarray:
-    """The per-topic thresholds the config's rule (``thresholds.rule``, a :class:`train.config.ThresholdConfig`)
-    chooses on out-of-fold scores ``P`` of labels ``Y``: every fit, ``labels suspects`` and the peers' benchmark
+def tuned_thresholds(Y: np.ndarray, P: np.ndarray, tc: ThresholdConfig) -> np.ndarray:
+    """The per-topic thresholds the config's rule (``thresholds.rule``) chooses on out-of-fold scores ``P`` of labels ``Y``: every fit, ``labels suspects`` and the peers' benchmark
     tune through here, so that they all follow the config."""
     if tc.rule == "best_cut":
         return best_thresholds(Y, P, tc.min_threshold, tc.max_threshold, tc.default)
