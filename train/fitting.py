@@ -190,8 +190,9 @@ def smoothed_thresholds(Y: np.ndarray, P: np.ndarray, lo: float, hi: float, defa
 
 
 def tuned_thresholds(Y: np.ndarray, P: np.ndarray, tc: ThresholdConfig) -> np.ndarray:
-    """The per-topic thresholds the config's rule (``thresholds.rule``) chooses on out-of-fold scores ``P`` of labels ``Y``: every fit, ``labels suspects`` and the peers' benchmark
-    tune through here, so that they all follow the config."""
+    """The per-topic thresholds the config's rule (``thresholds.rule``) chooses on out-of-fold scores ``P`` of
+    labels ``Y``: every fit, ``labels suspects`` and the peers' benchmark tune through here, so that they all follow
+    the config."""
     if tc.rule == "best_cut":
         return best_thresholds(Y, P, tc.min_threshold, tc.max_threshold, tc.default)
     return smoothed_thresholds(Y, P, tc.min_threshold, tc.max_threshold, tc.default, tc.smoothing)

@@ -31,20 +31,24 @@ import numpy as np
 from train.evaluation import metrics
 from train.evaluation.cv import EvalOptions
 from train.evaluation.heldout_vectors import held_out_vectors
-from train.fitting import best_thresholds, parallel_fits, smoothed_thresholds
+from train.config import ThresholdConfig
+from train.fitting import parallel_fits, tuned_thresholds
 from train.model import TopicClassifier
 
-LO, HI, DEFAULT = 0.05, 0.95, 0.5
+#: the two rules, with the embedded config's bounds and window (the ones every fit here used)
+SMOOTHED = ThresholdConfig()
+BEST_CUT = ThresholdConfig(rule="best_cut")
 
 
-def _resampled(rule, Y, P, rounds: int, seed: int = 0) -> np.ndarray:
-    """``rule``'s thresholds on ``rounds`` resamples (with replacement) of the out-of-fold rows, one row each."""
+def _resampled(tc: ThresholdConfig, Y, P, rounds: int, seed: int = 0) -> np.ndarray:
+    """``tc``'s thresholds on ``rounds`` resamples (with replacement) of the out-of-fold rows, one row each."""
     rng = np.random.default_rng(seed)
-    return np.vstack([rule(Y[i], P[i], LO, HI, DEFAULT) for i in (rng.integers(0, len(Y), len(Y)) for _ in range(rounds))])
+    draws = (rng.integers(0, len(Y), len(Y)) for _ in range(rounds))
+    return np.vstack([tuned_thresholds(Y[i], P[i], tc) for i in draws])
 
 
 def bootstrap_median(Y, P, rounds: int = 100) -> np.ndarray:
-    return np.median(_resampled(best_thresholds, Y, P, rounds), axis=0)
+    return np.median(_resampled(BEST_CUT, Y, P, rounds), axis=0)
 
 
 def fit_and_save(out: Path) -> None:
@@ -91,13 +95,13 @@ def compare(directory: Path) -> None:
     if not files:
         raise SystemExit(f"{directory}: expected the .npz files --save writes, found none")
     rules = {
-        "best cut": lambda d: best_thresholds(d["Y_train"], d["oof"], LO, HI, DEFAULT),
+        "best cut": lambda d: tuned_thresholds(d["Y_train"], d["oof"], BEST_CUT),
         "bootstrap median": lambda d: bootstrap_median(d["Y_train"], d["oof"]),
-        "smoothed F1": lambda d: smoothed_thresholds(d["Y_train"], d["oof"], LO, HI, DEFAULT, 0.05),
-        "assembly folds": lambda d: best_thresholds(d["Y_train"], d["assembly_oof"], LO, HI, DEFAULT),
-        "blend": lambda d: (best_thresholds(d["Y_train"], d["oof"], LO, HI, DEFAULT)
-                            + best_thresholds(d["Y_train"], d["assembly_oof"], LO, HI, DEFAULT)) / 2,
-        "oracle": lambda d: best_thresholds(d["Y_test"], d["S_test"], LO, HI, DEFAULT),
+        "smoothed F1": lambda d: tuned_thresholds(d["Y_train"], d["oof"], SMOOTHED),
+        "assembly folds": lambda d: tuned_thresholds(d["Y_train"], d["assembly_oof"], BEST_CUT),
+        "blend": lambda d: (tuned_thresholds(d["Y_train"], d["oof"], BEST_CUT)
+                            + tuned_thresholds(d["Y_train"], d["assembly_oof"], BEST_CUT)) / 2,
+        "oracle": lambda d: tuned_thresholds(d["Y_test"], d["S_test"], BEST_CUT),
     }
     data = {f.stem: dict(np.load(f)) for f in files}
     topics = [str(t) for t in next(iter(data.values()))["topics"]]
@@ -114,29 +118,26 @@ def compare(directory: Path) -> None:
         pooled = metrics.compute(np.vstack([data[n]["Y_test"] for n in names]), np.vstack(preds), None,
                                  topics)["overall"]["macro_f1"]
         print(f"| {rule} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {np.mean(cells):.3f} | {pooled:.3f} |")
-    steadiness(data)
+    steadiness(data, topics)
 
 
-def steadiness(data: dict) -> None:
+def steadiness(data: dict, topics: list[str]) -> None:
     """How far each rule's thresholds move when the training labels are resampled (12 resamples of the
     out-of-fold rows; standard deviation per topic, averaged over the topics), and the macro-F1 each rule's
     thresholds give on the other half of the training councils' out-of-fold rows when tuned on one half (10 random
     halves): the same scores, so only the rule differs."""
-    rules = {"best cut": best_thresholds,
-             "smoothed F1": lambda Y, P, lo, hi, d: smoothed_thresholds(Y, P, lo, hi, d, 0.05)}
+    rules = {"best cut": BEST_CUT, "smoothed F1": SMOOTHED}
     print("\n| training side of | " + " | ".join(f"{r}: threshold sd | {r}: half-split F1" for r in rules) + " |")
     print("|---" * (2 * len(rules) + 1) + "|")
-    topics = None
     for name, d in data.items():
         Y, P = d["Y_train"], d["oof"]
-        topics = topics or [str(t) for t in d["topics"]]
         cells = []
-        for rule in rules.values():
-            sd = float(_resampled(rule, Y, P, 12).std(axis=0).mean())
+        for tc in rules.values():
+            sd = float(_resampled(tc, Y, P, 12).std(axis=0).mean())
             rng, f1 = np.random.default_rng(1), []
             for _ in range(10):
                 half = rng.random(len(Y)) < 0.5
-                pred = P[~half] >= rule(Y[half], P[half], LO, HI, DEFAULT)
+                pred = P[~half] >= tuned_thresholds(Y[half], P[half], tc)
                 f1.append(metrics.compute(Y[~half], pred, None, topics)["overall"]["macro_f1"])
             cells += [f"{sd:.4f}", f"{np.mean(f1):.4f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
